@@ -1,0 +1,38 @@
+# The two quick-start commands: `make demo` and `make test`. Both install what is missing.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-$(shell cat requirements/*.txt | sha256sum | cut -c1-12)
+APT_PACKAGES := tesseract-ocr tesseract-ocr-eng tesseract-ocr-osd
+
+.PHONY: demo test deps system-packages bench clean
+
+demo: deps
+	$(PY) -m appliance demo
+
+test: deps
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+bench: deps
+	$(PY) bench/ingest.py
+
+deps: system-packages $(STAMP)
+
+system-packages:
+	@missing=""; \
+	command -v tesseract >/dev/null 2>&1 || missing="$(APT_PACKAGES)"; \
+	$(PYTHON) -c "import ensurepip, venv" >/dev/null 2>&1 || missing="$$missing python3-venv"; \
+	if [ -n "$$missing" ]; then \
+		echo "installing with apt: $$missing"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	fi
+
+$(STAMP):
+	rm -f $(VENV)/.installed-*
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -r requirements/dev.txt
+	touch $@
+
+clean:
+	rm -rf $(VENV) var demo-data test-artifacts

@@ -1,0 +1,153 @@
+"""`python -m appliance ...`: the box's command line."""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+from .box import open_box
+from .config import Config, ConfigError
+from .models import User
+
+
+def _init(args, config: Config) -> int:
+    from .users import create_user, generate_password
+
+    applied = open_box(config)
+    print(f"database ready at {config.database_path} (migrations applied now: {applied or 'none'})")
+    if User.select().where(User.username == args.admin_user).exists():
+        print(f"admin user {args.admin_user!r} already exists; password unchanged")
+        return 0
+    password = args.admin_password or generate_password()
+    create_user(args.admin_user, password, role="admin", actor="cli")
+    if args.admin_password:
+        print(f"created admin user {args.admin_user!r}")
+    else:
+        print(f"created admin user {args.admin_user!r} with password: {password}")
+        print("this password is shown once; store it now")
+    return 0
+
+
+def _worker(args, config: Config) -> int:
+    from .ingest.runner import FatalEnvironmentError
+    from .ingest.worker import run_worker
+
+    print(f"watching {config.inbox} (data in {config.data_dir})", flush=True)
+    try:
+        run_worker(config)
+    except FatalEnvironmentError as error:
+        logging.getLogger("appliance").critical("%s", error)
+        return 3
+    return 0
+
+
+def _process(args, config: Config) -> int:
+    from .ingest.intake import accept_file
+    from .ingest.runner import FatalEnvironmentError, JobRunner
+    from .report import describe, file_report
+
+    open_box(config)
+    intakes = []
+    for name in args.files:
+        path = Path(name)
+        if not path.exists() and not path.is_symlink():
+            print(f"{name}: no such file", file=sys.stderr)
+            return 2
+        intakes.append((name, accept_file(path, config, source="cli", remove=False, actor="cli")))
+    scan_ids = {i.scan.id for _, i in intakes if i.scan is not None and i.outcome == "new"}
+    runner = JobRunner(config)
+    try:
+        runner.run_until_idle(scan_ids)
+    except FatalEnvironmentError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 3
+    finally:
+        runner.close()
+    for name, intake in intakes:
+        report = file_report(name, intake, with_text=args.with_text)
+        print(json.dumps(report, ensure_ascii=False) if args.json else describe(report), flush=True)
+    return 0
+
+
+def _search(args, config: Config) -> int:
+    from .search import SearchError, search_pages
+
+    open_box(config)
+    try:
+        hits = search_pages(args.query, limit=args.limit)
+    except SearchError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    for hit in hits:
+        if args.json:
+            row = {"document_id": hit.document_id, "page": hit.page_number, "score": hit.score,
+                   "snippet": hit.marked(), "doc_type": hit.doc_type, "status": hit.status,
+                   "patient": {"mrn": hit.patient_mrn, "name": hit.patient_name} if hit.patient_mrn else None}
+            print(json.dumps(row, ensure_ascii=False))
+        else:
+            who = f"{hit.patient_name} (MRN {hit.patient_mrn})" if hit.patient_mrn else hit.status
+            print(f"document {hit.document_id} page {hit.page_number} · {hit.doc_type} · {who}\n    {hit.marked()}")
+    if not hits and not args.json:
+        print("no matches")
+    return 0
+
+
+def _status(args, config: Config) -> int:
+    from .status import box_status
+
+    open_box(config)
+    summary = box_status()
+    if args.json:
+        print(json.dumps(summary))
+        return 0
+    docs, scans = summary["documents"], summary["scans"]
+    print(f"documents: {docs['filed']} filed, {docs['needs_review']} waiting for review")
+    print(f"scans: {scans['quarantined']} quarantined, {scans['duplicate']} duplicates, "
+          f"{scans['pending'] + scans['processing']} in the queue")
+    age = summary["oldest_job_age_seconds"]
+    print(f"queue depth: {summary['queue_depth']}; oldest job: {f'{age:.0f} s' if age is not None else 'none'}")
+    return 0
+
+
+def _demo(args, config: Config) -> int:
+    from .demo import run_demo
+
+    return run_demo()
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m appliance", description="DigiFort clinic box")
+    sub = parser.add_subparsers(dest="command", required=True)
+    init = sub.add_parser("init", help="create or migrate the database and create the admin user")
+    init.add_argument("--admin-user", default="admin")
+    init.add_argument("--admin-password", help="use this password instead of generating one")
+    init.set_defaults(handler=_init)
+    sub.add_parser("demo", help="run the demo box on ./demo-data").set_defaults(handler=_demo)
+    sub.add_parser("worker", help="watch the inbox and process scans").set_defaults(handler=_worker)
+    process = sub.add_parser("process", help="run the pipeline now on the given files")
+    process.add_argument("files", nargs="+", metavar="FILE")
+    process.add_argument("--json", action="store_true", help="one JSON object per line per file")
+    process.add_argument("--with-text", action="store_true", help="include each page's text (with --json)")
+    process.set_defaults(handler=_process)
+    search = sub.add_parser("search", help="full-text search over filed pages")
+    search.add_argument("query")
+    search.add_argument("--json", action="store_true")
+    search.add_argument("--limit", type=int, default=20)
+    search.set_defaults(handler=_search)
+    status = sub.add_parser("status", help="counts by status, queue depth, oldest job age")
+    status.add_argument("--json", action="store_true")
+    status.set_defaults(handler=_status)
+    return parser
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        config = Config.from_env()
+    except ConfigError as error:
+        print(f"configuration error: {error}", file=sys.stderr)
+        return 2
+    return args.handler(args, config)

@@ -1,0 +1,119 @@
+"""The box's configuration: one explicit object read from the environment."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+DATE_ORDERS = ("DMY", "MDY")
+
+
+class ConfigError(ValueError):
+    """A setting has a value the box cannot use."""
+
+
+def _int(env, name, default):
+    raw = env.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number, got {raw!r}") from None
+
+
+def _float(env, name, default):
+    raw = env.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        return float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number, got {raw!r}") from None
+
+
+def _bool(env, name, default):
+    raw = env.get(name)
+    if raw in (None, ""):
+        return default
+    value = raw.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"{name} must be true or false, got {raw!r}")
+
+
+@dataclass(frozen=True)
+class Config:
+    """Every setting of the box, with its default."""
+
+    data_dir: Path = Path("var/appliance")
+    inbox: Path | None = None
+    watch_polling: bool = False
+    stable_seconds: float = 2.0
+    empty_grace_seconds: float = 60.0
+    rescan_seconds: float = 30.0
+    ocr_processes: int = field(default_factory=lambda: os.cpu_count() or 1)
+    ocr_language: str = "eng"
+    page_timeout_seconds: int = 120
+    max_pages: int = 200
+    max_page_pixels: int = 90_000_000
+    max_file_bytes: int = 500 * 1024 * 1024
+    date_order: str = "DMY"
+    doc_type_rules: Path | None = None
+    job_attempts: int = 3
+
+    def __post_init__(self):
+        if self.inbox is None:
+            object.__setattr__(self, "inbox", self.data_dir / "inbox")
+        if self.date_order not in DATE_ORDERS:
+            raise ConfigError(f"APPLIANCE_DATE_ORDER must be one of {', '.join(DATE_ORDERS)}, got {self.date_order!r}")
+        if self.ocr_processes < 1:
+            raise ConfigError("APPLIANCE_OCR_PROCESSES must be at least 1")
+
+    @property
+    def database_path(self) -> Path:
+        return self.data_dir / "appliance.db"
+
+    @property
+    def store_dir(self) -> Path:
+        return self.data_dir / "store"
+
+    @property
+    def thumbs_dir(self) -> Path:
+        return self.data_dir / "thumbs"
+
+    @property
+    def tmp_dir(self) -> Path:
+        return self.data_dir / "tmp"
+
+    def with_overrides(self, **changes) -> "Config":
+        """A copy with some settings changed (tests and the CLI use it)."""
+        return replace(self, **changes)
+
+    @classmethod
+    def from_env(cls, env=None) -> "Config":
+        """Read the configuration from environment variables (APPLIANCE_*)."""
+        env = os.environ if env is None else env
+        data_dir = Path(env.get("APPLIANCE_DATA_DIR") or cls.data_dir)
+        inbox = env.get("APPLIANCE_INBOX")
+        rules = env.get("APPLIANCE_DOC_TYPE_RULES")
+        defaults = cls()
+        return cls(
+            data_dir=data_dir,
+            inbox=Path(inbox) if inbox else None,
+            watch_polling=_bool(env, "APPLIANCE_WATCH_POLLING", defaults.watch_polling),
+            stable_seconds=_float(env, "APPLIANCE_STABLE_SECONDS", defaults.stable_seconds),
+            empty_grace_seconds=_float(env, "APPLIANCE_EMPTY_GRACE_SECONDS", defaults.empty_grace_seconds),
+            rescan_seconds=_float(env, "APPLIANCE_RESCAN_SECONDS", defaults.rescan_seconds),
+            ocr_processes=_int(env, "APPLIANCE_OCR_PROCESSES", defaults.ocr_processes),
+            ocr_language=env.get("APPLIANCE_OCR_LANGUAGE") or defaults.ocr_language,
+            page_timeout_seconds=_int(env, "APPLIANCE_PAGE_TIMEOUT_SECONDS", defaults.page_timeout_seconds),
+            max_pages=_int(env, "APPLIANCE_MAX_PAGES", defaults.max_pages),
+            max_page_pixels=_int(env, "APPLIANCE_MAX_PAGE_PIXELS", defaults.max_page_pixels),
+            max_file_bytes=_int(env, "APPLIANCE_MAX_FILE_BYTES", defaults.max_file_bytes),
+            date_order=(env.get("APPLIANCE_DATE_ORDER") or defaults.date_order).upper(),
+            doc_type_rules=Path(rules) if rules else None,
+            job_attempts=_int(env, "APPLIANCE_JOB_ATTEMPTS", defaults.job_attempts),
+        )

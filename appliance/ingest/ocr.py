@@ -1,0 +1,130 @@
+"""Tesseract on one page image: one call for a clean upright page, a fallback ladder otherwise.
+
+The fast path is a single Tesseract call, the floor the pipeline is measured against. Only a
+page that reads badly pays for orientation detection (OSD) and deskew, and a correction is
+kept only when it actually reads better.
+"""
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+from dataclasses import dataclass
+
+import pytesseract
+from PIL import Image
+
+from .deskew import estimate_skew
+
+LOW_CONFIDENCE = 70.0
+MIN_TEXT_CHARS = 25
+INK_THRESHOLD = 0.004
+
+
+class OcrTimeout(Exception):
+    """Tesseract did not finish the page within the per-page timeout."""
+
+
+@dataclass
+class OcrResult:
+    text: str
+    confidence: float
+    score: float
+    rotation: int = 0
+    skew: float = 0.0
+
+
+def _result_from_data(data: dict) -> OcrResult:
+    """Rebuild the page text line by line from Tesseract's TSV data, and score it."""
+    lines: dict[tuple, list[str]] = {}
+    confidences, score, chars = [], 0.0, 0
+    for i, word in enumerate(data["text"]):
+        conf = float(data["conf"][i])
+        word = word.strip()
+        if conf < 0 or not word:
+            continue
+        key = (data["block_num"][i], data["par_num"][i], data["line_num"][i])
+        lines.setdefault(key, []).append(word)
+        alnum = sum(ch.isalnum() for ch in word)
+        chars += alnum
+        confidences.append((conf, max(alnum, 1)))
+        if alnum >= 2:
+            score += alnum * conf / 100
+    text, previous = [], None
+    for key, words in lines.items():
+        if previous is not None and key[:2] != previous[:2]:
+            text.append("")
+        text.append(" ".join(words))
+        previous = key
+    weight = sum(w for _, w in confidences)
+    confidence = sum(c * w for c, w in confidences) / weight if weight else 0.0
+    return OcrResult(text="\n".join(text), confidence=round(confidence, 1), score=score)
+
+
+def _tesseract(path: str, language: str, timeout: int) -> OcrResult:
+    try:
+        data = pytesseract.image_to_data(
+            path, lang=language, config="--psm 3", timeout=timeout, output_type=pytesseract.Output.DICT
+        )
+    except RuntimeError as error:
+        if "timeout" in str(error).lower():
+            raise OcrTimeout(f"Tesseract took longer than {timeout} s") from None
+        raise
+    return _result_from_data(data)
+
+
+def _osd_rotation(path: str, timeout: int) -> int:
+    """Degrees (clockwise) that OSD says the page must turn to be upright; 0 when unsure."""
+    try:
+        osd = pytesseract.image_to_osd(path, config="--psm 0", timeout=timeout, output_type=pytesseract.Output.DICT)
+    except (pytesseract.TesseractError, RuntimeError):
+        return 0
+    if float(osd.get("orientation_conf", 0)) < 1.0:
+        return 0
+    return int(osd.get("rotate", 0)) % 360
+
+
+def _ink_fraction(image: Image.Image) -> float:
+    small = image.convert("L").reduce(8) if min(image.size) >= 64 else image.convert("L")
+    histogram = small.histogram()
+    return sum(histogram[:128]) / max(1, sum(histogram))
+
+
+def needs_second_look(result: OcrResult, image: Image.Image) -> bool:
+    """True when the page reads badly: little text on an inked page, or low confidence."""
+    chars = len(re.sub(r"\W", "", result.text))
+    if chars < MIN_TEXT_CHARS:
+        return _ink_fraction(image) > INK_THRESHOLD
+    return result.confidence < LOW_CONFIDENCE
+
+
+def _save(image: Image.Image, folder: str) -> str:
+    handle, path = tempfile.mkstemp(suffix=".pnm", dir=folder)
+    os.close(handle)
+    image.save(path, format="PPM")
+    return path
+
+
+def read_page(image: Image.Image, language: str, timeout: int, tmp_dir: str | None = None) -> tuple[OcrResult, Image.Image]:
+    """OCR the page; return the best reading and the page image as it was read (upright)."""
+    with tempfile.TemporaryDirectory(dir=tmp_dir) as folder:
+        path = _save(image, folder)
+        best, best_image = _tesseract(path, language, timeout), image
+        if not needs_second_look(best, image):
+            return best, best_image
+        rotation = _osd_rotation(path, timeout)
+        if rotation:
+            turned = image.rotate(-rotation, expand=True)
+            candidate = _tesseract(_save(turned, folder), language, timeout)
+            candidate.rotation = rotation
+            if candidate.score > best.score:
+                best, best_image = candidate, turned
+        if needs_second_look(best, best_image):
+            angle = estimate_skew(best_image)
+            if abs(angle) >= 0.5:
+                straight = best_image.convert("L").rotate(angle, expand=True, fillcolor=255, resample=Image.BICUBIC)
+                candidate = _tesseract(_save(straight, folder), language, timeout)
+                candidate.rotation, candidate.skew = best.rotation, angle
+                if candidate.score > best.score:
+                    best, best_image = candidate, straight
+        return best, best_image

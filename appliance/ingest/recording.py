@@ -1,0 +1,105 @@
+"""Writing a processed scan's outcome: pages, documents, patients, search index, audit.
+
+Everything for one scan is committed in one transaction, so a crash leaves either nothing
+(the job runs again) or the whole outcome.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+
+from .. import audit
+from ..config import Config
+from ..db import database
+from ..models import Document, Job, Page, Patient, Quarantine, Scan, utcnow
+from .extract import DOC_TYPES, PersonName, extract, fold
+from .filing import decide
+from .pages import PageResult
+from .separators import Segment, page_separator, split
+
+log = logging.getLogger(__name__)
+
+
+def quarantine_scan(scan: Scan, reason: str, detail: str | None = None) -> Quarantine:
+    """Set a scan aside with a reason; its original stays in the store."""
+    with database.atomic("IMMEDIATE"):
+        Scan.update(status="quarantined").where(Scan.id == scan.id).execute()
+        Job.update(state="done", finished_at=utcnow(), owner=None, last_error=reason).where(Job.scan == scan.id).execute()
+        entry = Quarantine.create(scan=scan.id, original_name=scan.original_name, reason=reason, detail=detail)
+        audit.record("quarantine.add", obj=entry, scan=scan.id, reason=reason)
+    log.warning("scan %s quarantined: %s", scan.id, reason)
+    return entry
+
+
+def _find_by_mrn(mrn: str):
+    return Patient.get_or_none(Patient.mrn == mrn)
+
+
+def _find_by_name_dob(name: PersonName, dob: dt.date) -> list[Patient]:
+    candidates = Patient.select().where(Patient.dob == dob)
+    return [p for p in candidates if PersonName(last=p.last_name, first=p.first_name).key == name.key]
+
+
+def _segments(results: list[PageResult]) -> tuple[list[Segment], list]:
+    separators = [page_separator(r.barcodes, r.text) for r in results]
+    return split(separators), separators
+
+
+def _file_segment(scan: Scan, segment: Segment, results: list[PageResult], config: Config, rules,
+                  problems: list[str]) -> Document:
+    pages = [results[i] for i in segment.pages]
+    text = "\n\n".join(p.text for p in pages)
+    extraction = extract(text, config.date_order, rules)
+    decision = decide(extraction, segment.separator, _find_by_mrn, _find_by_name_dob, config.date_order)
+    problems = problems + [p.problem for p in pages if p.problem]
+    if not text.strip():
+        problems.append("no text could be read from the document")
+    status, reason, patient = decision.status, decision.reason, decision.patient
+    if problems:
+        status = "needs_review"
+        reason = "; ".join(([reason] if reason else []) + problems)
+        patient = None
+    elif decision.new_patient:
+        patient = Patient.create(**decision.new_patient)
+        audit.record("patient.create", obj=patient, source="ingest", scan=scan.id)
+    doc_type = extraction.doc_type
+    if segment.separator is not None and segment.separator.doc_type in DOC_TYPES:
+        doc_type = segment.separator.doc_type
+    details = extraction.as_dict()
+    if segment.separator is not None:
+        details["separator"] = segment.separator.payload
+    document = Document.create(
+        scan=scan.id, patient=patient if status == "filed" else None, status=status, review_reason=reason,
+        doc_type=doc_type, doc_date=extraction.doc_date, first_page=pages[0].number, page_count=len(pages),
+        extracted=details,
+    )
+    audit.record(f"document.{status}", obj=document, scan=scan.id, reason=reason)
+    return document
+
+
+def record_scan(scan: Scan, results: list[PageResult], config: Config, rules) -> list[Document]:
+    """Split the scan at separator sheets, decide each document's filing, and commit it all."""
+    results = sorted(results, key=lambda r: r.number)
+    segments, separators = _segments(results)
+    problems = []
+    lone_separators = not segments
+    if lone_separators:
+        segments = [Segment(pages=list(range(len(results))))]
+        problems.append("the scan holds only separator or cover sheets")
+    with database.atomic("IMMEDIATE"):
+        documents = [_file_segment(scan, seg, results, config, rules, problems) for seg in segments]
+        owner = {index: doc for seg, doc in zip(segments, documents) for index in seg.pages}
+        for index, result in enumerate(results):
+            document = owner.get(index)
+            page = Page.create(
+                scan=scan.id, document=document, number=result.number, text=result.text,
+                text_source=result.text_source, confidence=result.confidence, rotation=result.rotation,
+                is_separator=separators[index] is not None and not lone_separators,
+                thumbnail=result.thumbnail, problem=result.problem,
+            )
+            if document is not None and result.text.strip():
+                database.execute_sql("INSERT INTO page_fts (rowid, text) VALUES (?, ?)", (page.id, result.text))
+        Scan.update(status="processed", page_count=len(results)).where(Scan.id == scan.id).execute()
+        Job.update(state="done", finished_at=utcnow(), owner=None, pages_done=len(results)).where(
+            Job.scan == scan.id).execute()
+    return [Document.get_by_id(d.id) for d in documents]

@@ -1,0 +1,51 @@
+"""The box's `worker` process: watch the inbox, take files in, run the OCR jobs."""
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+
+from ..box import open_box
+from ..config import Config
+from .intake import FileChanging, accept_file
+from .runner import JobRunner
+from .watcher import InboxWatcher
+
+log = logging.getLogger(__name__)
+
+
+def take_in_ready_files(watcher: InboxWatcher, config: Config) -> int:
+    """Take every stable file from the inbox into the store; return how many were taken."""
+    taken = 0
+    for path in watcher.ready():
+        try:
+            accept_file(path, config)
+            taken += 1
+        except FileChanging:
+            watcher.retry_later(path)
+        except PermissionError:
+            log.error("cannot read an inbox file (permission denied); it stays in the inbox")
+    return taken
+
+
+def run_worker(config: Config, stop: threading.Event | None = None):
+    """Run until SIGTERM/SIGINT (or `stop` is set)."""
+    stop = stop or threading.Event()
+    if threading.current_thread() is threading.main_thread():
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, lambda *_: stop.set())
+    open_box(config)
+    runner = JobRunner(config)
+    runner.recover()
+    watcher = InboxWatcher(config)
+    watcher.start()
+    log.info("worker watching the inbox with %d OCR process(es)", config.ocr_processes)
+    try:
+        while not stop.is_set():
+            take_in_ready_files(watcher, config)
+            if not runner.step(timeout=0.5):
+                stop.wait(0.5)
+    finally:
+        watcher.stop()
+        runner.close()
+        log.info("worker stopped")

@@ -1,0 +1,80 @@
+"""Schema migrations, from the first release on: boxes in the field are upgraded in place.
+
+Each migration is a numbered list of SQL statements applied once, in order, inside one
+transaction, and recorded in `schema_migrations`. Never edit a released migration; add one.
+"""
+from __future__ import annotations
+
+import datetime as dt
+
+INITIAL_SCHEMA = [
+    'CREATE TABLE "patient" ("id" INTEGER NOT NULL PRIMARY KEY, "mrn" VARCHAR(255) NOT NULL, "last_name" VARCHAR(255) NOT NULL, "first_name" VARCHAR(255) NOT NULL, "dob" DATE NOT NULL, "created_at" DATETIME NOT NULL, "updated_at" DATETIME NOT NULL)',
+    'CREATE UNIQUE INDEX "patient_mrn" ON "patient" ("mrn")',
+    'CREATE TABLE "scan" ("id" INTEGER NOT NULL PRIMARY KEY, "sha256" VARCHAR(255) NOT NULL, "original_name" TEXT NOT NULL, "source" VARCHAR(255) NOT NULL, "size" INTEGER NOT NULL, "status" VARCHAR(255) NOT NULL, "duplicate_of_id" INTEGER, "page_count" INTEGER, "origin_identity" VARCHAR(255), "received_at" DATETIME NOT NULL, FOREIGN KEY ("duplicate_of_id") REFERENCES "scan" ("id") ON DELETE RESTRICT)',
+    'CREATE INDEX "scan_sha256" ON "scan" ("sha256")',
+    'CREATE INDEX "scan_status" ON "scan" ("status")',
+    'CREATE INDEX "scan_duplicate_of_id" ON "scan" ("duplicate_of_id")',
+    'CREATE INDEX "scan_origin_identity" ON "scan" ("origin_identity")',
+    'CREATE TABLE "document" ("id" INTEGER NOT NULL PRIMARY KEY, "uid" VARCHAR(255) NOT NULL, "scan_id" INTEGER NOT NULL, "patient_id" INTEGER, "status" VARCHAR(255) NOT NULL, "review_reason" TEXT, "doc_type" VARCHAR(255) NOT NULL, "doc_date" DATE, "first_page" INTEGER NOT NULL, "page_count" INTEGER NOT NULL, "extracted" TEXT, "created_at" DATETIME NOT NULL, "updated_at" DATETIME NOT NULL, FOREIGN KEY ("scan_id") REFERENCES "scan" ("id") ON DELETE RESTRICT, FOREIGN KEY ("patient_id") REFERENCES "patient" ("id") ON DELETE RESTRICT)',
+    'CREATE UNIQUE INDEX "document_uid" ON "document" ("uid")',
+    'CREATE INDEX "document_scan_id" ON "document" ("scan_id")',
+    'CREATE INDEX "document_patient_id" ON "document" ("patient_id")',
+    'CREATE INDEX "document_status" ON "document" ("status")',
+    'CREATE TABLE "page" ("id" INTEGER NOT NULL PRIMARY KEY, "scan_id" INTEGER NOT NULL, "document_id" INTEGER, "number" INTEGER NOT NULL, "text" TEXT NOT NULL, "text_source" VARCHAR(255) NOT NULL, "confidence" REAL, "rotation" INTEGER NOT NULL, "is_separator" INTEGER NOT NULL, "thumbnail" VARCHAR(255), "problem" TEXT, FOREIGN KEY ("scan_id") REFERENCES "scan" ("id") ON DELETE RESTRICT, FOREIGN KEY ("document_id") REFERENCES "document" ("id") ON DELETE RESTRICT)',
+    'CREATE INDEX "page_scan_id" ON "page" ("scan_id")',
+    'CREATE INDEX "page_document_id" ON "page" ("document_id")',
+    'CREATE UNIQUE INDEX "page_scan_id_number" ON "page" ("scan_id", "number")',
+    'CREATE TABLE "job" ("id" INTEGER NOT NULL PRIMARY KEY, "scan_id" INTEGER NOT NULL, "state" VARCHAR(255) NOT NULL, "attempts" INTEGER NOT NULL, "owner" VARCHAR(255), "claimed_at" DATETIME, "pages_total" INTEGER, "pages_done" INTEGER NOT NULL, "last_error" TEXT, "created_at" DATETIME NOT NULL, "finished_at" DATETIME, FOREIGN KEY ("scan_id") REFERENCES "scan" ("id") ON DELETE RESTRICT)',
+    'CREATE UNIQUE INDEX "job_scan_id" ON "job" ("scan_id")',
+    'CREATE INDEX "job_state" ON "job" ("state")',
+    'CREATE TABLE "quarantine" ("id" INTEGER NOT NULL PRIMARY KEY, "scan_id" INTEGER, "original_name" TEXT NOT NULL, "reason" TEXT NOT NULL, "detail" TEXT, "created_at" DATETIME NOT NULL, "resolved_at" DATETIME, "resolution" VARCHAR(255), FOREIGN KEY ("scan_id") REFERENCES "scan" ("id") ON DELETE RESTRICT)',
+    'CREATE INDEX "quarantine_scan_id" ON "quarantine" ("scan_id")',
+    'CREATE TABLE "user" ("id" INTEGER NOT NULL PRIMARY KEY, "username" VARCHAR(255) NOT NULL, "password_hash" VARCHAR(255) NOT NULL, "role" VARCHAR(255) NOT NULL, "active" INTEGER NOT NULL, "created_at" DATETIME NOT NULL)',
+    'CREATE UNIQUE INDEX "user_username" ON "user" ("username")',
+    'CREATE TABLE "audit_event" ("id" INTEGER NOT NULL PRIMARY KEY, "at" DATETIME NOT NULL, "actor" VARCHAR(255) NOT NULL, "action" VARCHAR(255) NOT NULL, "object_type" VARCHAR(255), "object_id" VARCHAR(255), "address" VARCHAR(255), "detail" TEXT)',
+    'CREATE INDEX "audit_event_at" ON "audit_event" ("at")',
+    'CREATE INDEX "audit_event_action" ON "audit_event" ("action")',
+    # Full-text index over page text; rowid is page.id.
+    "CREATE VIRTUAL TABLE page_fts USING fts5(text, tokenize = 'unicode61 remove_diacritics 2')",
+    # Audit events are append-only: the database itself refuses to change or remove one.
+    "CREATE TRIGGER audit_event_no_update BEFORE UPDATE ON audit_event "
+    "BEGIN SELECT RAISE(ABORT, 'audit events are append-only'); END",
+    "CREATE TRIGGER audit_event_no_delete BEFORE DELETE ON audit_event "
+    "BEGIN SELECT RAISE(ABORT, 'audit events are append-only'); END",
+]
+
+MIGRATIONS: list[tuple[int, str, list[str]]] = [
+    (1, "initial schema", INITIAL_SCHEMA),
+]
+
+
+def applied_versions(db) -> set[int]:
+    """Versions already applied to this database."""
+    db.execute_sql(
+        "CREATE TABLE IF NOT EXISTS schema_migrations "
+        "(version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)"
+    )
+    return {row[0] for row in db.execute_sql("SELECT version FROM schema_migrations")}
+
+
+def migrate(db) -> list[int]:
+    """Apply every pending migration in order; return the versions applied now."""
+    done = applied_versions(db)
+    applied = []
+    for version, name, statements in MIGRATIONS:
+        if version in done:
+            continue
+        with db.atomic():
+            for statement in statements:
+                db.execute_sql(statement)
+            db.execute_sql(
+                "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
+                (version, name, dt.datetime.now(dt.timezone.utc).isoformat()),
+            )
+        applied.append(version)
+    return applied
+
+
+def current_version(db) -> int:
+    """The highest applied migration version (0 for an empty database)."""
+    return max(applied_versions(db), default=0)

@@ -1,0 +1,152 @@
+"""The box's records: patients, scans, documents, pages, jobs, quarantine, users, audit."""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import uuid
+
+import peewee as pw
+
+from .db import database
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+
+
+class JSONField(pw.TextField):
+    def db_value(self, value):
+        return None if value is None else json.dumps(value, sort_keys=True)
+
+    def python_value(self, value):
+        return None if value is None else json.loads(value)
+
+
+class BaseModel(pw.Model):
+    class Meta:
+        database = database
+        legacy_table_names = False
+
+
+class Patient(BaseModel):
+    mrn = pw.CharField(unique=True)
+    last_name = pw.CharField()
+    first_name = pw.CharField()
+    dob = pw.DateField()
+    created_at = pw.DateTimeField(default=utcnow)
+    updated_at = pw.DateTimeField(default=utcnow)
+
+    @property
+    def display_name(self) -> str:
+        return f"{self.last_name}, {self.first_name}"
+
+    def as_dict(self) -> dict:
+        return {"mrn": self.mrn, "name": self.display_name, "dob": self.dob.isoformat()}
+
+
+class Scan(BaseModel):
+    """One file received (from the inbox, an upload or the CLI)."""
+
+    sha256 = pw.CharField(index=True)
+    original_name = pw.TextField()
+    source = pw.CharField(default="inbox")
+    size = pw.BigIntegerField()
+    status = pw.CharField(default="pending", index=True)
+    duplicate_of = pw.ForeignKeyField("self", null=True, backref="duplicates", on_delete="RESTRICT")
+    page_count = pw.IntegerField(null=True)
+    origin_identity = pw.CharField(null=True, index=True)
+    received_at = pw.DateTimeField(default=utcnow)
+
+    STATUSES = ("pending", "processing", "processed", "quarantined", "duplicate")
+
+    @classmethod
+    def original_of(cls, sha256: str):
+        """The first scan recorded with this content, if any."""
+        return cls.select().where(cls.sha256 == sha256, cls.duplicate_of.is_null()).order_by(cls.id).first()
+
+
+class Document(BaseModel):
+    """A document cut from a scan (a scan holds one, or several when separator sheets split it)."""
+
+    uid = pw.CharField(unique=True, default=lambda: str(uuid.uuid4()))
+    scan = pw.ForeignKeyField(Scan, backref="documents", on_delete="RESTRICT")
+    patient = pw.ForeignKeyField(Patient, null=True, backref="documents", on_delete="RESTRICT")
+    status = pw.CharField(index=True)
+    review_reason = pw.TextField(null=True)
+    doc_type = pw.CharField(default="other")
+    doc_date = pw.DateField(null=True)
+    first_page = pw.IntegerField()
+    page_count = pw.IntegerField()
+    extracted = JSONField(null=True)
+    created_at = pw.DateTimeField(default=utcnow)
+    updated_at = pw.DateTimeField(default=utcnow)
+
+    STATUSES = ("filed", "needs_review")
+
+
+class Page(BaseModel):
+    scan = pw.ForeignKeyField(Scan, backref="pages", on_delete="RESTRICT")
+    document = pw.ForeignKeyField(Document, null=True, backref="pages", on_delete="RESTRICT")
+    number = pw.IntegerField()
+    text = pw.TextField(default="")
+    text_source = pw.CharField(default="ocr")
+    confidence = pw.FloatField(null=True)
+    rotation = pw.IntegerField(default=0)
+    is_separator = pw.BooleanField(default=False)
+    thumbnail = pw.CharField(null=True)
+    problem = pw.TextField(null=True)
+
+    class Meta:
+        indexes = ((("scan", "number"), True),)
+
+
+class Job(BaseModel):
+    """Durable work item: OCR and file one scan."""
+
+    scan = pw.ForeignKeyField(Scan, unique=True, backref="jobs", on_delete="RESTRICT")
+    state = pw.CharField(default="pending", index=True)
+    attempts = pw.IntegerField(default=0)
+    owner = pw.CharField(null=True)
+    claimed_at = pw.DateTimeField(null=True)
+    pages_total = pw.IntegerField(null=True)
+    pages_done = pw.IntegerField(default=0)
+    last_error = pw.TextField(null=True)
+    created_at = pw.DateTimeField(default=utcnow)
+    finished_at = pw.DateTimeField(null=True)
+
+    STATES = ("pending", "running", "done", "failed")
+
+
+class Quarantine(BaseModel):
+    scan = pw.ForeignKeyField(Scan, null=True, backref="quarantine", on_delete="RESTRICT")
+    original_name = pw.TextField()
+    reason = pw.TextField()
+    detail = pw.TextField(null=True)
+    created_at = pw.DateTimeField(default=utcnow)
+    resolved_at = pw.DateTimeField(null=True)
+    resolution = pw.CharField(null=True)
+
+
+class User(BaseModel):
+    username = pw.CharField(unique=True)
+    password_hash = pw.CharField()
+    role = pw.CharField(default="staff")
+    active = pw.BooleanField(default=True)
+    created_at = pw.DateTimeField(default=utcnow)
+
+    ROLES = ("staff", "admin")
+
+
+class AuditEvent(BaseModel):
+    """Append-only: the database refuses updates and deletes (see migrations)."""
+
+    at = pw.DateTimeField(default=utcnow, index=True)
+    actor = pw.CharField()
+    action = pw.CharField(index=True)
+    object_type = pw.CharField(null=True)
+    object_id = pw.CharField(null=True)
+    address = pw.CharField(null=True)
+    detail = JSONField(null=True)
+
+
+MODELS = [Patient, Scan, Document, Page, Job, Quarantine, User, AuditEvent]

@@ -1,0 +1,44 @@
+"""Box users: creation and argon2 password hashing."""
+from __future__ import annotations
+
+import secrets
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from . import audit
+from .db import database
+from .models import User
+
+_hasher = PasswordHasher()
+
+
+class UserError(ValueError):
+    """A user cannot be created or changed as asked."""
+
+
+def generate_password() -> str:
+    """A random password that is easy to type once."""
+    return secrets.token_urlsafe(12)
+
+
+def create_user(username: str, password: str, role: str = "staff", actor: str = "system") -> User:
+    """Create a user with an argon2 hash of `password`."""
+    if role not in User.ROLES:
+        raise UserError(f"role must be one of {', '.join(User.ROLES)}")
+    if len(password) < 10:
+        raise UserError("password must be at least 10 characters")
+    if User.select().where(User.username == username).exists():
+        raise UserError(f"user {username!r} already exists")
+    with database.atomic():
+        user = User.create(username=username, password_hash=_hasher.hash(password), role=role)
+        audit.record("user.create", actor=actor, obj=user, role=role)
+    return user
+
+
+def verify_password(user: User, password: str) -> bool:
+    """True when `password` matches the user's stored hash."""
+    try:
+        return _hasher.verify(user.password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False

@@ -1,0 +1,116 @@
+"""Test scans made like a scanner makes them: A4 at 300 dpi, rendered text, noise, skew."""
+from __future__ import annotations
+
+import io
+import random
+from pathlib import Path
+
+import zxingcpp
+from PIL import Image, ImageDraw, ImageFilter, ImageFont
+
+A4_300DPI = (2480, 3508)
+MARGIN = 200
+
+
+def font(size: int = 44) -> ImageFont.FreeTypeFont:
+    return ImageFont.load_default(size=size)
+
+
+def render_page(lines: list[str], *, size: int = 44, noise: float = 0.0015, rotate: float = 0.0,
+                turn: int = 0, seed: int = 1, blur: bool = True) -> Image.Image:
+    """An A4 300 dpi grayscale page with `lines` of text, speckle noise and slight skew."""
+    page = Image.new("L", A4_300DPI, 255)
+    draw = ImageDraw.Draw(page)
+    y = MARGIN
+    face = font(size)
+    for line in lines:
+        draw.text((MARGIN, y), line, fill=20, font=face)
+        y += int(size * 1.7)
+    rng = random.Random(seed)
+    pixels = page.load()
+    for _ in range(int(A4_300DPI[0] * A4_300DPI[1] * noise)):
+        pixels[rng.randrange(A4_300DPI[0]), rng.randrange(A4_300DPI[1])] = rng.choice((0, 90, 160))
+    if blur:
+        page = page.filter(ImageFilter.GaussianBlur(0.6))
+    if rotate:
+        page = page.rotate(rotate, resample=Image.BICUBIC, expand=False, fillcolor=255)
+    if turn:
+        page = page.rotate(turn, expand=True)
+    return page
+
+
+def barcode_page(payload: str, kind=zxingcpp.BarcodeFormat.QRCode, caption: str | None = None) -> Image.Image:
+    """A separator or cover sheet: one big barcode (QR by default) and an optional caption."""
+    page = Image.new("L", A4_300DPI, 255)
+    code = zxingcpp.create_barcode(payload, kind)
+    symbol = Image.fromarray(__import__("numpy").asarray(zxingcpp.write_barcode_to_image(code, scale=12))).convert("L")
+    if symbol.width > 1800:
+        symbol = symbol.resize((1800, max(200, round(symbol.height * 1800 / symbol.width))), Image.NEAREST)
+    if kind != zxingcpp.BarcodeFormat.QRCode and symbol.height < 300:
+        symbol = symbol.resize((symbol.width, 400), Image.NEAREST)
+    page.paste(symbol, ((A4_300DPI[0] - symbol.width) // 2, 700))
+    if caption:
+        ImageDraw.Draw(page).text((MARGIN, 300), caption, fill=0, font=font(60))
+    return page
+
+
+def record_lines(mrn="00123456", name="SMITH, John", dob="14/03/1975", title="LABORATORY REPORT",
+                 doc_date="02/04/2024", body=None) -> list[str]:
+    """The text of a typical clinic document; pass None to leave an identifier out."""
+    lines = [title, ""]
+    if name is not None:
+        lines.append(f"Patient Name: {name}")
+    if dob is not None:
+        lines.append(f"Date of Birth: {dob}")
+    if mrn is not None:
+        lines.append(f"MRN: {mrn}")
+    if doc_date is not None:
+        lines.append(f"Report Date: {doc_date}")
+    lines.append("")
+    lines.extend(body or [
+        "Specimen: venous blood, collected at the clinic.",
+        "Haemoglobin 13.5 g/dL   Reference range 13.0 - 17.0",
+        "White cell count 6.1   Reference range 4.0 - 11.0",
+        "Comment: results within normal limits.",
+    ])
+    return lines
+
+
+def save_pdf(pages: list[Image.Image], path: Path, dpi: int = 300) -> Path:
+    """An image-only PDF, as a scanner makes it."""
+    first, *rest = [p.convert("L") for p in pages]
+    first.save(path, format="PDF", resolution=dpi, save_all=True, append_images=rest)
+    return path
+
+
+def save_tiff(pages: list[Image.Image], path: Path, group4: bool = False) -> Path:
+    converted = [p.convert("1") if group4 else p for p in pages]
+    options = {"compression": "group4"} if group4 else {"compression": "tiff_lzw"}
+    first, *rest = converted
+    first.save(path, format="TIFF", save_all=True, append_images=rest, dpi=(300, 300), **options)
+    return path
+
+
+def save_image(page: Image.Image, path: Path, fmt: str) -> Path:
+    page.save(path, format=fmt, dpi=(300, 300), **({"quality": 85} if fmt == "JPEG" else {}))
+    return path
+
+
+def text_layer_pdf(lines: list[str], path: Path) -> Path:
+    """A born-digital PDF with a real text layer (no OCR needed)."""
+    from reportlab.lib.pagesizes import A4
+    from reportlab.pdfgen import canvas
+
+    pdf = canvas.Canvas(str(path), pagesize=A4)
+    y = A4[1] - 72
+    for line in lines:
+        pdf.drawString(72, y, line)
+        y -= 16
+    pdf.save()
+    return path
+
+
+def png_bytes(image: Image.Image) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
