@@ -5,13 +5,13 @@ import zxingcpp
 from PIL import Image
 
 FORMATS = (
-    zxingcpp.BarcodeFormat.QRCode
-    | zxingcpp.BarcodeFormat.DataMatrix
-    | zxingcpp.BarcodeFormat.Aztec
-    | zxingcpp.BarcodeFormat.PDF417
-    | zxingcpp.BarcodeFormat.Code128
-    | zxingcpp.BarcodeFormat.Code39
-    | zxingcpp.BarcodeFormat.Code93
+    zxingcpp.BarcodeFormat.QRCode,
+    zxingcpp.BarcodeFormat.DataMatrix,
+    zxingcpp.BarcodeFormat.Aztec,
+    zxingcpp.BarcodeFormat.PDF417,
+    zxingcpp.BarcodeFormat.Code128,
+    zxingcpp.BarcodeFormat.Code39,
+    zxingcpp.BarcodeFormat.Code93,
 )
 SCAN_WIDTH = 1400
 

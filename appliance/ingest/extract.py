@@ -95,7 +95,7 @@ def parse_name(raw: str) -> PersonName | None:
             return None
         first, last = words[0], words[-1]
     pieces = last.split() + [first]
-    if not all(re.fullmatch(r"[^\W\d_][^\W\d_'\-]*", piece) for piece in pieces):
+    if not all(re.fullmatch(r"[^\W\d_](?:[^\W\d_]|['’\-])*", piece) for piece in pieces):
         return None
     return PersonName(last=_title(last), first=_title(first))
 
