@@ -20,7 +20,7 @@ deps: system-packages $(STAMP)
 
 system-packages:
 	@missing=""; \
-	command -v tesseract >/dev/null 2>&1 || missing="$(APT_PACKAGES)"; \
+	tesseract --list-langs 2>/dev/null | grep -qx osd || missing="$(APT_PACKAGES)"; \
 	$(PYTHON) -c "import ensurepip, venv" >/dev/null 2>&1 || missing="$$missing python3-venv"; \
 	if [ -n "$$missing" ]; then \
 		echo "installing with apt: $$missing"; \

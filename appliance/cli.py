@@ -5,15 +5,16 @@ import argparse
 import json
 import logging
 import sys
+import time
 from pathlib import Path
 
 from .box import open_box
 from .config import Config, ConfigError
-from .models import User
+from .models import Job, User
 
 
 def _init(args, config: Config) -> int:
-    from .users import create_user, generate_password
+    from .users import UserError, create_user, generate_password
 
     applied = open_box(config)
     print(f"database ready at {config.database_path} (migrations applied now: {applied or 'none'})")
@@ -21,7 +22,11 @@ def _init(args, config: Config) -> int:
         print(f"admin user {args.admin_user!r} already exists; password unchanged")
         return 0
     password = args.admin_password or generate_password()
-    create_user(args.admin_user, password, role="admin", actor="cli")
+    try:
+        create_user(args.admin_user, password, role="admin", actor="cli")
+    except UserError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     if args.admin_password:
         print(f"created admin user {args.admin_user!r}")
     else:
@@ -60,6 +65,9 @@ def _process(args, config: Config) -> int:
     runner = JobRunner(config)
     try:
         runner.run_until_idle(scan_ids)
+        while Job.select().where(Job.scan.in_(list(scan_ids)), Job.state != "done").exists():
+            time.sleep(0.5)
+            runner.run_until_idle(scan_ids)
     except FatalEnvironmentError as error:
         print(f"error: {error}", file=sys.stderr)
         return 3
@@ -104,8 +112,8 @@ def _status(args, config: Config) -> int:
         return 0
     docs, scans = summary["documents"], summary["scans"]
     print(f"documents: {docs['filed']} filed, {docs['needs_review']} waiting for review")
-    print(f"scans: {scans['quarantined']} quarantined, {scans['duplicate']} duplicates, "
-          f"{scans['pending'] + scans['processing']} in the queue")
+    print(f"scans: {scans['duplicate']} duplicates, {scans['pending'] + scans['processing']} in the queue; "
+          f"quarantine: {summary['quarantine_open']} open")
     age = summary["oldest_job_age_seconds"]
     print(f"queue depth: {summary['queue_depth']}; oldest job: {f'{age:.0f} s' if age is not None else 'none'}")
     return 0
@@ -131,7 +139,7 @@ def build_parser() -> argparse.ArgumentParser:
     process.add_argument("--json", action="store_true", help="one JSON object per line per file")
     process.add_argument("--with-text", action="store_true", help="include each page's text (with --json)")
     process.set_defaults(handler=_process)
-    search = sub.add_parser("search", help="full-text search over filed pages")
+    search = sub.add_parser("search", help="full-text search over processed pages")
     search.add_argument("query")
     search.add_argument("--json", action="store_true")
     search.add_argument("--limit", type=int, default=20)
@@ -146,8 +154,7 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
-        config = Config.from_env()
+        return args.handler(args, Config.from_env())
     except ConfigError as error:
         print(f"configuration error: {error}", file=sys.stderr)
         return 2
-    return args.handler(args, config)

@@ -7,7 +7,8 @@ PRAGMAS = {
     "journal_mode": "wal",
     "foreign_keys": 1,
     "busy_timeout": 10_000,
-    "synchronous": "normal",
+    # FULL: a commit survives a power cut, and intake deletes inbox files right after one.
+    "synchronous": "full",
     "cache_size": -16_000,
 }
 

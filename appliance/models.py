@@ -114,7 +114,7 @@ class Job(BaseModel):
     created_at = pw.DateTimeField(default=utcnow)
     finished_at = pw.DateTimeField(null=True)
 
-    STATES = ("pending", "running", "done", "failed")
+    STATES = ("pending", "running", "done")
 
 
 class Quarantine(BaseModel):

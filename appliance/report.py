@@ -15,6 +15,7 @@ def _document_fields(document: Document) -> dict:
         "doc_date": document.doc_date.isoformat() if document.doc_date else None,
         "pages": document.page_count,
         "reason": document.review_reason,
+        "notes": (document.extracted or {}).get("notes", []),
     }
 
 
@@ -25,7 +26,7 @@ def _texts(scan: Scan) -> list[str]:
 def file_report(file: str, intake: Intake, with_text: bool = False) -> dict:
     """The outcome for one file given to `process`."""
     report = {"file": file, "status": "quarantined", "document_id": None, "sha256": None, "patient": None,
-              "doc_type": None, "doc_date": None, "pages": 0, "reason": None}
+              "doc_type": None, "doc_date": None, "pages": 0, "reason": None, "notes": []}
     if intake.scan is None:
         report["reason"] = intake.reason
         return _with_text(report, [], with_text)

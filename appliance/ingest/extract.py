@@ -8,6 +8,7 @@ import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..config import ConfigError
 from .dates import find_dates
 
 DOC_TYPES = ("lab_report", "referral", "prescription", "discharge_summary", "consent_form", "invoice", "other")
@@ -18,7 +19,7 @@ DEFAULT_TYPE_RULES: dict[str, list[str]] = {
     "lab_report": ["laboratory", "lab report", "test results", "reference range", "specimen", "pathology",
                    "haemoglobin", "hemoglobin", "collected", "result flag"],
     "referral": ["referral", "referred", "refer to", "reason for referral", "dear dr", "kindly see"],
-    "prescription": ["prescription", "rx", "dispense", "refills", "sig:", "take one", "tablets", "mg "],
+    "prescription": ["prescription", "rx", "dispense", "refills", "sig:", "take one", "tablets", "capsules"],
     "consent_form": ["consent", "i hereby", "i authorise", "i authorize", "i understand the risks",
                      "signature of patient", "witness"],
     "invoice": ["invoice", "amount due", "total due", "balance due", "bill to", "payment terms", "subtotal"],
@@ -194,10 +195,15 @@ def load_type_rules(path: Path | None) -> dict[str, list[str]]:
     """Keyword rules per document type: the defaults, or a JSON file {type: [keywords]}."""
     if path is None:
         return DEFAULT_TYPE_RULES
-    rules = json.loads(Path(path).read_text())
+    try:
+        rules = json.loads(Path(path).read_text())
+    except (OSError, ValueError) as error:
+        raise ConfigError(f"APPLIANCE_DOC_TYPE_RULES: cannot read {path}: {error}") from None
+    if not isinstance(rules, dict) or not all(isinstance(v, list) for v in rules.values()):
+        raise ConfigError(f"APPLIANCE_DOC_TYPE_RULES: {path} must hold {{\"type\": [\"keyword\", ...]}}")
     unknown = set(rules) - set(DOC_TYPES)
     if unknown:
-        raise ValueError(f"unknown document types in {path}: {', '.join(sorted(unknown))}")
+        raise ConfigError(f"APPLIANCE_DOC_TYPE_RULES: unknown document types in {path}: {', '.join(sorted(unknown))}")
     return {doc_type: [k.lower() for k in keywords] for doc_type, keywords in rules.items()}
 
 

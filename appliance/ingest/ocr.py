@@ -1,8 +1,9 @@
-"""Tesseract on one page image: one call for a clean upright page, a fallback ladder otherwise.
+"""Tesseract on one page image: one call for a clean upright page, a second look otherwise.
 
-The fast path is a single Tesseract call, the floor the pipeline is measured against. Only a
-page that reads badly pays for orientation detection (OSD) and deskew, and a correction is
-kept only when it actually reads better.
+A skewed page is levelled first (a cheap projection-profile estimate; Tesseract itself copes
+with under a degree). The fast path is then a single Tesseract call, the floor the pipeline is
+measured against. Only a page that reads badly pays for orientation detection (OSD), and the
+turned reading is kept only when it actually reads better.
 """
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from .deskew import estimate_skew
 LOW_CONFIDENCE = 70.0
 MIN_TEXT_CHARS = 25
 INK_THRESHOLD = 0.004
+MIN_SKEW = 1.0
 
 
 class OcrTimeout(Exception):
@@ -105,26 +107,33 @@ def _save(image: Image.Image, folder: str) -> str:
     return path
 
 
+def straighten(image: Image.Image) -> tuple[Image.Image, float]:
+    """The page turned so its text rows are level, when it is skewed enough to matter."""
+    angle = estimate_skew(image)
+    if abs(angle) < MIN_SKEW:
+        return image, 0.0
+    gray = image if image.mode == "L" else image.convert("L")
+    return gray.rotate(angle, expand=True, fillcolor=255, resample=Image.BILINEAR), angle
+
+
 def read_page(image: Image.Image, language: str, timeout: int, tmp_dir: str | None = None) -> tuple[OcrResult, Image.Image]:
-    """OCR the page; return the best reading and the page image as it was read (upright)."""
+    """OCR the page; return the best reading and the page image as it was read (upright, level)."""
     with tempfile.TemporaryDirectory(dir=tmp_dir) as folder:
-        path = _save(image, folder)
-        best, best_image = _tesseract(path, language, timeout), image
-        if not needs_second_look(best, image):
+        level, angle = straighten(image)
+        path = _save(level, folder)
+        best, best_image = _tesseract(path, language, timeout), level
+        best.skew = angle
+        if not needs_second_look(best, level):
             return best, best_image
         rotation = _osd_rotation(path, timeout)
-        if rotation:
-            turned = image.rotate(-rotation, expand=True)
+        if not rotation:
+            return best, best_image
+        turned, angle = straighten(image.rotate(-rotation, expand=True))
+        try:
             candidate = _tesseract(_save(turned, folder), language, timeout)
-            candidate.rotation = rotation
-            if candidate.score > best.score:
-                best, best_image = candidate, turned
-        if needs_second_look(best, best_image):
-            angle = estimate_skew(best_image)
-            if abs(angle) >= 0.5:
-                straight = best_image.convert("L").rotate(angle, expand=True, fillcolor=255, resample=Image.BICUBIC)
-                candidate = _tesseract(_save(straight, folder), language, timeout)
-                candidate.rotation, candidate.skew = best.rotation, angle
-                if candidate.score > best.score:
-                    best, best_image = candidate, straight
+        except OcrTimeout:
+            return best, best_image
+        candidate.rotation, candidate.skew = rotation, angle
+        if candidate.score > best.score:
+            return candidate, turned
         return best, best_image

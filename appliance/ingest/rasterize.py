@@ -76,7 +76,7 @@ def describe_unknown(head: bytes) -> str:
 
 
 def _extension(name: str) -> str:
-    match = re.search(r"\.([A-Za-z0-9]{1,8})$", name)
+    match = re.search(r"\.(?=[A-Za-z0-9]*[A-Za-z])([A-Za-z0-9]{1,10})$", name)
     return match.group(1).lower() if match else ""
 
 

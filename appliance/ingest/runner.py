@@ -154,6 +154,7 @@ class JobRunner:
             while active.inspection and active.next_index < active.inspection.page_count and self._in_flight() < self.capacity:
                 self._submit(active, active.next_index)
                 active.next_index += 1
+        # One job more than processes, so the pool never idles while a finished job is recorded.
         while self._in_flight() < self.capacity and len(self.active) <= self.config.ocr_processes:
             active = self._claim(scan_ids)
             if active is None:

@@ -35,6 +35,8 @@ def run_worker(config: Config, stop: threading.Event | None = None):
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, lambda *_: stop.set())
     open_box(config)
+    for leftover in config.tmp_dir.glob("intake-*.part"):
+        leftover.unlink(missing_ok=True)
     runner = JobRunner(config)
     runner.recover()
     watcher = InboxWatcher(config)

@@ -3,6 +3,7 @@ import datetime as dt
 
 import pytest
 
+from appliance.config import ConfigError
 from appliance.ingest.dates import find_dates
 from appliance.ingest.extract import classify, extract, load_type_rules, parse_name
 
@@ -95,5 +96,5 @@ def test_document_type_rules_can_be_configured(tmp_path):
     rules = load_type_rules(rules_file)
     assert classify("STATEMENT OF ACCOUNT for March", rules) == "invoice"
     rules_file.write_text('{"x-ray": ["film"]}')
-    with pytest.raises(ValueError, match="unknown document types"):
+    with pytest.raises(ConfigError, match="unknown document types"):
         load_type_rules(rules_file)
