@@ -119,6 +119,14 @@ def _status(args, config: Config) -> int:
     return 0
 
 
+def _serve(args, config: Config) -> int:
+    from .web.server import serve
+
+    open_box(config)
+    serve(config, args.bind)
+    return 0
+
+
 def _demo(args, config: Config) -> int:
     from .demo import run_demo
 
@@ -133,6 +141,9 @@ def build_parser() -> argparse.ArgumentParser:
     init.add_argument("--admin-password", help="use this password instead of generating one")
     init.set_defaults(handler=_init)
     sub.add_parser("demo", help="run the demo box on ./demo-data").set_defaults(handler=_demo)
+    serve = sub.add_parser("serve", help="serve the clinic web UI with gunicorn")
+    serve.add_argument("--bind", help="address:port to listen on (default APPLIANCE_BIND)")
+    serve.set_defaults(handler=_serve)
     sub.add_parser("worker", help="watch the inbox and process scans").set_defaults(handler=_worker)
     process = sub.add_parser("process", help="run the pipeline now on the given files")
     process.add_argument("files", nargs="+", metavar="FILE")

@@ -63,6 +63,13 @@ class Config:
     date_order: str = "DMY"
     doc_type_rules: Path | None = None
     job_attempts: int = 3
+    bind: str = "127.0.0.1:8080"
+    web_workers: int = 2
+    idle_minutes: float = 15.0
+    secure_cookies: bool = False
+    secret_key: str | None = None
+    login_limit_per_account: str = "5 per 5 minutes"
+    login_limit_per_address: str = "20 per 5 minutes"
 
     def __post_init__(self):
         if self.inbox is None:
@@ -87,6 +94,10 @@ class Config:
     @property
     def tmp_dir(self) -> Path:
         return self.data_dir / "tmp"
+
+    @property
+    def views_dir(self) -> Path:
+        return self.data_dir / "views"
 
     def with_overrides(self, **changes) -> "Config":
         """A copy with some settings changed (tests and the CLI use it)."""
@@ -116,4 +127,11 @@ class Config:
             date_order=(env.get("APPLIANCE_DATE_ORDER") or defaults.date_order).upper(),
             doc_type_rules=Path(rules) if rules else None,
             job_attempts=_int(env, "APPLIANCE_JOB_ATTEMPTS", defaults.job_attempts),
+            bind=env.get("APPLIANCE_BIND") or defaults.bind,
+            web_workers=_int(env, "APPLIANCE_WEB_WORKERS", defaults.web_workers),
+            idle_minutes=_float(env, "APPLIANCE_IDLE_MINUTES", defaults.idle_minutes),
+            secure_cookies=_bool(env, "APPLIANCE_SECURE_COOKIES", defaults.secure_cookies),
+            secret_key=env.get("APPLIANCE_SECRET_KEY") or None,
+            login_limit_per_account=env.get("APPLIANCE_LOGIN_LIMIT_PER_ACCOUNT") or defaults.login_limit_per_account,
+            login_limit_per_address=env.get("APPLIANCE_LOGIN_LIMIT_PER_ADDRESS") or defaults.login_limit_per_address,
         )

@@ -43,8 +43,22 @@ INITIAL_SCHEMA = [
     "BEGIN SELECT RAISE(ABORT, 'audit events are append-only'); END",
 ]
 
+WEB_SESSIONS_AND_RATE_LIMITS = [
+    'CREATE TABLE "web_session" ("id" INTEGER NOT NULL PRIMARY KEY, "token" VARCHAR(255) NOT NULL, '
+    '"user_id" INTEGER NOT NULL, "address" VARCHAR(255), "created_at" DATETIME NOT NULL, '
+    '"last_seen_at" DATETIME NOT NULL, "ended_at" DATETIME, "end_reason" VARCHAR(255), '
+    'FOREIGN KEY ("user_id") REFERENCES "user" ("id") ON DELETE CASCADE)',
+    'CREATE UNIQUE INDEX "web_session_token" ON "web_session" ("token")',
+    'CREATE INDEX "web_session_user_id" ON "web_session" ("user_id")',
+    # Counters for the login rate limiter, shared by every web worker process.
+    "CREATE TABLE rate_limit (key TEXT PRIMARY KEY, count INTEGER NOT NULL, expires_at REAL NOT NULL)",
+    'CREATE INDEX "patient_last_name" ON "patient" ("last_name")',
+    'CREATE INDEX "document_doc_date" ON "document" ("doc_date")',
+]
+
 MIGRATIONS: list[tuple[int, str, list[str]]] = [
     (1, "initial schema", INITIAL_SCHEMA),
+    (2, "web sessions and rate limits", WEB_SESSIONS_AND_RATE_LIMITS),
 ]
 
 

@@ -137,6 +137,18 @@ class User(BaseModel):
     ROLES = ("staff", "admin")
 
 
+class WebSession(BaseModel):
+    """A signed-in browser: the cookie holds only `token`; ending the row ends the session."""
+
+    token = pw.CharField(unique=True)
+    user = pw.ForeignKeyField(User, backref="sessions", on_delete="CASCADE")
+    address = pw.CharField(null=True)
+    created_at = pw.DateTimeField(default=utcnow)
+    last_seen_at = pw.DateTimeField(default=utcnow)
+    ended_at = pw.DateTimeField(null=True)
+    end_reason = pw.CharField(null=True)
+
+
 class AuditEvent(BaseModel):
     """Append-only: the database refuses updates and deletes (see migrations)."""
 
@@ -149,4 +161,4 @@ class AuditEvent(BaseModel):
     detail = JSONField(null=True)
 
 
-MODELS = [Patient, Scan, Document, Page, Job, Quarantine, User, AuditEvent]
+MODELS = [Patient, Scan, Document, Page, Job, Quarantine, User, WebSession, AuditEvent]

@@ -1,6 +1,7 @@
 """Full-text search over page text (SQLite FTS5, bm25 ranking, highlighted snippets)."""
 from __future__ import annotations
 
+import datetime as dt
 import re
 from dataclasses import dataclass
 
@@ -47,15 +48,27 @@ FROM page_fts
 JOIN page p ON p.id = page_fts.rowid
 JOIN document d ON d.id = p.document_id
 LEFT JOIN patient pt ON pt.id = d.patient_id
-WHERE page_fts MATCH ?
+WHERE page_fts MATCH ? {filters}
 ORDER BY score
 LIMIT ? OFFSET ?
 """
 
 
-def search_pages(query: str, limit: int = 20, offset: int = 0) -> list[Hit]:
-    """Pages matching every word of `query`, best first."""
-    rows = database.execute_sql(SQL, (HIT_START, HIT_END, to_fts_query(query), limit, offset)).fetchall()
+def search_pages(query: str, limit: int = 20, offset: int = 0, *, doc_type: str | None = None,
+                 date_from: dt.date | None = None, date_to: dt.date | None = None) -> list[Hit]:
+    """Pages matching every word of `query`, best first, optionally by type and document date."""
+    filters, params = [], []
+    if doc_type:
+        filters.append("AND d.doc_type = ?")
+        params.append(doc_type)
+    if date_from:
+        filters.append("AND d.doc_date >= ?")
+        params.append(date_from.isoformat())
+    if date_to:
+        filters.append("AND d.doc_date <= ?")
+        params.append(date_to.isoformat())
+    sql = SQL.format(filters=" ".join(filters))
+    rows = database.execute_sql(sql, (HIT_START, HIT_END, to_fts_query(query), *params, limit, offset)).fetchall()
     return [
         Hit(page_id=r[0], document_id=r[1], page_number=r[2], score=round(-r[3], 4), snippet=r[4], doc_type=r[5],
             status=r[6], patient_mrn=r[7], patient_name=f"{r[8]}, {r[9]}" if r[8] else None)

@@ -42,3 +42,39 @@ def verify_password(user: User, password: str) -> bool:
         return _hasher.verify(user.password_hash, password)
     except (VerificationError, InvalidHashError):
         return False
+
+
+def set_active(user: User, active: bool, actor: str) -> User:
+    """Enable or disable a user; disabling ends all of their sessions at once."""
+    from .sessions import end_user_sessions
+
+    with database.atomic():
+        User.update(active=active).where(User.id == user.id).execute()
+        if not active:
+            end_user_sessions(user, "user disabled")
+        audit.record("user.enable" if active else "user.disable", actor=actor, obj=user)
+    return User.get_by_id(user.id)
+
+
+def reset_password(user: User, password: str, actor: str) -> User:
+    """Give a user a new password and end their sessions."""
+    from .sessions import end_user_sessions
+
+    if len(password) < 10:
+        raise UserError("password must be at least 10 characters")
+    with database.atomic():
+        User.update(password_hash=_hasher.hash(password)).where(User.id == user.id).execute()
+        end_user_sessions(user, "password reset")
+        audit.record("user.password_reset", actor=actor, obj=user)
+    return User.get_by_id(user.id)
+
+
+def authenticate(username: str, password: str) -> User | None:
+    """The active user with these credentials, or None (same answer for every failure)."""
+    user = User.get_or_none(User.username == username)
+    if user is None:
+        _hasher.hash(password)
+        return None
+    if not verify_password(user, password) or not user.active:
+        return None
+    return user

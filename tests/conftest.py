@@ -31,3 +31,67 @@ def runner(box):
     job_runner = JobRunner(box)
     yield job_runner
     job_runner.close()
+
+
+@pytest.fixture
+def app(box):
+    """The web app on this test's box (idle logoff after 30 minutes unless a test says otherwise)."""
+    from appliance.web import create_app
+
+    application = create_app(box.with_overrides(idle_minutes=30))
+    application.config["TESTING"] = True
+    return application
+
+
+@pytest.fixture
+def users(box):
+    """One admin and one staff user, with known passwords."""
+    from appliance.users import create_user
+
+    return {"admin": create_user("alice", "alice-password-1", role="admin"),
+            "staff": create_user("bob", "bob-password-12", role="staff")}
+
+
+PASSWORDS = {"alice": "alice-password-1", "bob": "bob-password-12"}
+
+
+def csrf_from(html: str) -> str:
+    import re
+
+    return re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html).group(1)
+
+
+def sign_in(client, username: str, password: str | None = None):
+    """Sign in through the real login form (CSRF token included)."""
+    token = csrf_from(client.get("/login").get_data(as_text=True))
+    return client.post("/login", data={"username": username, "password": password or PASSWORDS[username],
+                                       "csrf_token": token})
+
+
+@pytest.fixture
+def admin_client(app, users):
+    client = app.test_client()
+    assert sign_in(client, "alice").status_code == 302
+    return client
+
+
+@pytest.fixture
+def staff_client(app, users):
+    client = app.test_client()
+    assert sign_in(client, "bob").status_code == 302
+    return client
+
+
+def token_of(client, path="/"):
+    """A CSRF token from a page the client can see."""
+    return csrf_from(client.get(path).get_data(as_text=True))
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _quick_password_hashing():
+    """Real argon2, with light cost parameters so that tests signing in often stay quick."""
+    from argon2 import PasswordHasher
+
+    from appliance import users
+
+    users._hasher = PasswordHasher(time_cost=1, memory_cost=8 * 1024, parallelism=1)

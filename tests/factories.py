@@ -114,3 +114,33 @@ def png_bytes(image: Image.Image) -> bytes:
     buffer = io.BytesIO()
     image.save(buffer, format="PNG")
     return buffer.getvalue()
+
+
+def make_document(config, *, patient=None, status="filed", texts=("Haemoglobin normal",), doc_type="lab_report",
+                  doc_date=None, reason=None, name="scan.png"):
+    """A processed scan with one document, stored like the pipeline stores it (no OCR run)."""
+    import hashlib
+    import uuid as _uuid
+
+    from appliance.db import database
+    from appliance.ingest.intake import store_path
+    from appliance.models import Document, Job, Page, Scan
+
+    image = render_page([f"{texts[0]}", _uuid.uuid4().hex], noise=0, blur=False)
+    frames = [image.copy() for _ in texts]
+    buffer = io.BytesIO()
+    frames[0].save(buffer, format="TIFF", save_all=True, append_images=frames[1:], compression="tiff_lzw")
+    data = buffer.getvalue()
+    sha = hashlib.sha256(data).hexdigest()
+    target = store_path(config, sha)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_bytes(data)
+    with database.atomic():
+        scan = Scan.create(sha256=sha, original_name=name, size=len(data), status="processed", page_count=len(texts))
+        Job.create(scan=scan, state="done", pages_total=len(texts), pages_done=len(texts))
+        document = Document.create(scan=scan, patient=patient, status=status, review_reason=reason,
+                                   doc_type=doc_type, doc_date=doc_date, first_page=1, page_count=len(texts))
+        for number, text in enumerate(texts, start=1):
+            page = Page.create(scan=scan, document=document, number=number, text=text)
+            database.execute_sql("INSERT INTO page_fts (rowid, text) VALUES (?, ?)", (page.id, text))
+    return document

@@ -90,7 +90,11 @@ class JobRunner:
     # -- claiming ---------------------------------------------------------------------------
 
     def recover(self) -> int:
-        """Put back jobs whose worker is gone (dead process or no heartbeat); return how many."""
+        """Put back jobs whose worker is gone (dead process or no heartbeat); return how many.
+
+        The try is not counted against the scan: the worker died (a power cut, a SIGKILL), not
+        the OCR process reading it, so a box that loses power often never quarantines good files.
+        """
         host = socket.gethostname()
         recovered = 0
         for job in Job.select().where(Job.state == "running"):
@@ -99,7 +103,7 @@ class JobRunner:
             stale = job.claimed_at is None or utcnow() - job.claimed_at > STALE_AFTER
             dead = owner_host == host and not _pid_alive(pid)
             if dead or stale:
-                recovered += Job.update(state="pending", owner=None).where(
+                recovered += Job.update(state="pending", owner=None, attempts=Job.attempts - 1).where(
                     (Job.id == job.id) & (Job.state == "running")).execute()
         if recovered:
             log.info("recovered %d interrupted job(s)", recovered)

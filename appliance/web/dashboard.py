@@ -1,0 +1,41 @@
+"""The dashboard: what is processing, filed today, waiting, quarantined, disk, sync."""
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+
+from flask import Blueprint, current_app, jsonify, render_template
+
+from ..models import Document, utcnow
+from ..status import box_status
+
+bp = Blueprint("dashboard", __name__)
+
+
+def dashboard_figures() -> dict:
+    """Everything the dashboard shows, as plain data (also served as JSON for live refresh)."""
+    config = current_app.config["BOX"]
+    status = box_status()
+    today = dt.datetime.combine(utcnow().date(), dt.time())
+    disk = shutil.disk_usage(config.data_dir)
+    return {
+        "processing": status["processing"],
+        "queue_depth": status["queue_depth"],
+        "filed_today": Document.select().where((Document.status == "filed") & (Document.created_at >= today)).count(),
+        "needs_review": status["documents"]["needs_review"],
+        "filed_total": status["documents"]["filed"],
+        "quarantined": status["quarantine_open"],
+        "disk": {"used": disk.used, "total": disk.total, "free": disk.free,
+                 "percent": round(100 * disk.used / disk.total, 1) if disk.total else 0},
+        "sync": {"configured": False},
+    }
+
+
+@bp.get("/")
+def index():
+    return render_template("dashboard.html", figures=dashboard_figures())
+
+
+@bp.get("/api/dashboard")
+def figures():
+    return jsonify(dashboard_figures())

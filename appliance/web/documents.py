@@ -1,0 +1,85 @@
+"""The document viewer: page images with zoom, OCR text, metadata, original download, edits."""
+from __future__ import annotations
+
+import datetime as dt
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, send_file, url_for
+
+from .. import audit
+from ..documents import DocumentError, document_pages, update_metadata
+from ..ingest.extract import DOC_TYPES
+from ..ingest.intake import store_path
+from ..models import Document, Page, Patient
+from .auth import actor
+from .extensions import client_address
+from .page_images import view_image
+
+bp = Blueprint("documents", __name__)
+
+
+def get_document(document_id: int) -> Document:
+    return Document.get_or_none(Document.id == document_id) or abort(404)
+
+
+def get_page(document: Document, page_id: int) -> Page:
+    return Page.get_or_none((Page.id == page_id) & (Page.document == document.id)) or abort(404)
+
+
+def parse_iso_date(raw: str | None) -> dt.date | None:
+    """A date from an <input type=date> value; None for empty; ValueError for nonsense."""
+    raw = (raw or "").strip()
+    return dt.date.fromisoformat(raw) if raw else None
+
+
+@bp.get("/documents/<int:document_id>")
+def show(document_id: int):
+    document = get_document(document_id)
+    audit.record("document.view", actor=actor(), obj=document, address=client_address())
+    pages = document_pages(document)
+    return render_template("document.html", document=document, pages=pages, doc_types=DOC_TYPES,
+                           focus=request.args.get("page", type=int))
+
+
+@bp.get("/documents/<int:document_id>/pages/<int:page_id>/image")
+def page_image(document_id: int, page_id: int):
+    document = get_document(document_id)
+    page = get_page(document, page_id)
+    return send_file(view_image(current_app.config["BOX"], document.scan, page), mimetype="image/jpeg", max_age=3600)
+
+
+@bp.get("/documents/<int:document_id>/pages/<int:page_id>/thumbnail")
+def page_thumbnail(document_id: int, page_id: int):
+    document = get_document(document_id)
+    page = get_page(document, page_id)
+    if not page.thumbnail:
+        abort(404)
+    return send_file(current_app.config["BOX"].data_dir / page.thumbnail, mimetype="image/jpeg", max_age=3600)
+
+
+@bp.get("/documents/<int:document_id>/original")
+def original(document_id: int):
+    document = get_document(document_id)
+    scan = document.scan
+    path = store_path(current_app.config["BOX"], scan.sha256)
+    if not path.exists():
+        abort(404)
+    audit.record("document.download", actor=actor(), obj=document, address=client_address())
+    return send_file(path, as_attachment=True, download_name=scan.original_name.replace("\n", " ")[-150:],
+                     mimetype="application/octet-stream")
+
+
+@bp.post("/documents/<int:document_id>/edit")
+def edit(document_id: int):
+    document = get_document(document_id)
+    patient = None
+    if request.form.get("patient_id"):
+        patient = Patient.get_or_none(Patient.id == request.form.get("patient_id", type=int)) or abort(400)
+    try:
+        update_metadata(document, doc_type=request.form.get("doc_type", ""),
+                        doc_date=parse_iso_date(request.form.get("doc_date")), patient=patient,
+                        actor=actor(), address=client_address())
+    except (ValueError, DocumentError) as error:
+        flash(f"Not saved: {error}", "error")
+    else:
+        flash("Saved.")
+    return redirect(url_for("documents.show", document_id=document.id))

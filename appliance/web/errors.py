@@ -1,0 +1,48 @@
+"""Error pages that say what happened, in the app's own look."""
+from __future__ import annotations
+
+from flask import Flask, jsonify, render_template, request
+from flask_wtf.csrf import CSRFError
+
+MESSAGES = {
+    400: "The request was not understood.",
+    403: "You do not have permission to do that.",
+    404: "There is nothing here.",
+    405: "That action is not allowed here.",
+    413: "The file is too large to upload.",
+}
+
+
+def _wants_json() -> bool:
+    return request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json"
+
+
+def init_app(app: Flask):
+    def render(code: int, message: str):
+        if _wants_json():
+            return jsonify(error=message), code
+        return render_template("error.html", code=code, message=message), code
+
+    for code, message in MESSAGES.items():
+        app.register_error_handler(code, lambda e, c=code, m=message: render(c, m))
+
+    @app.errorhandler(CSRFError)
+    def _csrf(error):
+        return render(400, "The form expired or was not sent from this site. Go back, reload the page and try again.")
+
+    @app.errorhandler(429)
+    def _too_many(error):
+        if request.endpoint == "auth.login":
+            from .auth import LoginForm
+
+            retry = error.retry_after if hasattr(error, "retry_after") else None
+            message = ("Too many sign-in attempts. For your security, sign-in is paused; "
+                       f"try again in {_minutes(error)}.")
+            return render_template("login.html", form=LoginForm(), lockout=message, retry=retry), 429
+        return render(429, "Too many requests; wait a moment and try again.")
+
+
+def _minutes(error) -> str:
+    limit = getattr(error, "limit", None)
+    seconds = limit.limit.get_expiry() if limit is not None else 300
+    return f"{max(1, round(seconds / 60))} minute(s)"

@@ -1,0 +1,35 @@
+"""Page images for the viewer, rendered from the original on first view and kept."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from PIL import Image
+
+from ..config import Config
+from ..ingest.intake import store_path
+from ..ingest.rasterize import Limits, render_page, sniff
+from ..models import Page, Scan
+
+VIEW_WIDTH = 1400
+
+
+def view_image(config: Config, scan: Scan, page: Page) -> Path:
+    """A JPEG of the page about 1400 px wide, upright, cached under views/."""
+    target = config.views_dir / scan.sha256[:2] / scan.sha256 / f"{page.number}.jpg"
+    if target.exists():
+        return target
+    source = store_path(config, scan.sha256)
+    with open(source, "rb") as handle:
+        kind = sniff(handle.read(4096))
+    limits = Limits(config.max_pages, config.max_page_pixels, config.max_file_bytes)
+    image = render_page(source, kind, page.number - 1, limits).image
+    if page.rotation:
+        image = image.rotate(-page.rotation, expand=True)
+    if image.width > VIEW_WIDTH:
+        image = image.convert("L").resize((VIEW_WIDTH, round(image.height * VIEW_WIDTH / image.width)), Image.LANCZOS)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_suffix(".part")
+    image.convert("L").save(partial, format="JPEG", quality=82)
+    os.replace(partial, target)
+    return target

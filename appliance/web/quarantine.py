@@ -1,0 +1,56 @@
+"""Quarantine: the reason, the original, retry, and (admins only) discard."""
+from __future__ import annotations
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, send_file, url_for
+
+from .. import audit
+from ..ingest.intake import store_path
+from ..models import Quarantine
+from ..quarantine import QuarantineError, discard, open_entries, retry
+from .auth import actor, admin_required
+from .extensions import client_address
+
+bp = Blueprint("quarantine", __name__)
+
+
+def get_entry(entry_id: int) -> Quarantine:
+    return Quarantine.get_or_none(Quarantine.id == entry_id) or abort(404)
+
+
+@bp.get("/quarantine")
+def index():
+    return render_template("quarantine.html", entries=list(open_entries()))
+
+
+@bp.get("/quarantine/<int:entry_id>/original")
+def original(entry_id: int):
+    entry = get_entry(entry_id)
+    if entry.scan_id is None:
+        abort(404)
+    path = store_path(current_app.config["BOX"], entry.scan.sha256)
+    if not path.exists():
+        abort(404)
+    audit.record("quarantine.download", actor=actor(), obj=entry, address=client_address())
+    return send_file(path, as_attachment=True, download_name=entry.original_name.replace("\n", " ")[-150:],
+                     mimetype="application/octet-stream")
+
+
+@bp.post("/quarantine/<int:entry_id>/retry")
+def retry_entry(entry_id: int):
+    try:
+        retry(get_entry(entry_id), actor(), client_address())
+        flash("Sent back through the pipeline; it appears on the dashboard while it is processed.")
+    except QuarantineError as error:
+        flash(str(error), "error")
+    return redirect(url_for("quarantine.index"))
+
+
+@bp.post("/quarantine/<int:entry_id>/discard")
+@admin_required
+def discard_entry(entry_id: int):
+    try:
+        discard(get_entry(entry_id), current_app.config["BOX"], actor(), client_address())
+        flash("Discarded.")
+    except QuarantineError as error:
+        flash(str(error), "error")
+    return redirect(url_for("quarantine.index"))
