@@ -19,9 +19,9 @@ def document_pages(document: Document) -> list[Page]:
 
 
 def _refresh_page_count(document_id: int):
-    pages = Page.select().where(Page.document == document_id).order_by(Page.scan, Page.number)
-    first = pages.first()
-    Document.update(page_count=pages.count(), first_page=first.number if first else 0,
+    numbers = [number for (number,) in Page.select(Page.number).where(Page.document == document_id)
+               .order_by(Page.scan, Page.number).tuples()]
+    Document.update(page_count=len(numbers), first_page=numbers[0] if numbers else 0,
                     updated_at=utcnow()).where(Document.id == document_id).execute()
 
 
