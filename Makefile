@@ -5,16 +5,19 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat requirements/*.txt | sha256sum | cut -c1-12)
 APT_PACKAGES := tesseract-ocr tesseract-ocr-eng tesseract-ocr-osd
 
-.PHONY: demo test deps system-packages bench clean
+TEST_APT_PACKAGES := chromium
+
+.PHONY: demo test deps test-system-packages system-packages bench clean
 
 demo: deps
 	$(PY) -m appliance demo
 
-test: deps
+test: deps test-system-packages
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 bench: deps
 	$(PY) bench/ingest.py
+	$(PY) bench/search.py
 
 deps: system-packages $(STAMP)
 
@@ -26,6 +29,12 @@ system-packages:
 		echo "installing with apt: $$missing"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
 	fi
+
+# The browser tests drive Debian's Chromium; a test tool's own browser download is never used.
+test-system-packages:
+	@command -v chromium >/dev/null 2>&1 || { \
+		echo "installing with apt: $(TEST_APT_PACKAGES)"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(TEST_APT_PACKAGES); }
 
 $(STAMP):
 	rm -f $(VENV)/.installed-*

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import logging
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 from .box import open_box
@@ -32,23 +34,31 @@ def _demo_login(config: Config) -> tuple[str, str]:
     return "admin", secret.read_text().strip() if secret.exists() else "(set earlier; see `python -m appliance init`)"
 
 
+def _start_web(config: Config, env: dict) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "appliance", "serve", "--bind", config.bind], env=env)
+
+
 def run_demo() -> int:
+    """Start the box's web UI and worker on demo data; stop both with Ctrl-C."""
     config = demo_config()
     open_box(config)
     username, password = _demo_login(config)
-    inbox = config.inbox.resolve()
+    env = dict(os.environ, APPLIANCE_DATA_DIR=str(config.data_dir), APPLIANCE_INBOX=str(config.inbox))
+    web = _start_web(config, env)
     print(
         "\nDigiFort demo box is running.\n"
-        f"  Drop scans (PDF, TIFF, JPEG, PNG) into: {inbox}\n"
+        f"  Box web UI:        http://{config.bind}/\n"
+        f"  Sign in as:        {username} / {password}\n"
+        f"  Drop scans into:   {config.inbox.resolve()}   (PDF, TIFF, JPEG or PNG)\n"
         f"  Data (database, originals, thumbnails): {config.data_dir.resolve()}\n"
-        f"  Login for the box UI: {username} / {password}\n"
-        f"  See what was filed:  .venv/bin/python -m appliance status   |   "
-        f".venv/bin/python -m appliance search WORD\n"
-        "  (run those with the same APPLIANCE_DATA_DIR; the demo uses ./demo-data/box)\n"
-        "  Coming next: the clinic web UI, the cloud hub and the sync agent.\n"
+        "  Coming next: the cloud hub and the sync agent.\n"
         "  Stop with Ctrl-C.\n",
         flush=True,
     )
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    run_worker(config)
+    try:
+        run_worker(config)
+    finally:
+        web.terminate()
+        web.wait(timeout=30)
     return 0

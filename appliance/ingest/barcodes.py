@@ -13,18 +13,24 @@ FORMATS = (
     zxingcpp.BarcodeFormat.Code39,
     zxingcpp.BarcodeFormat.Code93,
 )
-SCAN_WIDTH = 1400
+
+
+def _read(image: Image.Image, try_invert: bool) -> tuple[list[str], bool]:
+    """Texts of the codes read, and whether a code was seen but could not be decoded."""
+    found = zxingcpp.read_barcodes(image, formats=FORMATS, try_invert=try_invert, return_errors=True)
+    texts = [code.text for code in found if code.valid and code.text]
+    return texts, any(not code.valid for code in found)
 
 
 def read_barcodes(image: Image.Image) -> list[str]:
-    """The text of every barcode found on the page (read at about 150 dpi, then full size)."""
-    gray = image.convert("L")
-    attempts = [gray]
-    if gray.width > SCAN_WIDTH:
-        scale = SCAN_WIDTH / gray.width
-        attempts.insert(0, gray.resize((SCAN_WIDTH, round(gray.height * scale)), Image.BILINEAR))
-    for attempt in attempts:
-        found = [code.text for code in zxingcpp.read_barcodes(attempt, formats=FORMATS) if code.text]
-        if found:
-            return found
-    return []
+    """The text of every barcode on the page.
+
+    Read at half resolution first (a separator sheet's code is large, and most pages have
+    none, so this pass is the one that must be cheap); only a code seen there but not
+    decoded earns a second, full-resolution look.
+    """
+    gray = image if image.mode == "L" else image.convert("L")
+    texts, unreadable = _read(gray.reduce(2) if min(gray.size) >= 1000 else gray, try_invert=False)
+    if unreadable and not texts:
+        texts, _ = _read(gray, try_invert=True)
+    return texts

@@ -16,7 +16,9 @@ from ..users import authenticate
 from .extensions import client_address, limiter, login_manager
 
 bp = Blueprint("auth", __name__)
-UNTOUCHED_ENDPOINTS = {"auth.session_status", "static"}
+# Background polling (session monitor, dashboard refresh, upload progress) is not activity:
+# a dashboard left open on a shared screen must still be signed out when idle.
+UNTOUCHED_ENDPOINTS = {"auth.session_status", "dashboard.figures", "upload.scan_status", "static"}
 
 
 class SignedIn(UserMixin):
@@ -53,10 +55,10 @@ def load_user(token: str):
 
 @login_manager.unauthorized_handler
 def unauthorized():
-    if request.accept_mimetypes.best == "application/json" or request.path.startswith("/api/"):
-        return jsonify(error="not signed in"), 401
     if g.get("session_ended"):
         flash("You were signed out because the session ended (idle for too long, or ended by an administrator).")
+    if request.accept_mimetypes.best == "application/json" or request.path.startswith("/api/"):
+        return jsonify(error="not signed in"), 401
     return redirect(url_for("auth.login", next=request.path if request.method == "GET" else None))
 
 

@@ -168,3 +168,15 @@ def test_secure_cookie_when_served_over_tls(box, users):
 def test_pages_carry_no_inline_script(admin_client):
     html = admin_client.get("/").get_data(as_text=True)
     assert "<script>" not in html and "onclick" not in html
+
+
+def test_background_polling_does_not_keep_an_idle_session_alive(box, users):
+    from appliance.web import create_app
+
+    app = create_app(box.with_overrides(idle_minutes=1.5 / 60))
+    client = app.test_client()
+    sign_in(client, "bob")
+    for _ in range(4):
+        time.sleep(0.5)
+        client.get("/api/dashboard")
+    assert client.get("/api/dashboard").status_code == 401

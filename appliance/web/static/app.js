@@ -26,7 +26,11 @@ function startSessionMonitor() {
 
   function tick() {
     const left = Math.max(0, Math.round(secondsLeft - (Date.now() - lastSync) / 1000));
-    if (left <= 0) { sync().then(() => { if (secondsLeft <= 0) window.location = body.dataset.loginUrl; }); return; }
+    if (left <= 0) {
+      // The server ends the session; ask until it says so (401), then sync() goes to the login page.
+      if (Date.now() - lastSync > 2000) sync();
+      return;
+    }
     if (left <= 60) {
       countdown.textContent = left;
       if (!dialog.open) { sync(); dialog.showModal(); }

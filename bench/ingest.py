@@ -1,0 +1,329 @@
+"""Ingest benchmark: the box's OCR pipeline against `tesseract` run directly over the same pages.
+
+Both sides read the same N generated A4 300 dpi PNG pages with the same number of parallel
+processes, alternately in this process (baseline, pipeline; --rounds repeats the pair). The
+figure that matters is the ratio pipeline/baseline (DESIGN.md, "Performance"); memory is
+reported for the worker process itself and for the OCR pool's processes. Each side's own CPU
+time is measured too, and the share of the machine other programs used meanwhile, because on a
+busy machine the ratio is noise.
+
+    .venv/bin/python bench/ingest.py [--pages N] [--processes P] [--rounds R] [--json]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import psutil
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from appliance.box import open_box  # noqa: E402
+from appliance.config import Config  # noqa: E402
+from appliance.db import database  # noqa: E402
+from appliance.ingest.intake import accept_file  # noqa: E402
+from appliance.ingest.runner import JobRunner  # noqa: E402
+from appliance.models import Scan  # noqa: E402
+from tests.factories import record_lines, render_page  # noqa: E402
+
+TARGET_RATIO = 0.9
+OTHER_LOAD_WARNING = 0.1
+WORKER_RSS_TARGET_MB = 150
+SAMPLE_SECONDS = 0.2
+NOISE = 0.0003
+NAMES = ("SMITH, John", "JONES, Mary", "NGUYEN, Anh", "GARCIA, Lucia", "O'BRIEN, Sean", "MÜLLER, Anna")
+TITLES = ("LABORATORY REPORT", "DISCHARGE SUMMARY", "REFERRAL LETTER", "RADIOLOGY REPORT")
+
+
+@dataclass
+class Figures:
+    """What one bench run measured; printed as a table and, with --json, as one object."""
+
+    pages: int
+    processes: int
+    rounds: int
+    baseline_seconds: float
+    baseline_pages_per_minute: float
+    baseline_cpu_seconds_per_page: float
+    baseline_other_load: float
+    pipeline_seconds: float
+    pipeline_pages_per_minute: float
+    pipeline_cpu_seconds_per_page: float
+    pipeline_other_load: float
+    ratio: float
+    worker_peak_rss_mb: float
+    pool_process_peak_rss_mb: float
+    pool_total_peak_rss_mb: float
+
+
+@dataclass
+class Run:
+    """One side's wall time, its own CPU time, and the whole machine's busy CPU time meanwhile."""
+
+    seconds: float
+    cpu: float
+    machine_busy: float
+
+    def __add__(self, other: "Run") -> "Run":
+        """Two runs of the same side as one (rounds add up)."""
+        return Run(self.seconds + other.seconds, self.cpu + other.cpu, self.machine_busy + other.machine_busy)
+
+    def other_load(self) -> float:
+        """Share of the machine's CPU capacity used by other programs while this side ran."""
+        return max(0.0, (self.machine_busy - self.cpu) / (self.seconds * (psutil.cpu_count() or 1)))
+
+
+def machine_busy() -> float:
+    """CPU seconds all cores have been busy so far (every process, plus time the hypervisor stole)."""
+    t = psutil.cpu_times()
+    return t.user + t.nice + t.system + t.irq + t.softirq + t.steal
+
+
+def own_cpu() -> float:
+    """CPU seconds used so far by this process and its waited-for children."""
+    me, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime + children.ru_utime + children.ru_stime
+
+
+def page_lines(index: int) -> list[str]:
+    """The text of the bench's page `index`: a clinic record with its own patient and values."""
+    return record_lines(
+        mrn=f"{10_000_000 + index * 7919:08d}",
+        name=NAMES[index % len(NAMES)],
+        dob=f"{1 + index % 28:02d}/{1 + index % 12:02d}/{1940 + index % 60}",
+        title=TITLES[index % len(TITLES)],
+        doc_date=f"{1 + (index * 3) % 28:02d}/{1 + (index * 5) % 12:02d}/2024",
+        body=[
+            f"Specimen {index + 1}: venous blood, collected at the clinic.",
+            f"Haemoglobin {12.0 + index % 40 / 10:.1f} g/dL   Reference range 13.0 - 17.0",
+            f"White cell count {4.5 + index % 30 / 10:.1f}   Reference range 4.0 - 11.0",
+            f"Platelets {150 + index * 11 % 250}   Reference range 150 - 400",
+            "Comment: reviewed by the duty clinician; no further action required.",
+        ],
+    )
+
+
+def write_page(index: int, folder: Path) -> Path:
+    """Render page `index` (low noise, its own seed) and save it as a 300 dpi PNG."""
+    path = folder / f"page-{index + 1:03d}.png"
+    render_page(page_lines(index), noise=NOISE, seed=index + 1).save(path, format="PNG", dpi=(300, 300))
+    return path
+
+
+def make_pages(count: int, folder: Path, processes: int) -> list[Path]:
+    """Generate the pages in child processes, so their memory never counts as the worker's."""
+    folder.mkdir(parents=True, exist_ok=True)
+    with ProcessPoolExecutor(processes) as pool:
+        return list(pool.map(write_page, range(count), [folder] * count))
+
+
+def tesseract_cli(path: Path, env: dict[str, str]) -> None:
+    """The baseline's unit of work: plain `tesseract IMG stdout --psm 3`."""
+    subprocess.run(["tesseract", str(path), "stdout", "--psm", "3"], env=env, check=True, capture_output=True)
+
+
+def run_baseline(pages: list[Path], processes: int) -> Run:
+    """The tesseract CLI reading every page, `processes` at a time, one thread each."""
+    env = {**os.environ, "OMP_THREAD_LIMIT": "1"}
+    busy, cpu, start = machine_busy(), own_cpu(), time.perf_counter()
+    with ThreadPoolExecutor(processes) as pool:
+        list(pool.map(lambda path: tesseract_cli(path, env), pages))
+    return Run(time.perf_counter() - start, own_cpu() - cpu, machine_busy() - busy)
+
+
+class PoolSampler:
+    """Samples, in a background thread, the RSS and CPU time of the OCR pool's processes."""
+
+    def __init__(self, expected: int, interval: float = SAMPLE_SECONDS):
+        self.expected = expected
+        self.interval = interval
+        self.me = psutil.Process()
+        self.pool: list[psutil.Process] = []
+        self.peaks: dict[int, int] = {}
+        self.peak_total = 0
+        self.cpu: dict[int, float] = {}
+        self.stopped = threading.Event()
+        self.thread = threading.Thread(target=self._loop, name="pool-sampler", daemon=True)
+
+    def __enter__(self) -> "PoolSampler":
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stopped.set()
+        self.thread.join()
+
+    def _loop(self) -> None:
+        """Take a sample every `interval` seconds until stopped."""
+        while not self.stopped.is_set():
+            self.sample()
+            self.stopped.wait(self.interval)
+
+    def discover(self) -> list[psutil.Process]:
+        """The pool's processes: children of the runner's multiprocessing forkserver.
+
+        Finding children scans all of /proc (tens of ms of CPU taken from the pipeline), so it
+        runs only until the whole pool is up, or again after a pool process went away.
+        """
+        for child in self.me.children():
+            try:
+                if any("multiprocessing.forkserver" in part for part in child.cmdline()):
+                    return child.children()
+            except psutil.Error:
+                continue
+        return []
+
+    def sample(self) -> None:
+        """Record the pool's RSS (per-process and all-together peaks) and CPU time, tesseracts included."""
+        if len(self.pool) < self.expected:
+            self.pool = self.discover()
+        total, alive = 0, []
+        for process in self.pool:
+            try:
+                rss = process.memory_info().rss
+                times = process.cpu_times()
+            except psutil.Error:
+                continue
+            alive.append(process)
+            self.peaks[process.pid] = max(self.peaks.get(process.pid, 0), rss)
+            self.cpu[process.pid] = times.user + times.system + times.children_user + times.children_system
+            total += rss
+        self.pool = alive
+        self.peak_total = max(self.peak_total, total)
+
+
+def check_recorded(expected: int) -> None:
+    """Stop the bench if any page was not OCRed and recorded (a fast failure is no result)."""
+    processed = Scan.select().where(Scan.status == "processed").count()
+    if processed != expected:
+        statuses = [status for (status,) in Scan.select(Scan.status).tuples()]
+        raise SystemExit(f"pipeline recorded {processed} of {expected} scans; statuses: {statuses}")
+
+
+def run_pipeline(pages: list[Path], processes: int, data_dir: Path) -> tuple[Run, PoolSampler]:
+    """From intake of the first page until every scan is recorded; also the pool's memory."""
+    config = Config(data_dir=data_dir, ocr_processes=processes)
+    open_box(config)
+    with PoolSampler(processes) as sampler:
+        busy, cpu, start = machine_busy(), own_cpu(), time.perf_counter()
+        for path in pages:
+            accept_file(path, config, source="bench", remove=False)
+        runner = JobRunner(config)
+        try:
+            runner.run_until_idle()
+            seconds = time.perf_counter() - start
+            sampler.sample()
+            run = Run(seconds, own_cpu() - cpu + sum(sampler.cpu.values()), machine_busy() - busy)
+        finally:
+            runner.close()
+    check_recorded(len(pages))
+    database.close()
+    if not sampler.peaks:
+        raise SystemExit("no OCR pool process was seen; has the runner's multiprocessing context changed?")
+    return run, sampler
+
+
+def per_minute(pages: int, seconds: float) -> float:
+    """Pages per minute, rounded for the table."""
+    return round(pages * 60 / seconds, 2)
+
+
+def megabytes(size: int) -> float:
+    """Bytes to MB (MiB), one decimal."""
+    return round(size / 2**20, 1)
+
+
+def measure(pages: int, processes: int, rounds: int) -> Figures:
+    """Generate the pages, then run the baseline and the pipeline over them, alternately, `rounds` times."""
+    baseline = pipeline = Run(0.0, 0.0, 0.0)
+    samplers = []
+    with tempfile.TemporaryDirectory(prefix="digifort-bench-") as tmp:
+        paths = make_pages(pages, Path(tmp) / "pages", processes)
+        for number in range(1, rounds + 1):
+            baseline += run_baseline(paths, processes)
+            run, sampler = run_pipeline(paths, processes, Path(tmp) / f"box-{number}")
+            pipeline += run
+            samplers.append(sampler)
+    read = pages * rounds
+    worker_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return Figures(
+        pages=pages, processes=processes, rounds=rounds,
+        baseline_seconds=round(baseline.seconds, 2), baseline_pages_per_minute=per_minute(read, baseline.seconds),
+        baseline_cpu_seconds_per_page=round(baseline.cpu / read, 2),
+        baseline_other_load=round(baseline.other_load(), 3),
+        pipeline_seconds=round(pipeline.seconds, 2), pipeline_pages_per_minute=per_minute(read, pipeline.seconds),
+        pipeline_cpu_seconds_per_page=round(pipeline.cpu / read, 2),
+        pipeline_other_load=round(pipeline.other_load(), 3),
+        ratio=round(baseline.seconds / pipeline.seconds, 3),
+        worker_peak_rss_mb=megabytes(worker_kb * 1024),
+        pool_process_peak_rss_mb=megabytes(max(max(s.peaks.values()) for s in samplers)),
+        pool_total_peak_rss_mb=megabytes(max(s.peak_total for s in samplers)),
+    )
+
+
+def verdict(ok: bool) -> str:
+    """The mark printed next to a figure that has a target."""
+    return "ok" if ok else "BELOW TARGET"
+
+
+def report(figures: Figures) -> str:
+    """The figures as a short table, with a warning when other programs disturbed the run."""
+    f = figures
+    rows = [
+        f"Ingest: {f.pages} A4 300 dpi PNG pages, {f.processes} processes, {f.rounds} round(s); seconds are totals",
+        f"{'':26}{'seconds':>9}{'pages/min':>11}{'CPU s/page':>12}{'other load':>12}",
+        f"{'tesseract CLI (baseline)':26}{f.baseline_seconds:>9.1f}{f.baseline_pages_per_minute:>11.1f}"
+        f"{f.baseline_cpu_seconds_per_page:>12.2f}{f.baseline_other_load:>12.0%}",
+        f"{'pipeline':26}{f.pipeline_seconds:>9.1f}{f.pipeline_pages_per_minute:>11.1f}"
+        f"{f.pipeline_cpu_seconds_per_page:>12.2f}{f.pipeline_other_load:>12.0%}",
+        f"{'ratio pipeline/baseline':26}{f.ratio:>9.2f}   target >= {TARGET_RATIO}  {verdict(f.ratio >= TARGET_RATIO)}",
+        f"{'worker peak RSS':26}{f.worker_peak_rss_mb:>6.0f} MB   target <= {WORKER_RSS_TARGET_MB} MB  "
+        f"{verdict(f.worker_peak_rss_mb <= WORKER_RSS_TARGET_MB)}",
+        f"{'OCR pool process peak RSS':26}{f.pool_process_peak_rss_mb:>6.0f} MB   "
+        f"(all {f.processes} together: {f.pool_total_peak_rss_mb:.0f} MB)",
+    ]
+    if max(f.baseline_other_load, f.pipeline_other_load) > OTHER_LOAD_WARNING:
+        rows.append(f"warning: other programs used over {OTHER_LOAD_WARNING:.0%} of the machine during the run; "
+                    "the ratio is not reliable, run again on a quiet machine")
+    return "\n".join(rows)
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """The command line: --pages, --processes, --rounds, --json."""
+    parser = argparse.ArgumentParser(description="OCR ingest throughput against the tesseract CLI.")
+    parser.add_argument("--pages", type=int, default=8, help="pages to generate and read (default 8)")
+    parser.add_argument("--processes", type=int, default=os.cpu_count() or 1,
+                        help="parallel processes for both sides (default: CPU count)")
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="times to run baseline then pipeline, alternately; figures add up (default 1)")
+    parser.add_argument("--json", action="store_true", help="also print the figures as one JSON object")
+    args = parser.parse_args(argv)
+    if min(args.pages, args.processes, args.rounds) < 1:
+        parser.error("--pages, --processes and --rounds must be at least 1")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark and print its figures."""
+    args = parse_args(argv)
+    figures = measure(args.pages, args.processes, args.rounds)
+    print(report(figures))
+    if args.json:
+        print(json.dumps(asdict(figures)))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
