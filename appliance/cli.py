@@ -84,10 +84,11 @@ def _search(args, config: Config) -> int:
 
     open_box(config)
     try:
-        hits = search_pages(args.query, limit=args.limit)
+        results = search_pages(args.query, limit=args.limit)
     except SearchError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    hits = results.hits
     for hit in hits:
         if args.json:
             row = {"document_id": hit.document_id, "page": hit.page_number, "score": hit.score,
@@ -99,6 +100,8 @@ def _search(args, config: Config) -> int:
             print(f"document {hit.document_id} page {hit.page_number} · {hit.doc_type} · {who}\n    {hit.marked()}")
     if not hits and not args.json:
         print("no matches")
+    if results.note:
+        print(results.note, file=sys.stderr)
     return 0
 
 

@@ -15,22 +15,28 @@ FORMATS = (
 )
 
 
-def _read(image: Image.Image, try_invert: bool) -> tuple[list[str], bool]:
+def _read(image: Image.Image, thorough: bool) -> tuple[list[str], bool]:
     """Texts of the codes read, and whether a code was seen but could not be decoded."""
-    found = zxingcpp.read_barcodes(image, formats=FORMATS, try_invert=try_invert, return_errors=True)
+    found = zxingcpp.read_barcodes(
+        image, formats=FORMATS, try_invert=thorough, try_downscale=thorough, return_errors=True
+    )
     texts = [code.text for code in found if code.valid and code.text]
     return texts, any(not code.valid for code in found)
 
 
-def read_barcodes(image: Image.Image) -> list[str]:
-    """The text of every barcode on the page.
+def half_size(gray: Image.Image) -> Image.Image:
+    """The page at half resolution (a scan is 150 dpi or more), or as it is when already small."""
+    return gray.reduce(2) if min(gray.size) >= 1000 else gray
+
+
+def read_barcodes(gray: Image.Image, half: Image.Image | None = None) -> list[str]:
+    """The text of every barcode on the page (`gray`: mode L; `half`: its `half_size`).
 
     Read at half resolution first (a separator sheet's code is large, and most pages have
     none, so this pass is the one that must be cheap); only a code seen there but not
     decoded earns a second, full-resolution look.
     """
-    gray = image if image.mode == "L" else image.convert("L")
-    texts, unreadable = _read(gray.reduce(2) if min(gray.size) >= 1000 else gray, try_invert=False)
+    texts, unreadable = _read(half if half is not None else half_size(gray), thorough=False)
     if unreadable and not texts:
-        texts, _ = _read(gray, try_invert=True)
+        texts, _ = _read(gray, thorough=True)
     return texts

@@ -5,13 +5,15 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+import pytesseract
 from PIL import Image
 
-from .barcodes import read_barcodes
+from .barcodes import half_size, read_barcodes
 from .ocr import OcrTimeout, read_page
 from .rasterize import Inspection, Limits, inspect, render_page
 
 THUMB_SIZE = (320, 453)
+TESSERACT_MISSING = "Tesseract is not installed or not on PATH; install tesseract-ocr"
 
 
 @dataclass(frozen=True)
@@ -35,9 +37,21 @@ class PageResult:
     problem: str | None = None
 
 
+class TesseractMissing(RuntimeError):
+    """Tesseract cannot be run in this pool process (pytesseract's own error does not pickle)."""
+
+
 def init_process():
     """Pool initializer: Tesseract must not start its own threads (they oversubscribe small boxes)."""
     os.environ["OMP_THREAD_LIMIT"] = "1"
+
+
+def tesseract_version() -> str:
+    """Pool task run once per process at start-up: proves the process is up and Tesseract is there."""
+    try:
+        return str(pytesseract.get_tesseract_version())
+    except pytesseract.TesseractNotFoundError:
+        raise TesseractMissing(TESSERACT_MISSING) from None
 
 
 def inspect_scan(path: str, original_name: str, limits: Limits) -> Inspection:
@@ -53,7 +67,7 @@ def thumbnail_path(sha256: str, number: int) -> str:
 def _write_thumbnail(image: Image.Image, data_dir: str, relative: str):
     target = Path(data_dir) / relative
     target.parent.mkdir(parents=True, exist_ok=True)
-    thumb = image.convert("L")
+    thumb = image.copy() if image.mode == "L" else image.convert("L")
     thumb.thumbnail(THUMB_SIZE, Image.BILINEAR, reducing_gap=2.0)
     partial = target.with_suffix(".part")
     thumb.save(partial, format="JPEG", quality=75)
@@ -69,14 +83,18 @@ def process_page(path: str, sha256: str, kind: str, index: int, settings: PageSe
         try:
             result, image = read_page(image, settings.language, settings.timeout, settings.tmp_dir)
             text, confidence, rotation, source = result.text, result.confidence, result.rotation, "ocr"
+        except pytesseract.TesseractNotFoundError:
+            raise TesseractMissing(TESSERACT_MISSING) from None
         except OcrTimeout as error:
             text, confidence, rotation, source = "", None, 0, "ocr"
             problem = f"page {number}: {error}"
     else:
         text, confidence, rotation, source = rendered.text_layer, None, 0, "pdf"
-    barcodes = read_barcodes(image)
+    gray = image if image.mode == "L" else image.convert("L")
+    half = half_size(gray)
+    barcodes = read_barcodes(gray, half)
     relative = thumbnail_path(sha256, number)
-    _write_thumbnail(image, settings.data_dir, relative)
+    _write_thumbnail(half, settings.data_dir, relative)
     return PageResult(
         number=number, text=text, text_source=source, confidence=confidence, rotation=rotation,
         barcodes=barcodes, thumbnail=relative, problem=problem,

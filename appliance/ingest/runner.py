@@ -18,18 +18,18 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 
-import pytesseract
-
 from ..config import Config
 from ..db import database
 from ..models import Job, Scan, utcnow
 from .extract import load_type_rules
 from .intake import store_path
-from .pages import PageResult, PageSettings, init_process, inspect_scan, process_page
+from .pages import (TESSERACT_MISSING, PageResult, PageSettings, TesseractMissing, init_process, inspect_scan,
+                    process_page, tesseract_version)
 from .rasterize import Inspection, Limits, Rejected
 from .recording import quarantine_scan, record_scan
 
 log = logging.getLogger(__name__)
+PAGE_MODULE = "appliance.ingest.pages"
 HEARTBEAT_SECONDS = 15
 STALE_AFTER = dt.timedelta(seconds=120)
 
@@ -79,7 +79,21 @@ class JobRunner:
 
     def _new_pool(self) -> ProcessPoolExecutor:
         context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload([PAGE_MODULE])
         return ProcessPoolExecutor(max_workers=self.config.ocr_processes, mp_context=context, initializer=init_process)
+
+    def start_pool(self) -> str:
+        """Start every OCR process now, not on the first scan; return Tesseract's version.
+
+        A box that has just booted then reads its first scan at full speed, and a missing
+        Tesseract is reported at start-up rather than when a scan arrives.
+        """
+        futures = [self.executor.submit(tesseract_version) for _ in range(self.config.ocr_processes)]
+        try:
+            versions = [future.result() for future in futures]
+        except TesseractMissing as error:
+            raise FatalEnvironmentError(TESSERACT_MISSING) from error
+        return versions[0]
 
     def close(self):
         """Stop the pool and hand unfinished jobs back to the queue."""
@@ -171,8 +185,8 @@ class JobRunner:
         record_scan(active.scan, list(active.results.values()), self.config, self.rules)
 
     def _fail(self, active: ActiveJob, error: BaseException):
-        if isinstance(error, pytesseract.TesseractNotFoundError):
-            raise FatalEnvironmentError("Tesseract is not installed or not on PATH; install tesseract-ocr") from error
+        if isinstance(error, TesseractMissing):
+            raise FatalEnvironmentError(TESSERACT_MISSING) from error
         if isinstance(error, OSError) and error.errno == errno.ENOSPC:
             raise FatalEnvironmentError("the data disk is full; ingest stopped until space is freed") from error
         if isinstance(error, Rejected):

@@ -39,9 +39,14 @@ def run_worker(config: Config, stop: threading.Event | None = None):
         leftover.unlink(missing_ok=True)
     runner = JobRunner(config)
     runner.recover()
+    try:
+        version = runner.start_pool()
+    except BaseException:
+        runner.close()
+        raise
     watcher = InboxWatcher(config)
     watcher.start()
-    log.info("worker watching the inbox with %d OCR process(es)", config.ocr_processes)
+    log.info("worker watching the inbox with %d OCR process(es), Tesseract %s", config.ocr_processes, version)
     try:
         while not stop.is_set():
             take_in_ready_files(watcher, config)

@@ -25,7 +25,7 @@ def index():
     query = request.args.get("q", "").strip()[:200]
     doc_type = request.args.get("type") if request.args.get("type") in DOC_TYPES else None
     page = max(1, request.args.get("page", 1, type=int))
-    hits, error, more = [], None, False
+    hits, error, more, note = [], None, False, None
     try:
         date_from = parse_iso_date(request.args.get("from"))
         date_to = parse_iso_date(request.args.get("to"))
@@ -34,12 +34,13 @@ def index():
         error = "Dates must look like 2024-03-14."
     if query and error is None:
         try:
-            hits = search_pages(query, limit=PER_PAGE + 1, offset=(page - 1) * PER_PAGE, doc_type=doc_type,
-                                date_from=date_from, date_to=date_to)
-            more, hits = len(hits) > PER_PAGE, hits[:PER_PAGE]
+            results = search_pages(query, limit=PER_PAGE + 1, offset=(page - 1) * PER_PAGE, doc_type=doc_type,
+                                   date_from=date_from, date_to=date_to)
+            more, hits = len(results.hits) > PER_PAGE, results.hits[:PER_PAGE]
+            note = results.note
             audit.record("search", actor=actor(), address=client_address(), query=query, results=len(hits))
         except SearchError as problem:
             error = str(problem)
-    return render_template("search.html", query=query, hits=hits, error=error, page=page, more=more,
+    return render_template("search.html", query=query, hits=hits, error=error, note=note, page=page, more=more,
                            doc_type=doc_type, doc_types=DOC_TYPES, date_from=date_from, date_to=date_to,
                            highlighted=highlighted)

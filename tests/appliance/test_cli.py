@@ -5,6 +5,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tests.factories import record_lines, render_page, save_image
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -56,3 +58,19 @@ def test_search_explains_an_empty_query(tmp_path):
     env = dict(os.environ, APPLIANCE_DATA_DIR=str(tmp_path / "box"))
     result = cli(env, "search", "  ...  ")
     assert result.returncode == 2 and "at least one word" in result.stderr
+
+
+def test_without_tesseract_the_worker_stops_at_start_up_and_no_scan_is_quarantined(tmp_path):
+    python_only = tmp_path / "bin"
+    python_only.mkdir()
+    (python_only / "python").symlink_to(sys.executable)
+    env = dict(os.environ, APPLIANCE_DATA_DIR=str(tmp_path / "box"), APPLIANCE_OCR_PROCESSES="1",
+               PATH=str(python_only))
+    result = cli(env, "worker")
+    assert result.returncode == 3
+    assert "Tesseract is not installed" in result.stderr and "Traceback" not in result.stderr
+    scan = save_image(render_page(record_lines(), noise=0), tmp_path / "scan.png", "PNG")
+    result = cli(env, "process", str(scan))
+    assert result.returncode == 3 and "Tesseract is not installed" in result.stderr
+    status = json.loads(cli(dict(env, PATH=os.environ["PATH"]), "status", "--json").stdout)
+    assert status["quarantine_open"] == 0 and status["queue_depth"] == 1

@@ -116,6 +116,18 @@ def test_search_ranks_highlights_filters_and_paginates(box, staff_client, smith)
     assert events("search") >= 4
 
 
+def test_a_word_on_too_many_pages_is_ranked_among_the_most_recent_and_says_so(box, staff_client, monkeypatch):
+    monkeypatch.setattr("appliance.search.RANK_WINDOW", 3)
+    make_document(box, texts=("copper copper copper copper oldest",))
+    for n in range(3):
+        make_document(box, texts=(f"copper once newer {n}",))
+    html = staff_client.get("/search?q=copper").get_data(as_text=True)
+    assert "oldest" not in html and html.count("newer") == 3
+    assert "Over 3 pages match" in html and "Add a word" in html
+    narrowed = staff_client.get("/search?q=copper+oldest").get_data(as_text=True)
+    assert "oldest" in narrowed and "Over 3 pages" not in narrowed
+
+
 def test_search_escapes_page_text(box, staff_client):
     make_document(box, texts=("<script>alert(1)</script> sodium",))
     html = staff_client.get("/search?q=sodium").get_data(as_text=True)
