@@ -36,20 +36,26 @@ class OcrResult:
     skew: float = 0.0
 
 
-def _result_from_data(data: dict) -> OcrResult:
-    """Rebuild the page text line by line from Tesseract's TSV data, and score it."""
+def _result_from_tsv(tsv: str) -> OcrResult:
+    """Rebuild the page text line by line from Tesseract's TSV output, and score it.
+
+    Columns: level page block par line word left top width height conf text. Only word rows
+    (conf >= 0) with text count; a blank line separates paragraphs.
+    """
     lines: dict[tuple, list[str]] = {}
-    confidences, score, chars = [], 0.0, 0
-    for i, word in enumerate(data["text"]):
-        conf = float(data["conf"][i])
-        word = word.strip()
-        if conf < 0 or not word:
+    weighted, weight, score = 0.0, 0, 0.0
+    for row in tsv.splitlines()[1:]:
+        cells = row.split("\t", 11)
+        if len(cells) < 12 or cells[10].startswith("-"):
             continue
-        key = (data["block_num"][i], data["par_num"][i], data["line_num"][i])
-        lines.setdefault(key, []).append(word)
-        alnum = sum(ch.isalnum() for ch in word)
-        chars += alnum
-        confidences.append((conf, max(alnum, 1)))
+        word = cells[11].strip()
+        if not word:
+            continue
+        conf = float(cells[10])
+        lines.setdefault((cells[2], cells[3], cells[4]), []).append(word)
+        alnum = sum(map(str.isalnum, word))
+        weighted += conf * max(alnum, 1)
+        weight += max(alnum, 1)
         if alnum >= 2:
             score += alnum * conf / 100
     text, previous = [], None
@@ -58,21 +64,18 @@ def _result_from_data(data: dict) -> OcrResult:
             text.append("")
         text.append(" ".join(words))
         previous = key
-    weight = sum(w for _, w in confidences)
-    confidence = sum(c * w for c, w in confidences) / weight if weight else 0.0
+    confidence = weighted / weight if weight else 0.0
     return OcrResult(text="\n".join(text), confidence=round(confidence, 1), score=score)
 
 
 def _tesseract(path: str, language: str, timeout: int) -> OcrResult:
     try:
-        data = pytesseract.image_to_data(
-            path, lang=language, config="--psm 3", timeout=timeout, output_type=pytesseract.Output.DICT
-        )
+        tsv = pytesseract.image_to_data(path, lang=language, config="--psm 3", timeout=timeout)
     except RuntimeError as error:
         if "timeout" in str(error).lower():
             raise OcrTimeout(f"Tesseract took longer than {timeout} s") from None
         raise
-    return _result_from_data(data)
+    return _result_from_tsv(tsv)
 
 
 def _osd_rotation(path: str, timeout: int) -> int:

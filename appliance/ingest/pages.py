@@ -13,6 +13,7 @@ from .ocr import OcrTimeout, read_page
 from .rasterize import Inspection, Limits, inspect, render_page
 
 THUMB_SIZE = (320, 453)
+LITTLE_TEXT_CHARS = 300  # a separator or cover sheet has a caption at most
 TESSERACT_MISSING = "Tesseract is not installed or not on PATH; install tesseract-ocr"
 
 
@@ -92,7 +93,7 @@ def process_page(path: str, sha256: str, kind: str, index: int, settings: PageSe
         text, confidence, rotation, source = rendered.text_layer, None, 0, "pdf"
     gray = image if image.mode == "L" else image.convert("L")
     half = half_size(gray)
-    barcodes = read_barcodes(gray, half)
+    barcodes = read_barcodes(gray, half, little_text=len(text) < LITTLE_TEXT_CHARS)
     relative = thumbnail_path(sha256, number)
     _write_thumbnail(half, settings.data_dir, relative)
     return PageResult(

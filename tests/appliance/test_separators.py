@@ -1,7 +1,10 @@
 """Separator and cover sheets: which barcodes split a scan, and how."""
 import pytest
+import zxingcpp
 
+from appliance.ingest.barcodes import half_size, read_barcodes
 from appliance.ingest.separators import Separator, page_separator, parse_payload, split
+from tests.factories import barcode_page
 
 
 @pytest.mark.parametrize("payload", ["PATCHT", "PATCH T", "patch-t", "SEPARATOR", "PATCH II"])
@@ -35,3 +38,11 @@ def test_split_drops_separator_pages_and_keeps_order():
     assert [s.pages for s in segments] == [[0], [2, 3], [5]]
     assert [s.separator for s in segments] == [None, a, b]
     assert split([a]) == []
+
+
+def test_a_separator_fed_sideways_is_still_read_but_text_pages_get_only_the_quick_look():
+    sheet = barcode_page("PATCHT", zxingcpp.BarcodeFormat.Code39).rotate(90, expand=True)
+    assert read_barcodes(sheet, half_size(sheet), little_text=True) == ["PATCHT"]
+    assert read_barcodes(sheet, half_size(sheet), little_text=False) == []
+    upright = barcode_page("PATCHT", zxingcpp.BarcodeFormat.Code39)
+    assert read_barcodes(upright, half_size(upright), little_text=False) == ["PATCHT"]
