@@ -5,15 +5,16 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat requirements/*.txt | sha256sum | cut -c1-12)
 APT_PACKAGES := tesseract-ocr tesseract-ocr-eng tesseract-ocr-osd
 
-TEST_APT_PACKAGES := chromium
 
 .PHONY: demo test deps test-system-packages system-packages bench clean
 
 demo: deps
 	$(PY) -m appliance demo
 
+# Uses DATABASE_URL, REDIS_URL and S3_ENDPOINT_URL when set; otherwise tests/servers.py starts
+# throwaway PostgreSQL, Redis and S3 (moto) servers on free ports for the run.
 test: deps test-system-packages
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m tests.servers -- $(PY) -m pytest $(PYTEST_ARGS)
 
 bench: deps
 	$(PY) bench/ingest.py
@@ -30,11 +31,17 @@ system-packages:
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
 	fi
 
-# The browser tests drive Debian's Chromium; a test tool's own browser download is never used.
+# The browser tests drive Debian's Chromium (a test tool's own browser download is never used);
+# the hub's tests need PostgreSQL's and Redis's server binaries.
 test-system-packages:
-	@command -v chromium >/dev/null 2>&1 || { \
-		echo "installing with apt: $(TEST_APT_PACKAGES)"; \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(TEST_APT_PACKAGES); }
+	@missing=""; \
+	command -v chromium >/dev/null 2>&1 || missing="chromium"; \
+	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
+	command -v redis-server >/dev/null 2>&1 || missing="$$missing redis-server"; \
+	if [ -n "$$missing" ]; then \
+		echo "installing with apt:$$missing"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	fi
 
 $(STAMP):
 	rm -f $(VENV)/.installed-*

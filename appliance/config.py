@@ -12,7 +12,8 @@ class ConfigError(ValueError):
     """A setting has a value the box cannot use."""
 
 
-def _int(env, name, default):
+def read_int(env, name, default):
+    """A whole number from `env[name]`, or `default` when unset or empty."""
     raw = env.get(name)
     if raw in (None, ""):
         return default
@@ -22,7 +23,8 @@ def _int(env, name, default):
         raise ConfigError(f"{name} must be a whole number, got {raw!r}") from None
 
 
-def _float(env, name, default):
+def read_float(env, name, default):
+    """A number from `env[name]`, or `default` when unset or empty."""
     raw = env.get(name)
     if raw in (None, ""):
         return default
@@ -32,7 +34,8 @@ def _float(env, name, default):
         raise ConfigError(f"{name} must be a number, got {raw!r}") from None
 
 
-def _bool(env, name, default):
+def read_bool(env, name, default):
+    """true/false (yes/no, on/off, 1/0) from `env[name]`, or `default` when unset or empty."""
     raw = env.get(name)
     if raw in (None, ""):
         return default
@@ -114,23 +117,23 @@ class Config:
         return cls(
             data_dir=data_dir,
             inbox=Path(inbox) if inbox else None,
-            watch_polling=_bool(env, "APPLIANCE_WATCH_POLLING", defaults.watch_polling),
-            stable_seconds=_float(env, "APPLIANCE_STABLE_SECONDS", defaults.stable_seconds),
-            empty_grace_seconds=_float(env, "APPLIANCE_EMPTY_GRACE_SECONDS", defaults.empty_grace_seconds),
-            rescan_seconds=_float(env, "APPLIANCE_RESCAN_SECONDS", defaults.rescan_seconds),
-            ocr_processes=_int(env, "APPLIANCE_OCR_PROCESSES", defaults.ocr_processes),
+            watch_polling=read_bool(env, "APPLIANCE_WATCH_POLLING", defaults.watch_polling),
+            stable_seconds=read_float(env, "APPLIANCE_STABLE_SECONDS", defaults.stable_seconds),
+            empty_grace_seconds=read_float(env, "APPLIANCE_EMPTY_GRACE_SECONDS", defaults.empty_grace_seconds),
+            rescan_seconds=read_float(env, "APPLIANCE_RESCAN_SECONDS", defaults.rescan_seconds),
+            ocr_processes=read_int(env, "APPLIANCE_OCR_PROCESSES", defaults.ocr_processes),
             ocr_language=env.get("APPLIANCE_OCR_LANGUAGE") or defaults.ocr_language,
-            page_timeout_seconds=_int(env, "APPLIANCE_PAGE_TIMEOUT_SECONDS", defaults.page_timeout_seconds),
-            max_pages=_int(env, "APPLIANCE_MAX_PAGES", defaults.max_pages),
-            max_page_pixels=_int(env, "APPLIANCE_MAX_PAGE_PIXELS", defaults.max_page_pixels),
-            max_file_bytes=_int(env, "APPLIANCE_MAX_FILE_BYTES", defaults.max_file_bytes),
+            page_timeout_seconds=read_int(env, "APPLIANCE_PAGE_TIMEOUT_SECONDS", defaults.page_timeout_seconds),
+            max_pages=read_int(env, "APPLIANCE_MAX_PAGES", defaults.max_pages),
+            max_page_pixels=read_int(env, "APPLIANCE_MAX_PAGE_PIXELS", defaults.max_page_pixels),
+            max_file_bytes=read_int(env, "APPLIANCE_MAX_FILE_BYTES", defaults.max_file_bytes),
             date_order=(env.get("APPLIANCE_DATE_ORDER") or defaults.date_order).upper(),
             doc_type_rules=Path(rules) if rules else None,
-            job_attempts=_int(env, "APPLIANCE_JOB_ATTEMPTS", defaults.job_attempts),
+            job_attempts=read_int(env, "APPLIANCE_JOB_ATTEMPTS", defaults.job_attempts),
             bind=env.get("APPLIANCE_BIND") or defaults.bind,
-            web_workers=_int(env, "APPLIANCE_WEB_WORKERS", defaults.web_workers),
-            idle_minutes=_float(env, "APPLIANCE_IDLE_MINUTES", defaults.idle_minutes),
-            secure_cookies=_bool(env, "APPLIANCE_SECURE_COOKIES", defaults.secure_cookies),
+            web_workers=read_int(env, "APPLIANCE_WEB_WORKERS", defaults.web_workers),
+            idle_minutes=read_float(env, "APPLIANCE_IDLE_MINUTES", defaults.idle_minutes),
+            secure_cookies=read_bool(env, "APPLIANCE_SECURE_COOKIES", defaults.secure_cookies),
             secret_key=env.get("APPLIANCE_SECRET_KEY") or None,
             login_limit_per_account=env.get("APPLIANCE_LOGIN_LIMIT_PER_ACCOUNT") or defaults.login_limit_per_account,
             login_limit_per_address=env.get("APPLIANCE_LOGIN_LIMIT_PER_ADDRESS") or defaults.login_limit_per_address,

@@ -1,0 +1,1 @@
+"""The hub's JSON API under /api/v1/."""

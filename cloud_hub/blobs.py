@@ -1,0 +1,138 @@
+"""Blobs by content: which are missing, resumable chunked upload, hash check before storing."""
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import peewee as pw
+
+from .db import database, locked
+from .models import Blob, Device, Organisation, Upload, utcnow
+from .storage import Storage, blob_key
+
+SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
+MAX_BLOB_BYTES = 2 * 1024**3
+
+
+class BlobError(ValueError):
+    """A blob request is refused; `status` says how (409: resume from `received`)."""
+
+    def __init__(self, status: int, code: str, message: str, received: int | None = None):
+        super().__init__(message)
+        self.status, self.code, self.message, self.received = status, code, message, received
+
+
+@dataclass
+class UploadState:
+    sha256: str
+    size: int
+    received: int
+    complete: bool
+
+    def as_json(self) -> dict:
+        return {"sha256": self.sha256, "size": self.size, "received": self.received, "complete": self.complete}
+
+
+def check_sha(sha256: str) -> str:
+    """`sha256` in lower-case hex, or BlobError."""
+    sha256 = (sha256 or "").lower()
+    if not SHA256_RE.match(sha256):
+        raise BlobError(400, "bad_sha256", "a blob is named by the 64 hex digits of its SHA-256")
+    return sha256
+
+
+def missing(organisation_id: int, hashes: list[str]) -> list[str]:
+    """Those of `hashes` the organisation has no stored blob for, in the order given."""
+    wanted = list(dict.fromkeys(check_sha(h) for h in hashes))
+    have = {sha for (sha,) in Blob.select(Blob.sha256).where(
+        (Blob.organisation == organisation_id) & Blob.sha256.in_(wanted)).tuples()}
+    return [sha for sha in wanted if sha not in have]
+
+
+def _staging_path(staging_dir: Path, device: Device, sha256: str) -> Path:
+    return staging_dir / device.uid / f"{sha256}.part"
+
+
+def state(device: Device, sha256: str) -> UploadState | None:
+    """How much of a blob the hub has: all of it, part of an upload, or nothing (None)."""
+    sha256 = check_sha(sha256)
+    blob = Blob.get_or_none((Blob.organisation == device.organisation_id) & (Blob.sha256 == sha256))
+    if blob is not None:
+        return UploadState(sha256, blob.size, blob.size, True)
+    upload = Upload.get_or_none((Upload.device == device) & (Upload.sha256 == sha256))
+    if upload is not None:
+        return UploadState(sha256, upload.size, upload.received, False)
+    return None
+
+
+def receive_chunk(device: Device, sha256: str, size: int, offset: int, data: bytes, staging_dir: Path,
+                  storage: Storage) -> UploadState:
+    """Append one chunk at `offset`; when the last byte is in, verify the hash and store the blob.
+
+    A chunk at the wrong offset is refused with 409 and the offset to resume from, so a box
+    whose link died after the hub wrote a chunk (but before the answer arrived) picks up
+    exactly there. Nothing is stored or acknowledged unless the whole blob hashes to its name.
+    """
+    sha256 = check_sha(sha256)
+    if not 0 < size <= MAX_BLOB_BYTES:
+        raise BlobError(400, "bad_size", f"blob size must be between 1 and {MAX_BLOB_BYTES} bytes")
+    done = state(device, sha256)
+    if done is not None and done.complete:
+        return done
+    path = _staging_path(staging_dir, device, sha256)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with database.atomic():
+        upload = locked(Upload.select().where((Upload.device == device) & (Upload.sha256 == sha256))).first()
+        if upload is None or upload.size != size:
+            Upload.delete().where((Upload.device == device) & (Upload.sha256 == sha256)).execute()
+            upload = Upload.create(device=device, sha256=sha256, size=size, received=0)
+            path.write_bytes(b"")
+        if offset != upload.received:
+            raise BlobError(409, "wrong_offset", f"the hub has {upload.received} bytes of this blob; "
+                            "send the next chunk from there", received=upload.received)
+        if offset + len(data) > size:
+            raise BlobError(400, "too_long", "the chunk runs past the blob's declared size")
+        with open(path, "r+b" if path.exists() else "wb") as handle:
+            handle.seek(offset)
+            handle.write(data)
+            handle.truncate()
+            handle.flush()
+            os.fsync(handle.fileno())
+        received = offset + len(data)
+        Upload.update(received=received, updated_at=utcnow()).where(Upload.id == upload.id).execute()
+        Device.update(bytes_in=Device.bytes_in + len(data)).where(Device.id == device.id).execute()
+    if received < size:
+        return UploadState(sha256, size, received, False)
+    return _finish(device, sha256, size, path, storage)
+
+
+def _file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1024 * 1024), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _finish(device: Device, sha256: str, size: int, path: Path, storage: Storage) -> UploadState:
+    actual = _file_sha256(path)
+    if actual != sha256:
+        Upload.delete().where((Upload.device == device) & (Upload.sha256 == sha256)).execute()
+        path.unlink(missing_ok=True)
+        raise BlobError(422, "hash_mismatch", "the bytes received do not hash to the blob's name; "
+                        "the upload was discarded, send it again from the start")
+    organisation = Organisation.get_by_id(device.organisation_id)
+    key = blob_key(organisation.uid, sha256)
+    storage.put_file(key, path)
+    with database.atomic():
+        try:
+            with database.atomic():
+                Blob.create(organisation=organisation, sha256=sha256, size=size, storage_key=key)
+        except pw.IntegrityError:
+            pass  # another box of the organisation finished the same content first
+        Upload.delete().where((Upload.device == device) & (Upload.sha256 == sha256)).execute()
+    path.unlink(missing_ok=True)
+    return UploadState(sha256, size, size, True)

@@ -1,0 +1,76 @@
+"""The hub's configuration: one explicit object read from the environment.
+
+Nothing set means the embedded default: SQLite and a local blob folder under HUB_DATA_DIR,
+jobs run in-process, nonces and rate limits kept in the database. Each real service is chosen
+by one setting: DATABASE_URL, REDIS_URL, S3_BUCKET (with S3_ENDPOINT_URL for a non-AWS S3).
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from appliance.config import ConfigError, read_bool, read_int
+
+
+@dataclass(frozen=True)
+class HubConfig:
+    """Every setting of the hub, with its default."""
+
+    data_dir: Path = Path("var/hub")
+    database_url: str | None = None
+    redis_url: str | None = None
+    s3_bucket: str | None = None
+    s3_endpoint_url: str | None = None
+    s3_region: str = "eu-west-2"
+    bind: str = "127.0.0.1:8090"
+    web_workers: int = 2
+    secret_key: str | None = None
+    clock_skew_seconds: int = 300
+    enrollment_token_hours: int = 72
+    chunk_bytes: int = 8 * 1024 * 1024
+    max_batch_items: int = 500
+    max_batch_bytes: int = 8 * 1024 * 1024
+    secure_cookies: bool = False
+
+    @property
+    def effective_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{(self.data_dir / 'hub.db').resolve()}"
+
+    @property
+    def blobs_dir(self) -> Path:
+        return self.data_dir / "blobs"
+
+    @property
+    def staging_dir(self) -> Path:
+        return self.data_dir / "staging"
+
+    def with_overrides(self, **changes) -> "HubConfig":
+        """A copy with some settings changed (tests use it)."""
+        return replace(self, **changes)
+
+    @classmethod
+    def from_env(cls, env=None) -> "HubConfig":
+        """Read the configuration from environment variables (HUB_*, DATABASE_URL, REDIS_URL, S3_*)."""
+        env = os.environ if env is None else env
+        defaults = cls()
+        config = cls(
+            data_dir=Path(env.get("HUB_DATA_DIR") or defaults.data_dir),
+            database_url=env.get("DATABASE_URL") or None,
+            redis_url=env.get("REDIS_URL") or None,
+            s3_bucket=env.get("S3_BUCKET") or None,
+            s3_endpoint_url=env.get("S3_ENDPOINT_URL") or None,
+            s3_region=env.get("S3_REGION") or defaults.s3_region,
+            bind=env.get("HUB_BIND") or defaults.bind,
+            web_workers=read_int(env, "HUB_WEB_WORKERS", defaults.web_workers),
+            secret_key=env.get("HUB_SECRET_KEY") or None,
+            clock_skew_seconds=read_int(env, "HUB_CLOCK_SKEW_SECONDS", defaults.clock_skew_seconds),
+            enrollment_token_hours=read_int(env, "HUB_ENROLLMENT_TOKEN_HOURS", defaults.enrollment_token_hours),
+            chunk_bytes=read_int(env, "HUB_CHUNK_BYTES", defaults.chunk_bytes),
+            max_batch_items=read_int(env, "HUB_MAX_BATCH_ITEMS", defaults.max_batch_items),
+            max_batch_bytes=read_int(env, "HUB_MAX_BATCH_BYTES", defaults.max_batch_bytes),
+            secure_cookies=read_bool(env, "HUB_SECURE_COOKIES", defaults.secure_cookies),
+        )
+        if config.clock_skew_seconds < 30:
+            raise ConfigError("HUB_CLOCK_SKEW_SECONDS must be at least 30")
+        return config

@@ -1,0 +1,84 @@
+"""Boxes (devices): one-time enrolment tokens, enrolment, renaming, key rotation, revocation."""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import secrets
+import uuid
+
+from sync.protocol import load_public_key
+
+from . import audit
+from .db import database
+from .models import Clinic, Device, EnrollmentToken, utcnow
+
+TOKEN_PREFIX = "dfe_"
+
+
+class EnrollmentError(ValueError):
+    """An enrolment token or a device key is not acceptable."""
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.strip().encode()).hexdigest()
+
+
+def issue_enrollment_token(clinic: Clinic, created_by: str, hours: int) -> tuple[str, EnrollmentToken]:
+    """A one-time token that enrols one box into `clinic` within `hours`; only its hash is kept."""
+    token = TOKEN_PREFIX + secrets.token_urlsafe(24)
+    with database.atomic():
+        row = EnrollmentToken.create(clinic=clinic, token_hash=_token_hash(token), created_by=created_by,
+                                     expires_at=utcnow() + dt.timedelta(hours=hours))
+        audit.record("device.token_issued", actor=created_by, organisation=clinic.organisation_id, obj=row,
+                     clinic=clinic.id, hours=hours)
+    return token, row
+
+
+def enroll(token: str, public_key: str, name: str, address: str | None = None) -> Device:
+    """Register a box's public key with the clinic the token was issued for; the token is spent."""
+    load_public_key(public_key)
+    name = (name or "").strip()[:100] or "box"
+    with database.atomic():
+        row = EnrollmentToken.get_or_none(EnrollmentToken.token_hash == _token_hash(token))
+        if row is None:
+            raise EnrollmentError("unknown enrolment token")
+        if row.expires_at < utcnow():
+            raise EnrollmentError("the enrolment token has expired; ask head office for a new one")
+        spent = EnrollmentToken.update(used_at=utcnow()).where(
+            (EnrollmentToken.id == row.id) & EnrollmentToken.used_at.is_null()).execute()
+        if not spent:
+            raise EnrollmentError("the enrolment token has already been used")
+        clinic = Clinic.get_by_id(row.clinic_id)
+        device = Device.create(uid=uuid.uuid4().hex, organisation=clinic.organisation_id, clinic=clinic,
+                               name=name, public_key=public_key)
+        audit.record("device.enroll", actor=f"device:{device.uid}", organisation=clinic.organisation_id, obj=device,
+                     clinic=clinic.id, address=address)
+    return device
+
+
+def rename(device: Device, name: str, actor: str) -> Device:
+    """Give a device a new display name."""
+    name = name.strip()[:100]
+    if not name:
+        raise EnrollmentError("the device needs a name")
+    with database.atomic():
+        Device.update(name=name).where(Device.id == device.id).execute()
+        audit.record("device.rename", actor=actor, organisation=device.organisation_id, obj=device)
+    return Device.get_by_id(device.id)
+
+
+def rotate_key(device: Device, public_key: str, actor: str) -> Device:
+    """Replace a device's public key; requests signed with the old key are refused from now on."""
+    load_public_key(public_key)
+    with database.atomic():
+        Device.update(public_key=public_key, key_rotated_at=utcnow()).where(Device.id == device.id).execute()
+        audit.record("device.rotate_key", actor=actor, organisation=device.organisation_id, obj=device)
+    return Device.get_by_id(device.id)
+
+
+def revoke(device: Device, actor: str) -> Device:
+    """Refuse every further request from a device (a stolen or retired box)."""
+    with database.atomic():
+        Device.update(revoked_at=utcnow()).where((Device.id == device.id) & Device.revoked_at.is_null()).execute()
+        audit.record("device.revoke", actor=actor, organisation=device.organisation_id, obj=device)
+    return Device.get_by_id(device.id)

@@ -1,0 +1,184 @@
+"""Schema migrations for the hub, from the first release on (hubs are upgraded in place).
+
+Each migration is a numbered list of SQL statements per dialect (PostgreSQL in production,
+SQLite for the embedded default), applied once, in order, inside one transaction, and
+recorded in `schema_migrations`. The statements are frozen: never edit a released migration;
+add one.
+"""
+from __future__ import annotations
+
+from .db import database, is_postgres
+from .models import utcnow
+
+INITIAL_POSTGRES = [
+    'CREATE TABLE "organisation" ("id" SERIAL NOT NULL PRIMARY KEY, "uid" VARCHAR(255) NOT NULL, "name" VARCHAR(255) NOT NULL, "created_at" TIMESTAMP NOT NULL)',
+    'CREATE UNIQUE INDEX "organisation_uid" ON "organisation" ("uid")',
+    'CREATE UNIQUE INDEX "organisation_name" ON "organisation" ("name")',
+    'CREATE TABLE "clinic" ("id" SERIAL NOT NULL PRIMARY KEY, "organisation_id" INTEGER NOT NULL, "name" VARCHAR(255) NOT NULL, "created_at" TIMESTAMP NOT NULL, FOREIGN KEY ("organisation_id") REFERENCES "organisation" ("id") ON DELETE RESTRICT)',
+    'CREATE INDEX "clinic_organisation_id" ON "clinic" ("organisation_id")',
+    'CREATE UNIQUE INDEX "clinic_organisation_id_name" ON "clinic" ("organisation_id", "name")',
+    'CREATE TABLE "hub_user" ("id" SERIAL NOT NULL PRIMARY KEY, "organisation_id" INTEGER NOT NULL, "email" VARCHAR(255) NOT NULL, "password_hash" VARCHAR(255) NOT NULL, "role" VARCHAR(255) NOT NULL, "active" BOOLEAN NOT NULL, "created_at" TIMESTAMP NOT NULL, "password_changed_at" TIMESTAMP NOT NULL, FOREIGN KEY ("organisation_id") REFERENCES "organisation" ("id") ON DELETE RESTRICT)',
+    'CREATE INDEX "hub_user_organisation_id" ON "hub_user" ("organisation_id")',
+    'CREATE UNIQUE INDEX "hub_user_email" ON "hub_user" ("email")',
+    'CREATE TABLE "user_clinic" ("id" SERIAL NOT NULL PRIMARY KEY, "user_id" INTEGER NOT NULL, "clinic_id" INTEGER NOT NULL, FOREIGN KEY ("user_id") REFERENCES "hub_user" ("id") ON DELETE CASCADE, FOREIGN KEY ("clinic_id") REFERENCES "clinic" ("id") ON DELETE CASCADE)',
+    'CREATE INDEX "user_clinic_user_id" ON "user_clinic" ("user_id")',
+    'CREATE INDEX "user_clinic_clinic_id" ON "user_clinic" ("clinic_id")',
+    'CREATE UNIQUE INDEX "user_clinic_user_id_clinic_id" ON "user_clinic" ("user_id", "clinic_id")',
+    'CREATE TABLE "enrollment_token" ("id" SERIAL NOT NULL PRIMARY KEY, "clinic_id" INTEGER NOT NULL, "token_hash" VARCHAR(255) NOT NULL, "created_by" VARCHAR(255) NOT NULL, "created_at" TIMESTAMP NOT NULL, "expires_at" TIMESTAMP NOT NULL, "used_at" TIMESTAMP, FOREIGN KEY ("clinic_id") REFERENCES "clinic" ("id") ON DELETE RESTRICT)',
+    'CREATE INDEX "enrollment_token_clinic_id" ON "enrollment_token" ("clinic_id")',
+    'CREATE UNIQUE INDEX "enrollment_token_token_hash" ON "enrollment_token" ("token_hash")',
+    'CREATE TABLE "device" ("id" SERIAL NOT NULL PRIMARY KEY, "uid" VARCHAR(255) NOT NULL, "organisation_id" INTEGER NOT NULL, "clinic_id" INTEGER NOT NULL, "name" VARCHAR(255) NOT NULL, "public_key" VARCHAR(255) NOT NULL, "enrolled_at" TIMESTAMP NOT NULL, "key_rotated_at" TIMESTAMP, "revoked_at" TIMESTAMP, "last_seen_at" TIMESTAMP, "last_batch_at" TIMESTAMP, "last_seq" BIGINT NOT NULL, "seq_gaps" INTEGER NOT NULL, "reported_backlog" INTEGER, "bytes_in" BIGINT NOT NULL, "bytes_out" BIGINT NOT NULL, FOREIGN KEY ("organisation_id") REFERENCES "organisation" ("id") ON DELETE RESTRICT, FOREIGN KEY ("clinic_id") REFERENCES "clinic" ("id") ON DELETE RESTRICT)',
+    'CREATE UNIQUE INDEX "device_uid" ON "device" ("uid")',
+    'CREATE INDEX "device_organisation_id" ON "device" ("organisation_id")',
+    'CREATE INDEX "device_clinic_id" ON "device" ("clinic_id")',
+    'CREATE TABLE "used_nonce" ("id" SERIAL NOT NULL PRIMARY KEY, "device_id" INTEGER NOT NULL, "nonce" VARCHAR(255) NOT NULL, "expires_at" TIMESTAMP NOT NULL, FOREIGN KEY ("device_id") REFERENCES "device" ("id") ON DELETE CASCADE)',
+    'CREATE INDEX "used_nonce_device_id" ON "used_nonce" ("device_id")',
+    'CREATE INDEX "used_nonce_expires_at" ON "used_nonce" ("expires_at")',
+    'CREATE UNIQUE INDEX "used_nonce_device_id_nonce" ON "used_nonce" ("device_id", "nonce")',
+    'CREATE TABLE "blob" ("id" SERIAL NOT NULL PRIMARY KEY, "organisation_id" INTEGER NOT NULL, "sha256" VARCHAR(255) NOT NULL, "size" BIGINT NOT NULL, "storage_key" VARCHAR(255) NOT NULL, "created_at" TIMESTAMP NOT NULL, FOREIGN KEY ("organisation_id") REFERENCES "organisation" ("id") ON DELETE RESTRICT)',
+    'CREATE INDEX "blob_organisation_id" ON "blob" ("organisation_id")',
+    'CREATE UNIQUE INDEX "blob_organisation_id_sha256" ON "blob" ("organisation_id", "sha256")',
+    'CREATE TABLE "upload" ("id" SERIAL NOT NULL PRIMARY KEY, "device_id" INTEGER NOT NULL, "sha256" VARCHAR(255) NOT NULL, "size" BIGINT NOT NULL, "received" BIGINT NOT NULL, "created_at" TIMESTAMP NOT NULL, "updated_at" TIMESTAMP NOT NULL, FOREIGN KEY ("device_id") REFERENCES "device" ("id") ON DELETE CASCADE)',
+    'CREATE INDEX "upload_device_id" ON "upload" ("device_id")',
+    'CREATE UNIQUE INDEX "upload_device_id_sha256" ON "upload" ("device_id", "sha256")',
+    'CREATE TABLE "batch" ("id" SERIAL NOT NULL PRIMARY KEY, "device_id" INTEGER NOT NULL, "batch_uid" VARCHAR(255) NOT NULL, "seq" BIGINT NOT NULL, "digest" VARCHAR(255) NOT NULL, "response" TEXT NOT NULL, "items" INTEGER NOT NULL, "created_at" TIMESTAMP NOT NULL, FOREIGN KEY ("device_id") REFERENCES "device" ("id") ON DELETE RESTRICT)',
+    'CREATE INDEX "batch_device_id" ON "batch" ("device_id")',
+    'CREATE UNIQUE INDEX "batch_device_id_batch_uid" ON "batch" ("device_id", "batch_uid")',
+    'CREATE TABLE "patient" ("id" SERIAL NOT NULL PRIMARY KEY, "organisation_id" INTEGER NOT NULL, "clinic_id" INTEGER NOT NULL, "mrn" VARCHAR(255) NOT NULL, "last_name" VARCHAR(255) NOT NULL, "first_name" VARCHAR(255) NOT NULL, "dob" DATE, "updated_at" TIMESTAMP NOT NULL, FOREIGN KEY ("organisation_id") REFERENCES "organisation" ("id") ON DELETE RESTRICT, FOREIGN KEY ("clinic_id") REFERENCES "clinic" ("id") ON DELETE RESTRICT)',
+    'CREATE INDEX "patient_organisation_id" ON "patient" ("organisation_id")',
+    'CREATE INDEX "patient_clinic_id" ON "patient" ("clinic_id")',
+    'CREATE UNIQUE INDEX "patient_clinic_id_mrn" ON "patient" ("clinic_id", "mrn")',
+    'CREATE TABLE "document" ("id" SERIAL NOT NULL PRIMARY KEY, "organisation_id" INTEGER NOT NULL, "clinic_id" INTEGER NOT NULL, "device_id" INTEGER, "uid" VARCHAR(255) NOT NULL, "patient_id" INTEGER, "status" VARCHAR(255) NOT NULL, "review_reason" TEXT, "doc_type" VARCHAR(255) NOT NULL, "doc_date" DATE, "page_count" INTEGER NOT NULL, "blob_sha256" VARCHAR(255) NOT NULL, "original_name" TEXT NOT NULL, "created_at" TIMESTAMP NOT NULL, "updated_at" TIMESTAMP NOT NULL, FOREIGN KEY ("organisation_id") REFERENCES "organisation" ("id") ON DELETE RESTRICT, FOREIGN KEY ("clinic_id") REFERENCES "clinic" ("id") ON DELETE RESTRICT, FOREIGN KEY ("device_id") REFERENCES "device" ("id") ON DELETE RESTRICT, FOREIGN KEY ("patient_id") REFERENCES "patient" ("id") ON DELETE RESTRICT)',
+    'CREATE INDEX "document_organisation_id" ON "document" ("organisation_id")',
+    'CREATE INDEX "document_clinic_id" ON "document" ("clinic_id")',
+    'CREATE INDEX "document_device_id" ON "document" ("device_id")',
+    'CREATE INDEX "document_patient_id" ON "document" ("patient_id")',
+    'CREATE UNIQUE INDEX "document_organisation_id_uid" ON "document" ("organisation_id", "uid")',
+    'CREATE TABLE "page" ("id" SERIAL NOT NULL PRIMARY KEY, "document_id" INTEGER NOT NULL, "organisation_id" INTEGER NOT NULL, "number" INTEGER NOT NULL, "text" TEXT NOT NULL, FOREIGN KEY ("document_id") REFERENCES "document" ("id") ON DELETE CASCADE, FOREIGN KEY ("organisation_id") REFERENCES "organisation" ("id") ON DELETE RESTRICT)',
+    'CREATE INDEX "page_document_id" ON "page" ("document_id")',
+    'CREATE INDEX "page_organisation_id" ON "page" ("organisation_id")',
+    'CREATE UNIQUE INDEX "page_document_id_number" ON "page" ("document_id", "number")',
+    'CREATE TABLE "change" ("id" SERIAL NOT NULL PRIMARY KEY, "organisation_id" INTEGER NOT NULL, "clinic_id" INTEGER, "cursor" BIGINT NOT NULL, "kind" VARCHAR(255) NOT NULL, "payload" TEXT NOT NULL, "created_at" TIMESTAMP NOT NULL, FOREIGN KEY ("organisation_id") REFERENCES "organisation" ("id") ON DELETE RESTRICT, FOREIGN KEY ("clinic_id") REFERENCES "clinic" ("id") ON DELETE RESTRICT)',
+    'CREATE INDEX "change_organisation_id" ON "change" ("organisation_id")',
+    'CREATE INDEX "change_clinic_id" ON "change" ("clinic_id")',
+    'CREATE UNIQUE INDEX "change_organisation_id_cursor" ON "change" ("organisation_id", "cursor")',
+    'CREATE TABLE "change_cursor" ("organisation_id" INTEGER NOT NULL PRIMARY KEY, "value" BIGINT NOT NULL, FOREIGN KEY ("organisation_id") REFERENCES "organisation" ("id") ON DELETE CASCADE)',
+    'CREATE TABLE "audit_event" ("id" SERIAL NOT NULL PRIMARY KEY, "organisation_id" INTEGER, "at" TIMESTAMP NOT NULL, "actor" VARCHAR(255) NOT NULL, "action" VARCHAR(255) NOT NULL, "object_type" VARCHAR(255), "object_id" VARCHAR(255), "address" VARCHAR(255), "detail" TEXT, FOREIGN KEY ("organisation_id") REFERENCES "organisation" ("id") ON DELETE RESTRICT)',
+    'CREATE INDEX "audit_event_organisation_id" ON "audit_event" ("organisation_id")',
+    'CREATE INDEX "audit_event_at" ON "audit_event" ("at")',
+    'CREATE INDEX "audit_event_action" ON "audit_event" ("action")',
+]
+INITIAL_SQLITE = [
+    'CREATE TABLE "organisation" ("id" INTEGER NOT NULL PRIMARY KEY, "uid" VARCHAR(255) NOT NULL, "name" VARCHAR(255) NOT NULL, "created_at" DATETIME NOT NULL)',
+    'CREATE UNIQUE INDEX "organisation_uid" ON "organisation" ("uid")',
+    'CREATE UNIQUE INDEX "organisation_name" ON "organisation" ("name")',
+    'CREATE TABLE "clinic" ("id" INTEGER NOT NULL PRIMARY KEY, "organisation_id" INTEGER NOT NULL, "name" VARCHAR(255) NOT NULL, "created_at" DATETIME NOT NULL, FOREIGN KEY ("organisation_id") REFERENCES "organisation" ("id") ON DELETE RESTRICT)',
+    'CREATE INDEX "clinic_organisation_id" ON "clinic" ("organisation_id")',
+    'CREATE UNIQUE INDEX "clinic_organisation_id_name" ON "clinic" ("organisation_id", "name")',
+    'CREATE TABLE "hub_user" ("id" INTEGER NOT NULL PRIMARY KEY, "organisation_id" INTEGER NOT NULL, "email" VARCHAR(255) NOT NULL, "password_hash" VARCHAR(255) NOT NULL, "role" VARCHAR(255) NOT NULL, "active" INTEGER NOT NULL, "created_at" DATETIME NOT NULL, "password_changed_at" DATETIME NOT NULL, FOREIGN KEY ("organisation_id") REFERENCES "organisation" ("id") ON DELETE RESTRICT)',
+    'CREATE INDEX "hub_user_organisation_id" ON "hub_user" ("organisation_id")',
+    'CREATE UNIQUE INDEX "hub_user_email" ON "hub_user" ("email")',
+    'CREATE TABLE "user_clinic" ("id" INTEGER NOT NULL PRIMARY KEY, "user_id" INTEGER NOT NULL, "clinic_id" INTEGER NOT NULL, FOREIGN KEY ("user_id") REFERENCES "hub_user" ("id") ON DELETE CASCADE, FOREIGN KEY ("clinic_id") REFERENCES "clinic" ("id") ON DELETE CASCADE)',
+    'CREATE INDEX "user_clinic_user_id" ON "user_clinic" ("user_id")',
+    'CREATE INDEX "user_clinic_clinic_id" ON "user_clinic" ("clinic_id")',
+    'CREATE UNIQUE INDEX "user_clinic_user_id_clinic_id" ON "user_clinic" ("user_id", "clinic_id")',
+    'CREATE TABLE "enrollment_token" ("id" INTEGER NOT NULL PRIMARY KEY, "clinic_id" INTEGER NOT NULL, "token_hash" VARCHAR(255) NOT NULL, "created_by" VARCHAR(255) NOT NULL, "created_at" DATETIME NOT NULL, "expires_at" DATETIME NOT NULL, "used_at" DATETIME, FOREIGN KEY ("clinic_id") REFERENCES "clinic" ("id") ON DELETE RESTRICT)',
+    'CREATE INDEX "enrollment_token_clinic_id" ON "enrollment_token" ("clinic_id")',
+    'CREATE UNIQUE INDEX "enrollment_token_token_hash" ON "enrollment_token" ("token_hash")',
+    'CREATE TABLE "device" ("id" INTEGER NOT NULL PRIMARY KEY, "uid" VARCHAR(255) NOT NULL, "organisation_id" INTEGER NOT NULL, "clinic_id" INTEGER NOT NULL, "name" VARCHAR(255) NOT NULL, "public_key" VARCHAR(255) NOT NULL, "enrolled_at" DATETIME NOT NULL, "key_rotated_at" DATETIME, "revoked_at" DATETIME, "last_seen_at" DATETIME, "last_batch_at" DATETIME, "last_seq" INTEGER NOT NULL, "seq_gaps" INTEGER NOT NULL, "reported_backlog" INTEGER, "bytes_in" INTEGER NOT NULL, "bytes_out" INTEGER NOT NULL, FOREIGN KEY ("organisation_id") REFERENCES "organisation" ("id") ON DELETE RESTRICT, FOREIGN KEY ("clinic_id") REFERENCES "clinic" ("id") ON DELETE RESTRICT)',
+    'CREATE UNIQUE INDEX "device_uid" ON "device" ("uid")',
+    'CREATE INDEX "device_organisation_id" ON "device" ("organisation_id")',
+    'CREATE INDEX "device_clinic_id" ON "device" ("clinic_id")',
+    'CREATE TABLE "used_nonce" ("id" INTEGER NOT NULL PRIMARY KEY, "device_id" INTEGER NOT NULL, "nonce" VARCHAR(255) NOT NULL, "expires_at" DATETIME NOT NULL, FOREIGN KEY ("device_id") REFERENCES "device" ("id") ON DELETE CASCADE)',
+    'CREATE INDEX "used_nonce_device_id" ON "used_nonce" ("device_id")',
+    'CREATE INDEX "used_nonce_expires_at" ON "used_nonce" ("expires_at")',
+    'CREATE UNIQUE INDEX "used_nonce_device_id_nonce" ON "used_nonce" ("device_id", "nonce")',
+    'CREATE TABLE "blob" ("id" INTEGER NOT NULL PRIMARY KEY, "organisation_id" INTEGER NOT NULL, "sha256" VARCHAR(255) NOT NULL, "size" INTEGER NOT NULL, "storage_key" VARCHAR(255) NOT NULL, "created_at" DATETIME NOT NULL, FOREIGN KEY ("organisation_id") REFERENCES "organisation" ("id") ON DELETE RESTRICT)',
+    'CREATE INDEX "blob_organisation_id" ON "blob" ("organisation_id")',
+    'CREATE UNIQUE INDEX "blob_organisation_id_sha256" ON "blob" ("organisation_id", "sha256")',
+    'CREATE TABLE "upload" ("id" INTEGER NOT NULL PRIMARY KEY, "device_id" INTEGER NOT NULL, "sha256" VARCHAR(255) NOT NULL, "size" INTEGER NOT NULL, "received" INTEGER NOT NULL, "created_at" DATETIME NOT NULL, "updated_at" DATETIME NOT NULL, FOREIGN KEY ("device_id") REFERENCES "device" ("id") ON DELETE CASCADE)',
+    'CREATE INDEX "upload_device_id" ON "upload" ("device_id")',
+    'CREATE UNIQUE INDEX "upload_device_id_sha256" ON "upload" ("device_id", "sha256")',
+    'CREATE TABLE "batch" ("id" INTEGER NOT NULL PRIMARY KEY, "device_id" INTEGER NOT NULL, "batch_uid" VARCHAR(255) NOT NULL, "seq" INTEGER NOT NULL, "digest" VARCHAR(255) NOT NULL, "response" TEXT NOT NULL, "items" INTEGER NOT NULL, "created_at" DATETIME NOT NULL, FOREIGN KEY ("device_id") REFERENCES "device" ("id") ON DELETE RESTRICT)',
+    'CREATE INDEX "batch_device_id" ON "batch" ("device_id")',
+    'CREATE UNIQUE INDEX "batch_device_id_batch_uid" ON "batch" ("device_id", "batch_uid")',
+    'CREATE TABLE "patient" ("id" INTEGER NOT NULL PRIMARY KEY, "organisation_id" INTEGER NOT NULL, "clinic_id" INTEGER NOT NULL, "mrn" VARCHAR(255) NOT NULL, "last_name" VARCHAR(255) NOT NULL, "first_name" VARCHAR(255) NOT NULL, "dob" DATE, "updated_at" DATETIME NOT NULL, FOREIGN KEY ("organisation_id") REFERENCES "organisation" ("id") ON DELETE RESTRICT, FOREIGN KEY ("clinic_id") REFERENCES "clinic" ("id") ON DELETE RESTRICT)',
+    'CREATE INDEX "patient_organisation_id" ON "patient" ("organisation_id")',
+    'CREATE INDEX "patient_clinic_id" ON "patient" ("clinic_id")',
+    'CREATE UNIQUE INDEX "patient_clinic_id_mrn" ON "patient" ("clinic_id", "mrn")',
+    'CREATE TABLE "document" ("id" INTEGER NOT NULL PRIMARY KEY, "organisation_id" INTEGER NOT NULL, "clinic_id" INTEGER NOT NULL, "device_id" INTEGER, "uid" VARCHAR(255) NOT NULL, "patient_id" INTEGER, "status" VARCHAR(255) NOT NULL, "review_reason" TEXT, "doc_type" VARCHAR(255) NOT NULL, "doc_date" DATE, "page_count" INTEGER NOT NULL, "blob_sha256" VARCHAR(255) NOT NULL, "original_name" TEXT NOT NULL, "created_at" DATETIME NOT NULL, "updated_at" DATETIME NOT NULL, FOREIGN KEY ("organisation_id") REFERENCES "organisation" ("id") ON DELETE RESTRICT, FOREIGN KEY ("clinic_id") REFERENCES "clinic" ("id") ON DELETE RESTRICT, FOREIGN KEY ("device_id") REFERENCES "device" ("id") ON DELETE RESTRICT, FOREIGN KEY ("patient_id") REFERENCES "patient" ("id") ON DELETE RESTRICT)',
+    'CREATE INDEX "document_organisation_id" ON "document" ("organisation_id")',
+    'CREATE INDEX "document_clinic_id" ON "document" ("clinic_id")',
+    'CREATE INDEX "document_device_id" ON "document" ("device_id")',
+    'CREATE INDEX "document_patient_id" ON "document" ("patient_id")',
+    'CREATE UNIQUE INDEX "document_organisation_id_uid" ON "document" ("organisation_id", "uid")',
+    'CREATE TABLE "page" ("id" INTEGER NOT NULL PRIMARY KEY, "document_id" INTEGER NOT NULL, "organisation_id" INTEGER NOT NULL, "number" INTEGER NOT NULL, "text" TEXT NOT NULL, FOREIGN KEY ("document_id") REFERENCES "document" ("id") ON DELETE CASCADE, FOREIGN KEY ("organisation_id") REFERENCES "organisation" ("id") ON DELETE RESTRICT)',
+    'CREATE INDEX "page_document_id" ON "page" ("document_id")',
+    'CREATE INDEX "page_organisation_id" ON "page" ("organisation_id")',
+    'CREATE UNIQUE INDEX "page_document_id_number" ON "page" ("document_id", "number")',
+    'CREATE TABLE "change" ("id" INTEGER NOT NULL PRIMARY KEY, "organisation_id" INTEGER NOT NULL, "clinic_id" INTEGER, "cursor" INTEGER NOT NULL, "kind" VARCHAR(255) NOT NULL, "payload" TEXT NOT NULL, "created_at" DATETIME NOT NULL, FOREIGN KEY ("organisation_id") REFERENCES "organisation" ("id") ON DELETE RESTRICT, FOREIGN KEY ("clinic_id") REFERENCES "clinic" ("id") ON DELETE RESTRICT)',
+    'CREATE INDEX "change_organisation_id" ON "change" ("organisation_id")',
+    'CREATE INDEX "change_clinic_id" ON "change" ("clinic_id")',
+    'CREATE UNIQUE INDEX "change_organisation_id_cursor" ON "change" ("organisation_id", "cursor")',
+    'CREATE TABLE "change_cursor" ("organisation_id" INTEGER NOT NULL PRIMARY KEY, "value" INTEGER NOT NULL, FOREIGN KEY ("organisation_id") REFERENCES "organisation" ("id") ON DELETE CASCADE)',
+    'CREATE TABLE "audit_event" ("id" INTEGER NOT NULL PRIMARY KEY, "organisation_id" INTEGER, "at" DATETIME NOT NULL, "actor" VARCHAR(255) NOT NULL, "action" VARCHAR(255) NOT NULL, "object_type" VARCHAR(255), "object_id" VARCHAR(255), "address" VARCHAR(255), "detail" TEXT, FOREIGN KEY ("organisation_id") REFERENCES "organisation" ("id") ON DELETE RESTRICT)',
+    'CREATE INDEX "audit_event_organisation_id" ON "audit_event" ("organisation_id")',
+    'CREATE INDEX "audit_event_at" ON "audit_event" ("at")',
+    'CREATE INDEX "audit_event_action" ON "audit_event" ("action")',
+]
+
+# Full-text search over page text (a generated tsvector with a GIN index), and audit events that
+# the database itself refuses to change or delete.
+SEARCH_AND_AUDIT_POSTGRES = [
+    "ALTER TABLE \"page\" ADD COLUMN \"search\" tsvector "
+    "GENERATED ALWAYS AS (to_tsvector('simple', \"text\")) STORED",
+    'CREATE INDEX "page_search" ON "page" USING GIN ("search")',
+    "CREATE FUNCTION audit_event_append_only() RETURNS trigger LANGUAGE plpgsql AS "
+    "$$ BEGIN RAISE EXCEPTION 'audit events are append-only'; END $$",
+    "CREATE TRIGGER audit_event_append_only BEFORE UPDATE OR DELETE ON \"audit_event\" "
+    "FOR EACH ROW EXECUTE FUNCTION audit_event_append_only()",
+]
+SEARCH_AND_AUDIT_SQLITE = [
+    "CREATE TRIGGER audit_event_no_update BEFORE UPDATE ON audit_event "
+    "BEGIN SELECT RAISE(ABORT, 'audit events are append-only'); END",
+    "CREATE TRIGGER audit_event_no_delete BEFORE DELETE ON audit_event "
+    "BEGIN SELECT RAISE(ABORT, 'audit events are append-only'); END",
+]
+
+MIGRATIONS: list[tuple[int, str, list[str], list[str]]] = [
+    (1, "initial schema", INITIAL_POSTGRES, INITIAL_SQLITE),
+    (2, "page search and append-only audit", SEARCH_AND_AUDIT_POSTGRES, SEARCH_AND_AUDIT_SQLITE),
+]
+
+BOOKKEEPING = (
+    'CREATE TABLE IF NOT EXISTS "schema_migrations" ("version" INTEGER NOT NULL PRIMARY KEY, '
+    '"name" VARCHAR(255) NOT NULL, "applied_at" TIMESTAMP NOT NULL)'
+)
+
+
+def applied_versions() -> set[int]:
+    """Versions already applied to the connected database."""
+    database.execute_sql(BOOKKEEPING)
+    return {row[0] for row in database.execute_sql('SELECT "version" FROM "schema_migrations"').fetchall()}
+
+
+def migrate() -> list[int]:
+    """Apply every migration not yet applied; return the versions applied now.
+
+    On PostgreSQL an advisory lock makes two hub processes starting at once take turns.
+    """
+    applied_now = []
+    with database.atomic():
+        if is_postgres():
+            database.execute_sql("SELECT pg_advisory_xact_lock(4242001)")
+        done = applied_versions()
+        for version, name, postgres, sqlite in MIGRATIONS:
+            if version in done:
+                continue
+            for statement in postgres if is_postgres() else sqlite:
+                database.execute_sql(statement)
+            mark = database.obj.param
+            database.execute_sql(f'INSERT INTO "schema_migrations" ("version", "name", "applied_at") '
+                                 f'VALUES ({mark}, {mark}, {mark})', (version, name, utcnow()))
+            applied_now.append(version)
+    return applied_now

@@ -1,0 +1,219 @@
+"""The hub's tables. Every row that holds clinic data carries its organisation, so isolation
+is one WHERE clause away in every query.
+
+The schema itself is created by `migrations.py` (frozen SQL per dialect); these classes must
+match it.
+"""
+from __future__ import annotations
+
+import datetime as dt
+
+import peewee as pw
+
+from .db import database
+
+ROLES = ("org_admin", "viewer", "billing", "it")
+
+
+def utcnow() -> dt.datetime:
+    """Naive UTC now (stored as such in both PostgreSQL and SQLite)."""
+    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+
+
+class BaseModel(pw.Model):
+    class Meta:
+        database = database
+        legacy_table_names = False
+
+
+class Organisation(BaseModel):
+    uid = pw.CharField(unique=True)
+    name = pw.CharField(unique=True)
+    created_at = pw.DateTimeField(default=utcnow)
+
+
+class Clinic(BaseModel):
+    organisation = pw.ForeignKeyField(Organisation, backref="clinics", on_delete="RESTRICT")
+    name = pw.CharField()
+    created_at = pw.DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("organisation", "name"), True),)
+
+
+class User(BaseModel):
+    organisation = pw.ForeignKeyField(Organisation, backref="users", on_delete="RESTRICT")
+    email = pw.CharField(unique=True)
+    password_hash = pw.CharField()
+    role = pw.CharField()
+    active = pw.BooleanField(default=True)
+    created_at = pw.DateTimeField(default=utcnow)
+    password_changed_at = pw.DateTimeField(default=utcnow)
+
+    class Meta:
+        table_name = "hub_user"
+
+
+class UserClinic(BaseModel):
+    """A user limited to some clinics; a user with no rows here sees every clinic of the organisation."""
+
+    user = pw.ForeignKeyField(User, backref="clinic_links", on_delete="CASCADE")
+    clinic = pw.ForeignKeyField(Clinic, on_delete="CASCADE")
+
+    class Meta:
+        indexes = ((("user", "clinic"), True),)
+
+
+class EnrollmentToken(BaseModel):
+    clinic = pw.ForeignKeyField(Clinic, on_delete="RESTRICT")
+    token_hash = pw.CharField(unique=True)
+    created_by = pw.CharField()
+    created_at = pw.DateTimeField(default=utcnow)
+    expires_at = pw.DateTimeField()
+    used_at = pw.DateTimeField(null=True)
+
+
+class Device(BaseModel):
+    uid = pw.CharField(unique=True)
+    organisation = pw.ForeignKeyField(Organisation, on_delete="RESTRICT")
+    clinic = pw.ForeignKeyField(Clinic, backref="devices", on_delete="RESTRICT")
+    name = pw.CharField()
+    public_key = pw.CharField()
+    enrolled_at = pw.DateTimeField(default=utcnow)
+    key_rotated_at = pw.DateTimeField(null=True)
+    revoked_at = pw.DateTimeField(null=True)
+    last_seen_at = pw.DateTimeField(null=True)
+    last_batch_at = pw.DateTimeField(null=True)
+    last_seq = pw.BigIntegerField(default=0)
+    seq_gaps = pw.IntegerField(default=0)
+    reported_backlog = pw.IntegerField(null=True)
+    bytes_in = pw.BigIntegerField(default=0)
+    bytes_out = pw.BigIntegerField(default=0)
+
+
+class UsedNonce(BaseModel):
+    """Nonces seen inside the timestamp window, for a hub without Redis (the embedded default)."""
+
+    device = pw.ForeignKeyField(Device, on_delete="CASCADE")
+    nonce = pw.CharField()
+    expires_at = pw.DateTimeField(index=True)
+
+    class Meta:
+        indexes = ((("device", "nonce"), True),)
+
+
+class Blob(BaseModel):
+    organisation = pw.ForeignKeyField(Organisation, on_delete="RESTRICT")
+    sha256 = pw.CharField()
+    size = pw.BigIntegerField()
+    storage_key = pw.CharField()
+    created_at = pw.DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("organisation", "sha256"), True),)
+
+
+class Upload(BaseModel):
+    """A blob being received in chunks; the bytes so far sit in the hub's staging folder."""
+
+    device = pw.ForeignKeyField(Device, on_delete="CASCADE")
+    sha256 = pw.CharField()
+    size = pw.BigIntegerField()
+    received = pw.BigIntegerField(default=0)
+    created_at = pw.DateTimeField(default=utcnow)
+    updated_at = pw.DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("device", "sha256"), True),)
+
+
+class Batch(BaseModel):
+    device = pw.ForeignKeyField(Device, on_delete="RESTRICT")
+    batch_uid = pw.CharField()
+    seq = pw.BigIntegerField()
+    digest = pw.CharField()
+    response = pw.TextField()
+    items = pw.IntegerField()
+    created_at = pw.DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("device", "batch_uid"), True),)
+
+
+class Patient(BaseModel):
+    organisation = pw.ForeignKeyField(Organisation, on_delete="RESTRICT")
+    clinic = pw.ForeignKeyField(Clinic, on_delete="RESTRICT")
+    mrn = pw.CharField()
+    last_name = pw.CharField()
+    first_name = pw.CharField()
+    dob = pw.DateField(null=True)
+    updated_at = pw.DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("clinic", "mrn"), True),)
+
+
+class Document(BaseModel):
+    organisation = pw.ForeignKeyField(Organisation, on_delete="RESTRICT")
+    clinic = pw.ForeignKeyField(Clinic, on_delete="RESTRICT")
+    device = pw.ForeignKeyField(Device, null=True, on_delete="RESTRICT")
+    uid = pw.CharField()
+    patient = pw.ForeignKeyField(Patient, null=True, on_delete="RESTRICT")
+    status = pw.CharField()
+    review_reason = pw.TextField(null=True)
+    doc_type = pw.CharField()
+    doc_date = pw.DateField(null=True)
+    page_count = pw.IntegerField()
+    blob_sha256 = pw.CharField()
+    original_name = pw.TextField()
+    created_at = pw.DateTimeField(default=utcnow)
+    updated_at = pw.DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("organisation", "uid"), True),)
+
+
+class Page(BaseModel):
+    document = pw.ForeignKeyField(Document, backref="pages", on_delete="CASCADE")
+    organisation = pw.ForeignKeyField(Organisation, on_delete="RESTRICT")
+    number = pw.IntegerField()
+    text = pw.TextField()
+
+    class Meta:
+        indexes = ((("document", "number"), True),)
+
+
+class Change(BaseModel):
+    """The pull feed: what head office changed, for the boxes of one clinic (or all of them)."""
+
+    organisation = pw.ForeignKeyField(Organisation, on_delete="RESTRICT")
+    clinic = pw.ForeignKeyField(Clinic, null=True, on_delete="RESTRICT")
+    cursor = pw.BigIntegerField()
+    kind = pw.CharField()
+    payload = pw.TextField()
+    created_at = pw.DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("organisation", "cursor"), True),)
+
+
+class ChangeCursor(BaseModel):
+    """The last cursor handed out per organisation; its row lock orders concurrent writers."""
+
+    organisation = pw.ForeignKeyField(Organisation, primary_key=True, on_delete="CASCADE")
+    value = pw.BigIntegerField(default=0)
+
+
+class AuditEvent(BaseModel):
+    organisation = pw.ForeignKeyField(Organisation, null=True, on_delete="RESTRICT")
+    at = pw.DateTimeField(default=utcnow, index=True)
+    actor = pw.CharField()
+    action = pw.CharField(index=True)
+    object_type = pw.CharField(null=True)
+    object_id = pw.CharField(null=True)
+    address = pw.CharField(null=True)
+    detail = pw.TextField(null=True)
+
+
+MODELS = [Organisation, Clinic, User, UserClinic, EnrollmentToken, Device, UsedNonce, Blob, Upload, Batch,
+          Patient, Document, Page, Change, ChangeCursor, AuditEvent]

@@ -1,0 +1,81 @@
+"""Organisations, their clinics and their users."""
+from __future__ import annotations
+
+import uuid
+
+from argon2 import PasswordHasher
+
+from . import audit
+from .db import database
+from .models import ROLES, Clinic, Organisation, User, UserClinic
+
+_hasher = PasswordHasher()
+MIN_PASSWORD = 10
+
+
+class TenancyError(ValueError):
+    """An organisation, clinic or user cannot be created as asked."""
+
+
+def create_organisation(name: str, actor: str = "cli") -> Organisation:
+    """A new organisation with its own storage prefix."""
+    name = name.strip()
+    if not name:
+        raise TenancyError("the organisation needs a name")
+    if Organisation.select().where(Organisation.name == name).exists():
+        raise TenancyError(f"organisation {name!r} already exists")
+    with database.atomic():
+        organisation = Organisation.create(uid=uuid.uuid4().hex, name=name)
+        audit.record("organisation.create", actor=actor, organisation=organisation, obj=organisation)
+    return organisation
+
+
+def create_clinic(organisation: Organisation, name: str, actor: str = "cli") -> Clinic:
+    """A clinic of `organisation`."""
+    name = name.strip()
+    if not name:
+        raise TenancyError("the clinic needs a name")
+    if Clinic.select().where((Clinic.organisation == organisation) & (Clinic.name == name)).exists():
+        raise TenancyError(f"clinic {name!r} already exists in {organisation.name}")
+    with database.atomic():
+        clinic = Clinic.create(organisation=organisation, name=name)
+        audit.record("clinic.create", actor=actor, organisation=organisation, obj=clinic)
+    return clinic
+
+
+def create_user(organisation: Organisation, email: str, password: str, role: str,
+                clinics: list[Clinic] = (), actor: str = "cli") -> User:
+    """A user of `organisation`, limited to `clinics` when any are given."""
+    email = email.strip().lower()
+    if role not in ROLES:
+        raise TenancyError(f"role must be one of {', '.join(ROLES)}")
+    if "@" not in email:
+        raise TenancyError("the user name must be an e-mail address")
+    if len(password) < MIN_PASSWORD:
+        raise TenancyError(f"password must be at least {MIN_PASSWORD} characters")
+    if User.select().where(User.email == email).exists():
+        raise TenancyError(f"user {email!r} already exists")
+    if any(clinic.organisation_id != organisation.id for clinic in clinics):
+        raise TenancyError("a user can only be limited to clinics of their own organisation")
+    with database.atomic():
+        user = User.create(organisation=organisation, email=email, password_hash=_hasher.hash(password), role=role)
+        for clinic in clinics:
+            UserClinic.create(user=user, clinic=clinic)
+        audit.record("user.create", actor=actor, organisation=organisation, obj=user, role=role)
+    return user
+
+
+def organisation_named(name: str) -> Organisation:
+    """The organisation called `name`, or TenancyError."""
+    organisation = Organisation.get_or_none(Organisation.name == name)
+    if organisation is None:
+        raise TenancyError(f"no organisation named {name!r}")
+    return organisation
+
+
+def clinic_named(organisation: Organisation, name: str) -> Clinic:
+    """The clinic of `organisation` called `name`, or TenancyError."""
+    clinic = Clinic.get_or_none((Clinic.organisation == organisation) & (Clinic.name == name))
+    if clinic is None:
+        raise TenancyError(f"no clinic named {name!r} in {organisation.name}")
+    return clinic

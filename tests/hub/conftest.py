@@ -1,0 +1,126 @@
+"""Hub fixtures: a fresh PostgreSQL database per session (tables emptied per test), Redis, and
+an S3 bucket on the S3 server process, all from DATABASE_URL, REDIS_URL and S3_ENDPOINT_URL
+(`make test` starts throwaway servers when they are not set)."""
+from __future__ import annotations
+
+import os
+import uuid
+from urllib.parse import urlparse, urlunparse
+
+import psycopg
+import pytest
+
+from cloud_hub.config import HubConfig
+from cloud_hub.db import database
+from sync import protocol
+
+SERVERS_HINT = "run the hub tests through `make test` (it starts the servers) or set {}"
+
+
+def _required(name: str) -> str:
+    value = os.environ.get(name)
+    if not value:
+        pytest.skip(SERVERS_HINT.format(name))
+    return value
+
+
+@pytest.fixture(scope="session")
+def postgres_url():
+    """A database of this test session's own on the PostgreSQL server, dropped at the end."""
+    server = _required("DATABASE_URL")
+    name = f"digifort_test_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(server, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    yield urlunparse(urlparse(server)._replace(path=f"/{name}"))
+    database.close()
+    with psycopg.connect(server, autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def s3_bucket():
+    """A bucket of this session's own on the S3 server process."""
+    endpoint = _required("S3_ENDPOINT_URL")
+    os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
+    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
+    return endpoint, f"digifort-test-{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture
+def hub_config(tmp_path, postgres_url, s3_bucket) -> HubConfig:
+    """The hub on the real services: PostgreSQL, Redis, S3."""
+    endpoint, bucket = s3_bucket
+    return HubConfig(data_dir=tmp_path / "hub", database_url=postgres_url, redis_url=_required("REDIS_URL"),
+                     s3_bucket=bucket, s3_endpoint_url=endpoint, s3_region="us-east-1", chunk_bytes=64 * 1024)
+
+
+@pytest.fixture
+def hub_app(hub_config):
+    """The hub's app with every table emptied first."""
+    from cloud_hub import create_app
+    from cloud_hub.models import MODELS
+
+    application = create_app(hub_config)
+    with database.connection_context():
+        tables = ", ".join(f'"{model._meta.table_name}"' for model in MODELS)
+        database.execute_sql("ALTER TABLE audit_event DISABLE TRIGGER audit_event_append_only")
+        database.execute_sql(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
+        database.execute_sql("ALTER TABLE audit_event ENABLE TRIGGER audit_event_append_only")
+    application.config["TESTING"] = True
+    yield application
+    database.close()
+
+
+@pytest.fixture
+def tenants(hub_app):
+    """Two organisations, each with two clinics."""
+    from cloud_hub.tenancy import create_clinic, create_organisation
+
+    with database.connection_context():
+        acme = create_organisation("Acme Health")
+        other = create_organisation("Other Care")
+        return {"acme": acme, "other": other,
+                "north": create_clinic(acme, "North"), "south": create_clinic(acme, "South"),
+                "elsewhere": create_clinic(other, "Elsewhere")}
+
+
+class Box:
+    """A test box: its key, its device id at the hub, and a client that signs every request."""
+
+    def __init__(self, client, device_id: str, key):
+        self.client, self.device_id, self.key = client, device_id, key
+
+    def request(self, method: str, path: str, body: bytes = b"", *, headers=None, now=None, key=None,
+                content_type="application/json"):
+        signed = protocol.sign_request(key or self.key, self.device_id, method, path, body, now=now)
+        signed.update(headers or {})
+        return self.client.open(path, method=method, data=body, headers=signed, content_type=content_type)
+
+    def post_json(self, path: str, payload) -> object:
+        import json
+
+        return self.request("POST", path, json.dumps(payload).encode())
+
+
+def enroll_box(hub_app, clinic, name="front desk box") -> Box:
+    """Issue a token for `clinic` and enrol a new key with it through the API."""
+    from cloud_hub.devices import issue_enrollment_token
+
+    with database.connection_context():
+        token, _ = issue_enrollment_token(clinic, created_by="test", hours=1)
+    key = protocol.new_private_key()
+    client = hub_app.test_client()
+    answer = client.post("/api/v1/sync/enroll", json={"token": token, "public_key": protocol.public_key_text(key),
+                                                       "name": name})
+    assert answer.status_code == 201, answer.get_json()
+    return Box(client, answer.get_json()["device_id"], key)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _quick_hub_password_hashing():
+    """Real argon2 with light cost parameters, as for the box's tests."""
+    from argon2 import PasswordHasher
+
+    from cloud_hub import tenancy
+
+    tenancy._hasher = PasswordHasher(time_cost=1, memory_cost=8 * 1024, parallelism=1)
