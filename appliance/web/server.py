@@ -1,32 +1,35 @@
-"""`python -m appliance serve`: the web UI under gunicorn."""
+"""Gunicorn configured in code (no separate config file), for the box's and the hub's web apps."""
 from __future__ import annotations
 
+from typing import Callable
+
+from flask import Flask
 from gunicorn.app.base import BaseApplication
 
 from ..config import Config
 
 
-class BoxServer(BaseApplication):
-    """Gunicorn configured in code, so the box needs no separate gunicorn config file."""
+class AppServer(BaseApplication):
+    """Serve the app that `factory` builds (in each worker) on `bind` with `workers` processes."""
 
-    def __init__(self, config: Config, bind: str):
-        self.box_config, self.bind = config, bind
+    def __init__(self, factory: Callable[[], Flask], bind: str, workers: int):
+        self.factory, self.bind, self.workers = factory, bind, workers
         super().__init__()
 
     def load_config(self):
         self.cfg.set("bind", self.bind)
-        self.cfg.set("workers", self.box_config.web_workers)
+        self.cfg.set("workers", self.workers)
         self.cfg.set("threads", 4)
         self.cfg.set("timeout", 120)
         self.cfg.set("accesslog", None)
         self.cfg.set("errorlog", "-")
 
     def load(self):
-        from . import create_app
-
-        return create_app(self.box_config)
+        return self.factory()
 
 
 def serve(config: Config, bind: str | None = None):
-    """Run gunicorn in the foreground until it is stopped."""
-    BoxServer(config, bind or config.bind).run()
+    """Run the box's web UI under gunicorn in the foreground until it is stopped."""
+    from . import create_app
+
+    AppServer(lambda: create_app(config), bind or config.bind, config.web_workers).run()

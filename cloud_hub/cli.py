@@ -1,0 +1,127 @@
+"""`python -m cloud_hub ...`: the hub's command line."""
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from appliance.config import ConfigError
+
+from .config import HubConfig
+from .db import DatabaseUrlError
+from .hub import open_hub, prepare_storage
+
+
+def _init(args, config: HubConfig) -> int:
+    applied = open_hub(config)
+    prepare_storage(config)
+    where = "S3 bucket " + config.s3_bucket if config.s3_bucket else str(config.blobs_dir.resolve())
+    print(f"database ready (migrations applied now: {applied or 'none'}); blobs in {where}")
+    return 0
+
+
+def _serve(args, config: HubConfig) -> int:
+    from appliance.web.server import AppServer
+
+    from . import create_app
+
+    open_hub(config)
+    AppServer(lambda: create_app(config), args.bind or config.bind, config.web_workers).run()
+    return 0
+
+
+def _create_org(args, config: HubConfig) -> int:
+    from .tenancy import create_clinic, create_organisation
+
+    open_hub(config)
+    organisation = create_organisation(args.name)
+    for clinic in args.clinic:
+        create_clinic(organisation, clinic)
+    print(f"organisation {organisation.name!r} created (id {organisation.id}) with "
+          f"{len(args.clinic)} clinic(s): {', '.join(args.clinic) or 'none yet'}")
+    return 0
+
+
+def _create_clinic(args, config: HubConfig) -> int:
+    from .tenancy import create_clinic, organisation_named
+
+    open_hub(config)
+    clinic = create_clinic(organisation_named(args.org), args.name)
+    print(f"clinic {clinic.name!r} created (id {clinic.id})")
+    return 0
+
+
+def _create_user(args, config: HubConfig) -> int:
+    from appliance.users import generate_password
+
+    from .tenancy import clinic_named, create_user, organisation_named
+
+    open_hub(config)
+    organisation = organisation_named(args.org)
+    clinics = [clinic_named(organisation, name) for name in args.clinic]
+    password = args.password or generate_password()
+    user = create_user(organisation, args.email, password, args.role, clinics)
+    shown = "" if args.password else f" with password: {password} (shown once; store it now)"
+    print(f"user {user.email!r} ({user.role}) created{shown}")
+    return 0
+
+
+def _enrollment_token(args, config: HubConfig) -> int:
+    from .devices import issue_enrollment_token
+    from .tenancy import clinic_named, organisation_named
+
+    open_hub(config)
+    clinic = clinic_named(organisation_named(args.org), args.clinic)
+    hours = args.hours or config.enrollment_token_hours
+    token, row = issue_enrollment_token(clinic, created_by="cli", hours=hours)
+    print(token)
+    print(f"one-time enrolment token for clinic {clinic.name!r}, valid until {row.expires_at:%Y-%m-%d %H:%M} UTC",
+          file=sys.stderr)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m cloud_hub", description="DigiFort cloud hub")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("init", help="create or migrate the database; create the S3 bucket if missing").set_defaults(
+        handler=_init)
+    serve = sub.add_parser("serve", help="serve the hub's API under gunicorn")
+    serve.add_argument("--bind", help="address:port to listen on (default HUB_BIND)")
+    serve.set_defaults(handler=_serve)
+    org = sub.add_parser("create-org", help="create an organisation, optionally with clinics")
+    org.add_argument("name")
+    org.add_argument("--clinic", action="append", default=[], help="a clinic to create (repeatable)")
+    org.set_defaults(handler=_create_org)
+    clinic = sub.add_parser("create-clinic", help="add a clinic to an organisation")
+    clinic.add_argument("--org", required=True)
+    clinic.add_argument("name")
+    clinic.set_defaults(handler=_create_clinic)
+    user = sub.add_parser("create-user", help="create a user of an organisation")
+    user.add_argument("--org", required=True)
+    user.add_argument("--email", required=True)
+    user.add_argument("--role", required=True, choices=("org_admin", "viewer", "billing", "it"))
+    user.add_argument("--clinic", action="append", default=[], help="limit the user to this clinic (repeatable)")
+    user.add_argument("--password", help="use this password instead of generating one")
+    user.set_defaults(handler=_create_user)
+    token = sub.add_parser("enrollment-token", help="issue a one-time token that enrols one box into a clinic")
+    token.add_argument("--org", required=True)
+    token.add_argument("--clinic", required=True)
+    token.add_argument("--hours", type=int, help="validity (default HUB_ENROLLMENT_TOKEN_HOURS, 72)")
+    token.set_defaults(handler=_enrollment_token)
+    return parser
+
+
+def main(argv=None) -> int:
+    from .devices import EnrollmentError
+    from .tenancy import TenancyError
+
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        return args.handler(args, HubConfig.from_env())
+    except (ConfigError, DatabaseUrlError) as error:
+        print(f"configuration error: {error}", file=sys.stderr)
+        return 2
+    except (TenancyError, EnrollmentError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2

@@ -1,0 +1,82 @@
+"""The hub's command line, and the sync API served by gunicorn over real HTTP."""
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import requests
+
+from sync import protocol
+from tests.servers import free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def hub_cli(env, *args):
+    return subprocess.run([sys.executable, "-m", "cloud_hub", *args], cwd=ROOT, env=env, capture_output=True,
+                          text=True, timeout=120)
+
+
+def test_embedded_default_needs_no_server(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "S3_BUCKET")}
+    env["HUB_DATA_DIR"] = str(tmp_path / "hub")
+    assert hub_cli(env, "init").returncode == 0 and (tmp_path / "hub" / "hub.db").exists()
+    created = hub_cli(env, "create-org", "Acme Health", "--clinic", "North")
+    assert created.returncode == 0 and "North" in created.stdout
+    user = hub_cli(env, "create-user", "--org", "Acme Health", "--email", "Ann@Acme.test", "--role", "viewer")
+    assert user.returncode == 0 and "with password: " in user.stdout
+    token = hub_cli(env, "enrollment-token", "--org", "Acme Health", "--clinic", "North")
+    assert token.returncode == 0 and token.stdout.strip().startswith("dfe_")
+    duplicate = hub_cli(env, "create-org", "Acme Health")
+    assert duplicate.returncode == 2 and "already exists" in duplicate.stderr and "Traceback" not in duplicate.stderr
+    wrong = hub_cli(env, "enrollment-token", "--org", "Acme Health", "--clinic", "Nowhere")
+    assert wrong.returncode == 2 and "no clinic named 'Nowhere'" in wrong.stderr
+
+
+def test_a_box_enrols_uploads_and_commits_through_gunicorn(tmp_path, postgres_url, s3_bucket, hub_app):
+    endpoint, bucket = s3_bucket
+    env = dict(os.environ, HUB_DATA_DIR=str(tmp_path / "served"), DATABASE_URL=postgres_url, S3_BUCKET=bucket,
+               S3_ENDPOINT_URL=endpoint, S3_REGION="us-east-1", HUB_WEB_WORKERS="2")
+    assert hub_cli(env, "create-org", "Served Org", "--clinic", "Main").returncode == 0
+    token = hub_cli(env, "enrollment-token", "--org", "Served Org", "--clinic", "Main").stdout.strip()
+    port = free_port()
+    server = subprocess.Popen([sys.executable, "-m", "cloud_hub", "serve", "--bind", f"127.0.0.1:{port}"],
+                              cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(100):
+            try:
+                if requests.get(f"{base}/healthz", timeout=1).ok:
+                    break
+            except requests.ConnectionError:
+                time.sleep(0.1)
+        key = protocol.new_private_key()
+        enrolled = requests.post(f"{base}/api/v1/sync/enroll", timeout=10,
+                                 json={"token": token, "public_key": protocol.public_key_text(key)})
+        assert enrolled.status_code == 201
+        device = enrolled.json()["device_id"]
+
+        def signed(method, path, body=b"", content_type="application/json"):
+            headers = protocol.sign_request(key, device, method, path, body)
+            headers["Content-Type"] = content_type
+            return requests.request(method, base + path, data=body, headers=headers, timeout=10)
+
+        data = b"%PDF-1.4 served scan" * 1000
+        sha = hashlib.sha256(data).hexdigest()
+        stored = signed("PUT", f"/api/v1/sync/blobs/{sha}?size={len(data)}&offset=0", data,
+                        "application/octet-stream")
+        assert stored.status_code == 201 and stored.json()["complete"]
+        batch = {"batch_id": "served-1", "seq": 1, "items": [{"id": "i1", "type": "document", "document": {
+            "uid": "served-doc", "status": "needs_review", "doc_type": "other", "original_name": "s.pdf",
+            "blob_sha256": sha, "patient": None, "pages": [{"number": 1, "text": "served"}]}}]}
+        body = json.dumps(batch).encode()
+        answers = [signed("POST", "/api/v1/sync/batches", body) for _ in range(2)]
+        assert [a.json()["results"][0]["status"] for a in answers] == ["applied", "applied"]
+        assert [a.json()["replayed"] for a in answers] == [False, True]
+        assert protocol.SERVER_TIME in answers[0].headers
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
