@@ -10,7 +10,7 @@ import os
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from appliance.config import ConfigError, read_bool, read_int
+from appliance.config import ConfigError, read_int
 
 
 @dataclass(frozen=True)
@@ -25,13 +25,11 @@ class HubConfig:
     s3_region: str = "eu-west-2"
     bind: str = "127.0.0.1:8090"
     web_workers: int = 2
-    secret_key: str | None = None
     clock_skew_seconds: int = 300
     enrollment_token_hours: int = 72
     chunk_bytes: int = 8 * 1024 * 1024
     max_batch_items: int = 500
     max_batch_bytes: int = 8 * 1024 * 1024
-    secure_cookies: bool = False
 
     @property
     def effective_database_url(self) -> str:
@@ -63,13 +61,11 @@ class HubConfig:
             s3_region=env.get("S3_REGION") or defaults.s3_region,
             bind=env.get("HUB_BIND") or defaults.bind,
             web_workers=read_int(env, "HUB_WEB_WORKERS", defaults.web_workers),
-            secret_key=env.get("HUB_SECRET_KEY") or None,
             clock_skew_seconds=read_int(env, "HUB_CLOCK_SKEW_SECONDS", defaults.clock_skew_seconds),
             enrollment_token_hours=read_int(env, "HUB_ENROLLMENT_TOKEN_HOURS", defaults.enrollment_token_hours),
             chunk_bytes=read_int(env, "HUB_CHUNK_BYTES", defaults.chunk_bytes),
             max_batch_items=read_int(env, "HUB_MAX_BATCH_ITEMS", defaults.max_batch_items),
             max_batch_bytes=read_int(env, "HUB_MAX_BATCH_BYTES", defaults.max_batch_bytes),
-            secure_cookies=read_bool(env, "HUB_SECURE_COOKIES", defaults.secure_cookies),
         )
         if config.clock_skew_seconds < 30:
             raise ConfigError("HUB_CLOCK_SKEW_SECONDS must be at least 30")
