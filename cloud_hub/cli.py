@@ -80,6 +80,36 @@ def _enrollment_token(args, config: HubConfig) -> int:
     return 0
 
 
+def _devices(args, config: HubConfig) -> int:
+    from .devices import devices_of
+    from .tenancy import organisation_named
+
+    open_hub(config)
+    rows = devices_of(organisation_named(args.org).id)
+    for device in rows:
+        state = f"revoked {device.revoked_at:%Y-%m-%d %H:%M}" if device.revoked_at else "active"
+        seen = f"{device.last_seen_at:%Y-%m-%d %H:%M}" if device.last_seen_at else "never"
+        print(f"{device.uid}  {device.clinic.name:<20} {device.name:<24} {state:<24} last seen {seen}")
+    if not rows:
+        print("no devices enrolled yet")
+    return 0
+
+
+def _device_action(args, config: HubConfig) -> int:
+    from .devices import device_of, rename, revoke
+    from .tenancy import organisation_named
+
+    open_hub(config)
+    device = device_of(organisation_named(args.org).id, args.device)
+    if args.command == "revoke-device":
+        revoke(device, actor="cli")
+        print(f"device {device.uid} revoked: every request from it is refused from now on")
+    else:
+        rename(device, args.name, actor="cli")
+        print(f"device {device.uid} renamed to {args.name!r}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m cloud_hub", description="DigiFort cloud hub")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -108,6 +138,18 @@ def build_parser() -> argparse.ArgumentParser:
     token.add_argument("--clinic", required=True)
     token.add_argument("--hours", type=int, help="validity (default HUB_ENROLLMENT_TOKEN_HOURS, 72)")
     token.set_defaults(handler=_enrollment_token)
+    listing = sub.add_parser("devices", help="list an organisation's boxes")
+    listing.add_argument("--org", required=True)
+    listing.set_defaults(handler=_devices)
+    revoking = sub.add_parser("revoke-device", help="refuse every further request from a box (stolen, retired)")
+    revoking.add_argument("--org", required=True)
+    revoking.add_argument("device", help="the device id (see `devices`)")
+    revoking.set_defaults(handler=_device_action)
+    renaming = sub.add_parser("rename-device", help="give a box a new display name")
+    renaming.add_argument("--org", required=True)
+    renaming.add_argument("device")
+    renaming.add_argument("name")
+    renaming.set_defaults(handler=_device_action)
     return parser
 
 

@@ -56,6 +56,20 @@ def enroll(token: str, public_key: str, name: str, address: str | None = None) -
     return device
 
 
+def devices_of(organisation_id: int) -> list[Device]:
+    """The organisation's devices, by clinic and name, revoked ones included."""
+    return list(Device.select(Device, Clinic).join(Clinic).where(Device.organisation == organisation_id)
+                .order_by(Clinic.name, Device.name))
+
+
+def device_of(organisation_id: int, uid: str) -> Device:
+    """The organisation's device with this id, or EnrollmentError (never another organisation's)."""
+    device = Device.get_or_none((Device.organisation == organisation_id) & (Device.uid == uid))
+    if device is None:
+        raise EnrollmentError(f"no device {uid!r} in this organisation")
+    return device
+
+
 def rename(device: Device, name: str, actor: str) -> Device:
     """Give a device a new display name."""
     name = name.strip()[:100]

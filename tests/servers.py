@@ -50,6 +50,16 @@ def wait_for_port(port: int, process: subprocess.Popen, name: str):
     raise ServerError(f"{name} did not listen on port {port} within {START_TIMEOUT} s")
 
 
+@contextlib.contextmanager
+def serving(process: subprocess.Popen, port: int, name: str, url: str):
+    """Yield `url` once `process` listens on `port`; stop the process afterwards."""
+    try:
+        wait_for_port(port, process, name)
+        yield url
+    finally:
+        stop(process)
+
+
 def postgres_bindir() -> Path:
     """Where Debian keeps the PostgreSQL server binaries (the newest installed version)."""
     found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"), key=lambda p: int(Path(p).parts[-3]))
@@ -84,11 +94,8 @@ def postgres(root: Path):
                                "-c", "fsync=off", "-c", "max_connections=200"],
                               stdout=subprocess.DEVNULL, stderr=open(root / "postgres.log", "wb"), cwd=data,
                               **account)
-    try:
-        wait_for_port(port, server, "PostgreSQL")
-        yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
-    finally:
-        stop(server)
+    with serving(server, port, "PostgreSQL", f"postgresql://postgres@127.0.0.1:{port}/postgres") as url:
+        yield url
 
 
 @contextlib.contextmanager
@@ -101,11 +108,8 @@ def redis(root: Path):
     server = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
                                "--appendonly", "no", "--dir", str(root)],
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        wait_for_port(port, server, "Redis")
-        yield f"redis://127.0.0.1:{port}/0"
-    finally:
-        stop(server)
+    with serving(server, port, "Redis", f"redis://127.0.0.1:{port}/0") as url:
+        yield url
 
 
 @contextlib.contextmanager
@@ -114,11 +118,8 @@ def s3(root: Path):
     port = free_port()
     server = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
                               stdout=subprocess.DEVNULL, stderr=open(root / "s3.log", "wb"))
-    try:
-        wait_for_port(port, server, "the S3 server (moto)")
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        stop(server)
+    with serving(server, port, "the S3 server (moto)", f"http://127.0.0.1:{port}") as url:
+        yield url
 
 
 def stop(process: subprocess.Popen):

@@ -34,6 +34,23 @@ def test_embedded_default_needs_no_server(tmp_path):
     assert duplicate.returncode == 2 and "already exists" in duplicate.stderr and "Traceback" not in duplicate.stderr
     wrong = hub_cli(env, "enrollment-token", "--org", "Acme Health", "--clinic", "Nowhere")
     assert wrong.returncode == 2 and "no clinic named 'Nowhere'" in wrong.stderr
+    assert "no devices enrolled yet" in hub_cli(env, "devices", "--org", "Acme Health").stdout
+
+
+def test_it_lists_renames_and_revokes_boxes_from_the_command_line(tmp_path, postgres_url, hub_app, tenants):
+    from tests.hub.conftest import enroll_box
+
+    box = enroll_box(hub_app, tenants["north"])
+    env = dict(os.environ, HUB_DATA_DIR=str(tmp_path / "cli"), DATABASE_URL=postgres_url)
+    assert hub_cli(env, "rename-device", "--org", "Acme Health", box.device_id, "Reception").returncode == 0
+    listed = hub_cli(env, "devices", "--org", "Acme Health").stdout
+    assert box.device_id in listed and "Reception" in listed and "active" in listed
+    other = hub_cli(env, "revoke-device", "--org", "Other Care", box.device_id)
+    assert other.returncode == 2 and "no device" in other.stderr
+    assert box.request("GET", "/api/v1/sync/device").status_code == 200
+    assert hub_cli(env, "revoke-device", "--org", "Acme Health", box.device_id).returncode == 0
+    assert box.request("GET", "/api/v1/sync/device").status_code == 403
+    assert "revoked" in hub_cli(env, "devices", "--org", "Acme Health").stdout
 
 
 def test_a_box_enrols_uploads_and_commits_through_gunicorn(tmp_path, postgres_url, s3_bucket, hub_app):
