@@ -3,7 +3,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from flask import Flask, jsonify, request
+from pathlib import Path
+
+from flask import Flask, jsonify, render_template, request
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from appliance.web import secret_key_for
+from appliance.web.security import add_security_headers
 
 from .config import HubConfig
 from .db import database
@@ -21,16 +27,41 @@ class HubContext:
     nonces: object
 
 
+ERRORS = {400: ("Bad request", "The request could not be understood."),
+          403: ("Not allowed", "Your role does not give access to this page."),
+          404: ("Not found", "There is nothing here, or it is not yours to see."),
+          405: ("Not allowed", "This address does not take that kind of request."),
+          413: ("Too large", "The request is larger than the hub accepts."),
+          429: ("Too many attempts", "Too many attempts; wait a few minutes and try again.")}
+
+
 def create_app(config: HubConfig | None = None) -> Flask:
     """Build the hub's web app for `config` (default: the environment)."""
     from .api.sync import bp as sync_api
+    from .web import access, api, auth, ui
+    from .web.extensions import csrf, limiter
 
     config = config or HubConfig.from_env()
     open_hub(config)
-    app = Flask(__name__)
-    app.config.update(MAX_CONTENT_LENGTH=max(config.chunk_bytes, config.max_batch_bytes) + 64 * 1024)
+    static = Path(__file__).resolve().parent.parent / "appliance" / "web" / "static"
+    app = Flask(__name__, template_folder="web/templates", static_folder=str(static))
+    app.config.update(
+        SECRET_KEY=secret_key_for(config),
+        MAX_CONTENT_LENGTH=max(config.chunk_bytes, config.max_batch_bytes) + 64 * 1024,
+        SESSION_COOKIE_NAME="digifort_hub_form",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Strict",
+        SESSION_COOKIE_SECURE=config.secure_cookies,
+        WTF_CSRF_TIME_LIMIT=None,
+        RATELIMIT_STORAGE_URI=config.redis_url or "memory://",
+        RATELIMIT_HEADERS_ENABLED=True,
+    )
+    # nginx in front is the one proxy hop trusted for the client address and scheme.
+    app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1)
     app.extensions["digifort_hub"] = HubContext(config, prepare_storage(config), nonce_store(config.redis_url))
     database.close()
+    csrf.init_app(app)
+    limiter.init_app(app)
 
     @app.before_request
     def connect():
@@ -46,14 +77,18 @@ def create_app(config: HubConfig | None = None) -> Flask:
         database.execute_sql("SELECT 1")
         return jsonify({"ok": True})
 
-    @app.errorhandler(404)
-    @app.errorhandler(405)
-    @app.errorhandler(413)
     def http_error(problem):
         if request.path.startswith("/api/"):
             return jsonify({"error": problem.name.lower().replace(" ", "_"), "message": problem.description,
-                            "retry": False}), problem.code
-        return problem
+                            "retry": problem.code == 429}), problem.code
+        title, message = ERRORS[problem.code]
+        return render_template("hub_error.html", code=problem.code, title=title, message=message), problem.code
 
-    app.register_blueprint(sync_api)
+    for code in ERRORS:
+        app.register_error_handler(code, http_error)
+    app.before_request(access.load_signed_in)
+    app.after_request(add_security_headers)
+    csrf.exempt(sync_api)
+    for blueprint in (sync_api, auth.bp, ui.bp, api.bp):
+        app.register_blueprint(blueprint)
     return app

@@ -10,7 +10,7 @@ import os
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from appliance.config import ConfigError, read_int
+from appliance.config import ConfigError, read_bool, read_float, read_int
 
 
 @dataclass(frozen=True)
@@ -30,6 +30,12 @@ class HubConfig:
     chunk_bytes: int = 8 * 1024 * 1024
     max_batch_items: int = 500
     max_batch_bytes: int = 8 * 1024 * 1024
+    secret_key: str | None = None
+    idle_minutes: float = 30.0
+    session_hours: float = 12.0
+    secure_cookies: bool = True
+    login_limit_per_account: str = "5 per 5 minutes"
+    login_limit_per_address: str = "20 per 5 minutes"
 
     @property
     def effective_database_url(self) -> str:
@@ -66,6 +72,12 @@ class HubConfig:
             chunk_bytes=read_int(env, "HUB_CHUNK_BYTES", defaults.chunk_bytes),
             max_batch_items=read_int(env, "HUB_MAX_BATCH_ITEMS", defaults.max_batch_items),
             max_batch_bytes=read_int(env, "HUB_MAX_BATCH_BYTES", defaults.max_batch_bytes),
+            secret_key=env.get("HUB_SECRET_KEY") or None,
+            idle_minutes=read_float(env, "HUB_IDLE_MINUTES", defaults.idle_minutes),
+            session_hours=read_float(env, "HUB_SESSION_HOURS", defaults.session_hours),
+            secure_cookies=read_bool(env, "HUB_SECURE_COOKIES", defaults.secure_cookies),
+            login_limit_per_account=env.get("HUB_LOGIN_LIMIT_PER_ACCOUNT") or defaults.login_limit_per_account,
+            login_limit_per_address=env.get("HUB_LOGIN_LIMIT_PER_ADDRESS") or defaults.login_limit_per_address,
         )
         if config.clock_skew_seconds < 30:
             raise ConfigError("HUB_CLOCK_SKEW_SECONDS must be at least 30")

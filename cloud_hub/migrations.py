@@ -145,9 +145,19 @@ SEARCH_AND_AUDIT_SQLITE = [
     "BEGIN SELECT RAISE(ABORT, 'audit events are append-only'); END",
 ]
 
+SESSIONS_POSTGRES = [
+    'CREATE TABLE "hub_session" ("id" VARCHAR(255) NOT NULL PRIMARY KEY, "user_id" INTEGER NOT NULL, "address" VARCHAR(255), "created_at" TIMESTAMP NOT NULL, "last_seen_at" TIMESTAMP NOT NULL, "expires_at" TIMESTAMP NOT NULL, "ended_at" TIMESTAMP, "end_reason" VARCHAR(255), FOREIGN KEY ("user_id") REFERENCES "hub_user" ("id") ON DELETE CASCADE)',
+    'CREATE INDEX "hub_session_user_id" ON "hub_session" ("user_id")',
+]
+SESSIONS_SQLITE = [
+    'CREATE TABLE "hub_session" ("id" VARCHAR(255) NOT NULL PRIMARY KEY, "user_id" INTEGER NOT NULL, "address" VARCHAR(255), "created_at" DATETIME NOT NULL, "last_seen_at" DATETIME NOT NULL, "expires_at" DATETIME NOT NULL, "ended_at" DATETIME, "end_reason" VARCHAR(255), FOREIGN KEY ("user_id") REFERENCES "hub_user" ("id") ON DELETE CASCADE)',
+    'CREATE INDEX "hub_session_user_id" ON "hub_session" ("user_id")',
+]
+
 MIGRATIONS: list[tuple[int, str, list[str], list[str]]] = [
     (1, "initial schema", INITIAL_POSTGRES, INITIAL_SQLITE),
     (2, "page search and append-only audit", SEARCH_AND_AUDIT_POSTGRES, SEARCH_AND_AUDIT_SQLITE),
+    (3, "browser and API sessions", SESSIONS_POSTGRES, SESSIONS_SQLITE),
 ]
 
 BOOKKEEPING = (

@@ -54,6 +54,19 @@ class User(BaseModel):
         table_name = "hub_user"
 
 
+class HubSession(BaseModel):
+    """A signed-in browser or API client; the JWT in its cookie carries this row's id."""
+
+    id = pw.CharField(primary_key=True)
+    user = pw.ForeignKeyField(User, backref="sessions", on_delete="CASCADE")
+    address = pw.CharField(null=True)
+    created_at = pw.DateTimeField(default=utcnow)
+    last_seen_at = pw.DateTimeField(default=utcnow)
+    expires_at = pw.DateTimeField()
+    ended_at = pw.DateTimeField(null=True)
+    end_reason = pw.CharField(null=True)
+
+
 class UserClinic(BaseModel):
     """A user limited to some clinics; a user with no rows here sees every clinic of the organisation."""
 
@@ -215,5 +228,5 @@ class AuditEvent(BaseModel):
     detail = pw.TextField(null=True)
 
 
-MODELS = [Organisation, Clinic, User, UserClinic, EnrollmentToken, Device, UsedNonce, Blob, Upload, Batch,
+MODELS = [Organisation, Clinic, User, HubSession, UserClinic, EnrollmentToken, Device, UsedNonce, Blob, Upload, Batch,
           Patient, Document, Page, Change, ChangeCursor, AuditEvent]

@@ -4,10 +4,11 @@ from __future__ import annotations
 import uuid
 
 from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
 
 from . import audit
 from .db import database
-from .models import ROLES, Clinic, Organisation, User, UserClinic
+from .models import ROLES, Clinic, HubSession, Organisation, User, UserClinic, utcnow
 
 _hasher = PasswordHasher()
 MIN_PASSWORD = 10
@@ -15,6 +16,52 @@ MIN_PASSWORD = 10
 
 class TenancyError(ValueError):
     """An organisation, clinic or user cannot be created as asked."""
+
+
+def hash_password(password: str) -> str:
+    """The argon2 hash stored for a password."""
+    return _hasher.hash(password)
+
+
+def password_matches(stored_hash: str, password: str) -> bool:
+    """True when `password` is the one `stored_hash` was made from."""
+    try:
+        return _hasher.verify(stored_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def _check_password(password: str):
+    if len(password) < MIN_PASSWORD:
+        raise TenancyError(f"password must be at least {MIN_PASSWORD} characters")
+
+
+def end_sessions(user: User, reason: str) -> int:
+    """End every live session of `user`; how many there were."""
+    return HubSession.update(ended_at=utcnow(), end_reason=reason).where(
+        (HubSession.user == user) & HubSession.ended_at.is_null()).execute()
+
+
+def set_active(user: User, active: bool, actor: str) -> User:
+    """Enable or disable a user; disabling ends their sessions at once."""
+    with database.atomic():
+        User.update(active=active).where(User.id == user.id).execute()
+        if not active:
+            end_sessions(user, "disabled")
+        audit.record("user.enable" if active else "user.disable", actor=actor, organisation=user.organisation_id,
+                     obj=user)
+    return User.get_by_id(user.id)
+
+
+def set_password(user: User, password: str, actor: str) -> User:
+    """Give a user a new password; their sessions end (they sign in again with it)."""
+    _check_password(password)
+    with database.atomic():
+        User.update(password_hash=hash_password(password), password_changed_at=utcnow()).where(
+            User.id == user.id).execute()
+        end_sessions(user, "password changed")
+        audit.record("user.password", actor=actor, organisation=user.organisation_id, obj=user)
+    return User.get_by_id(user.id)
 
 
 def create_organisation(name: str, actor: str = "cli") -> Organisation:
@@ -51,14 +98,13 @@ def create_user(organisation: Organisation, email: str, password: str, role: str
         raise TenancyError(f"role must be one of {', '.join(ROLES)}")
     if "@" not in email:
         raise TenancyError("the user name must be an e-mail address")
-    if len(password) < MIN_PASSWORD:
-        raise TenancyError(f"password must be at least {MIN_PASSWORD} characters")
+    _check_password(password)
     if User.select().where(User.email == email).exists():
         raise TenancyError(f"user {email!r} already exists")
     if any(clinic.organisation_id != organisation.id for clinic in clinics):
         raise TenancyError("a user can only be limited to clinics of their own organisation")
     with database.atomic():
-        user = User.create(organisation=organisation, email=email, password_hash=_hasher.hash(password), role=role)
+        user = User.create(organisation=organisation, email=email, password_hash=hash_password(password), role=role)
         for clinic in clinics:
             UserClinic.create(user=user, clinic=clinic)
         audit.record("user.create", actor=actor, organisation=organisation, obj=user, role=role)

@@ -12,8 +12,8 @@ from . import ratelimit  # noqa: F401  (registers the digifort+sqlite:// limiter
 from .extensions import csrf, limiter, login_manager
 
 
-def _secret_key(config: Config) -> str:
-    """The configured key, or one generated once and kept (0600) in the data directory."""
+def secret_key_for(config) -> str:
+    """`config.secret_key`, or one generated once and kept (0600) in `config.data_dir`."""
     if config.secret_key:
         return config.secret_key
     path = config.data_dir / "web-secret-key"
@@ -31,7 +31,7 @@ def create_app(config: Config | None = None) -> Flask:
     app = Flask(__name__)
     app.config.update(
         BOX=config,
-        SECRET_KEY=_secret_key(config),
+        SECRET_KEY=secret_key_for(config),
         SESSION_COOKIE_NAME="digifort_box",
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",

@@ -51,7 +51,8 @@ def hub_config(tmp_path, postgres_url, s3_bucket) -> HubConfig:
     """The hub on the real services: PostgreSQL, Redis, S3."""
     endpoint, bucket = s3_bucket
     return HubConfig(data_dir=tmp_path / "hub", database_url=postgres_url, redis_url=_required("REDIS_URL"),
-                     s3_bucket=bucket, s3_endpoint_url=endpoint, s3_region="us-east-1", chunk_bytes=64 * 1024)
+                     s3_bucket=bucket, s3_endpoint_url=endpoint, s3_region="us-east-1", chunk_bytes=64 * 1024,
+                     secure_cookies=False)
 
 
 @pytest.fixture
@@ -67,6 +68,10 @@ def hub_app(hub_config):
         database.execute_sql(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
         database.execute_sql("ALTER TABLE audit_event ENABLE TRIGGER audit_event_append_only")
     application.config["TESTING"] = True
+    with application.app_context():
+        from cloud_hub.web.extensions import limiter
+
+        limiter.reset()
     yield application
     database.close()
 
@@ -124,3 +129,34 @@ def _quick_hub_password_hashing():
     from cloud_hub import tenancy
 
     tenancy._hasher = PasswordHasher(time_cost=1, memory_cost=8 * 1024, parallelism=1)
+
+
+HUB_PASSWORD = "hub-password-123"
+
+
+@pytest.fixture
+def people(tenants):
+    """Users of both organisations, one per role; Vera the viewer sees only the North clinic."""
+    from cloud_hub.tenancy import create_user
+
+    with database.connection_context():
+        return {
+            "admin": create_user(tenants["acme"], "admin@acme.test", HUB_PASSWORD, "org_admin"),
+            "viewer": create_user(tenants["acme"], "vera@acme.test", HUB_PASSWORD, "viewer", [tenants["north"]]),
+            "billing": create_user(tenants["acme"], "bill@acme.test", HUB_PASSWORD, "billing"),
+            "it": create_user(tenants["acme"], "it@acme.test", HUB_PASSWORD, "it"),
+            "other_admin": create_user(tenants["other"], "admin@other.test", HUB_PASSWORD, "org_admin"),
+        }
+
+
+def sign_in(hub_app, email: str, password: str = HUB_PASSWORD):
+    """A test client signed in through POST /api/auth/token."""
+    client = hub_app.test_client()
+    answer = client.post("/api/auth/token", json={"email": email, "password": password})
+    assert answer.status_code == 200, answer.get_json()
+    return client
+
+
+def csrf_header(client) -> dict:
+    """The X-CSRFToken header for a signed-in API client."""
+    return {"X-CSRFToken": client.get("/api/auth/me").get_json()["csrf_token"]}

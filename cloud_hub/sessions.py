@@ -1,0 +1,86 @@
+"""Sign-in at the hub: a server-side session row, and a JWT carrying its id in an HttpOnly cookie.
+
+The token alone is never enough: every request also finds its session row, which ends on
+logout, when the user is disabled or changes password, after `idle_minutes` without a request
+and after `session_hours` in any case.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+from dataclasses import dataclass
+
+import jwt
+
+from . import audit, tenancy
+from .db import database
+from .models import HubSession, Organisation, User, utcnow
+
+AUDIENCE = "digifort-hub"
+ALGORITHMS = ["HS256"]
+COOKIE = "digifort_hub"
+SEEN_EVERY = dt.timedelta(seconds=30)
+_DUMMY_HASH = tenancy.hash_password("not a real password")
+
+
+@dataclass
+class SignedIn:
+    user: User
+    session: HubSession
+    organisation: Organisation
+
+
+def authenticate(email: str, password: str) -> User | None:
+    """The active user of an active organisation with these credentials, or None."""
+    user = User.get_or_none(User.email == (email or "").strip().lower())
+    matches = tenancy.password_matches(user.password_hash if user else _DUMMY_HASH, password or "")
+    return user if matches and user is not None and user.active else None
+
+
+def start(user: User, secret: str, hours: float, address: str | None) -> tuple[HubSession, str]:
+    """A new session for `user` and the JWT that names it."""
+    now = utcnow()
+    with database.atomic():
+        session = HubSession.create(id=secrets.token_hex(16), user=user, address=address, created_at=now,
+                                    last_seen_at=now, expires_at=now + dt.timedelta(hours=hours))
+        audit.record("login", actor=user.email, organisation=user.organisation_id, address=address)
+    claims = {"sub": str(user.id), "sid": session.id, "org": user.organisation_id, "aud": AUDIENCE,
+              "iat": int(now.replace(tzinfo=dt.timezone.utc).timestamp()),
+              "exp": int(session.expires_at.replace(tzinfo=dt.timezone.utc).timestamp())}
+    return session, jwt.encode(claims, secret, algorithm=ALGORITHMS[0])
+
+
+def resume(token: str, secret: str, idle_minutes: float) -> tuple[SignedIn | None, str | None]:
+    """(who is signed in, None) for a valid token and live session; (None, why not) otherwise."""
+    try:
+        claims = jwt.decode(token, secret, algorithms=ALGORITHMS, audience=AUDIENCE,
+                            options={"require": ["exp", "iat", "sub", "sid", "aud"]})
+    except jwt.ExpiredSignatureError:
+        return None, "expired"
+    except jwt.InvalidTokenError:
+        return None, "invalid"
+    session = HubSession.get_or_none(HubSession.id == claims["sid"])
+    if session is None or str(session.user_id) != claims["sub"]:
+        return None, "invalid"
+    now = utcnow()
+    if session.ended_at is not None:
+        return None, session.end_reason or "ended"
+    if now >= session.expires_at:
+        end(session, "expired")
+        return None, "expired"
+    if now - session.last_seen_at > dt.timedelta(minutes=idle_minutes):
+        end(session, "idle")
+        return None, "idle"
+    user = User.get_by_id(session.user_id)
+    if not user.active:
+        end(session, "disabled")
+        return None, "disabled"
+    if now - session.last_seen_at > SEEN_EVERY:
+        HubSession.update(last_seen_at=now).where(HubSession.id == session.id).execute()
+    return SignedIn(user, session, Organisation.get_by_id(user.organisation_id)), None
+
+
+def end(session: HubSession, reason: str) -> None:
+    """End one session (logout, idle, expiry)."""
+    HubSession.update(ended_at=utcnow(), end_reason=reason).where(
+        (HubSession.id == session.id) & HubSession.ended_at.is_null()).execute()

@@ -1,0 +1,191 @@
+"""Head office's pages: dashboard, search, documents, devices, users, audit log."""
+from __future__ import annotations
+
+import csv
+import io
+
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from markupsafe import Markup, escape
+
+from appliance.search import HIT_END, HIT_START
+
+from .. import audit, devices, records, tenancy
+from ..models import ROLES, AuditEvent, Clinic, Device, User
+from ..search import SearchError, search_documents
+from .access import actor, address, hub, organisation_id, roles, visible_clinic_ids
+
+bp = Blueprint("hub_ui", __name__)
+PER_PAGE = 20
+AUDIT_PAGE = 100
+
+
+def highlighted_text(snippet: str, start: str, end: str) -> str:
+    """A snippet with its hit markers replaced by `start`/`end`."""
+    return snippet.replace(HIT_START, start).replace(HIT_END, end)
+
+
+def highlighted(snippet: str) -> Markup:
+    """The snippet HTML-escaped, with hits in <mark>."""
+    return Markup(highlighted_text(str(escape(snippet)), "<mark>", "</mark>"))
+
+
+@bp.get("/")
+@roles("org_admin", "viewer", "it")
+def dashboard():
+    return render_template("hub_dashboard.html",
+                           overview=records.clinic_overview(organisation_id(), visible_clinic_ids()))
+
+
+@bp.get("/search")
+@roles("org_admin", "viewer")
+def search():
+    query = request.args.get("q", "").strip()[:200]
+    page = max(1, request.args.get("page", 1, type=int))
+    hits, error = [], None
+    if query:
+        try:
+            hits = search_documents(organisation_id(), visible_clinic_ids(), query, limit=PER_PAGE + 1,
+                                    offset=(page - 1) * PER_PAGE)
+            audit.record("search", actor=actor(), organisation=organisation_id(), address=address(),
+                         results=len(hits[:PER_PAGE]))
+        except SearchError as problem:
+            error = str(problem)
+    return render_template("hub_search.html", query=query, hits=hits[:PER_PAGE], more=len(hits) > PER_PAGE,
+                           page=page, error=error, highlighted=highlighted)
+
+
+@bp.get("/documents/<int:document_id>")
+@roles("org_admin", "viewer")
+def document(document_id: int):
+    try:
+        found = records.document(organisation_id(), visible_clinic_ids(), document_id)
+    except records.NotFound:
+        abort(404)
+    audit.record("document.view", actor=actor(), organisation=organisation_id(), obj=found, address=address())
+    return render_template("hub_document.html", document=found, pages=records.pages_of(found),
+                           patient=found.patient, clinic=found.clinic)
+
+
+@bp.get("/devices")
+@roles("org_admin", "it")
+def device_list():
+    visible = set(visible_clinic_ids())
+    rows = [device for device in devices.devices_of(organisation_id()) if device.clinic_id in visible]
+    return render_template("hub_devices.html", devices=rows,
+                           clinics=records.clinic_overview(organisation_id(), visible_clinic_ids()))
+
+
+def _device(uid: str) -> Device:
+    try:
+        device = devices.device_of(organisation_id(), uid)
+    except devices.EnrollmentError:
+        abort(404)
+    if device.clinic_id not in visible_clinic_ids():
+        abort(404)
+    return device
+
+
+@bp.post("/devices/<uid>/revoke")
+@roles("org_admin", "it")
+def revoke_device(uid: str):
+    devices.revoke(_device(uid), actor=actor())
+    flash("The box is revoked: every request from it is refused from now on.")
+    return redirect(url_for("hub_ui.device_list"))
+
+
+@bp.post("/devices/<uid>/rename")
+@roles("org_admin", "it")
+def rename_device(uid: str):
+    try:
+        devices.rename(_device(uid), request.form.get("name", ""), actor=actor())
+    except devices.EnrollmentError as problem:
+        flash(str(problem), "error")
+    return redirect(url_for("hub_ui.device_list"))
+
+
+@bp.post("/clinics/<int:clinic_id>/enrollment-token")
+@roles("org_admin", "it")
+def enrollment_token(clinic_id: int):
+    if clinic_id not in visible_clinic_ids():
+        abort(404)
+    clinic = Clinic.get_by_id(clinic_id)
+    token, row = devices.issue_enrollment_token(clinic, created_by=actor(), hours=hub().config.enrollment_token_hours)
+    return render_template("hub_token.html", token=token, clinic=clinic, expires_at=row.expires_at)
+
+
+@bp.get("/users")
+@roles("org_admin")
+def users():
+    rows = User.select().where(User.organisation == organisation_id()).order_by(User.email)
+    return render_template("hub_users.html", users=rows, roles=ROLES,
+                           clinics=records.clinic_overview(organisation_id(), visible_clinic_ids()))
+
+
+def _user(user_id: int) -> User:
+    found = User.get_or_none((User.id == user_id) & (User.organisation == organisation_id()))
+    if found is None:
+        abort(404)
+    return found
+
+
+@bp.post("/users")
+@roles("org_admin")
+def create_user():
+    try:
+        tenancy.create_user(records.organisation(organisation_id()), request.form.get("email", ""),
+                            request.form.get("password", ""), request.form.get("role", ""), actor=actor())
+        flash("User added.")
+    except tenancy.TenancyError as problem:
+        flash(str(problem), "error")
+    return redirect(url_for("hub_ui.users"))
+
+
+@bp.post("/users/<int:user_id>/active")
+@roles("org_admin")
+def set_active(user_id: int):
+    user = _user(user_id)
+    tenancy.set_active(user, request.form.get("active") == "1", actor=actor())
+    flash(f"{user.email} is {'enabled' if request.form.get('active') == '1' else 'disabled; their sessions ended'}.")
+    return redirect(url_for("hub_ui.users"))
+
+
+@bp.post("/users/<int:user_id>/password")
+@roles("org_admin")
+def reset_password(user_id: int):
+    try:
+        tenancy.set_password(_user(user_id), request.form.get("password", ""), actor=actor())
+        flash("Password changed; the user's sessions ended.")
+    except tenancy.TenancyError as problem:
+        flash(str(problem), "error")
+    return redirect(url_for("hub_ui.users"))
+
+
+def _audit_rows():
+    rows = AuditEvent.select().where(AuditEvent.organisation == organisation_id())
+    if request.args.get("actor"):
+        rows = rows.where(AuditEvent.actor == request.args["actor"])
+    if request.args.get("action"):
+        rows = rows.where(AuditEvent.action == request.args["action"])
+    return rows.order_by(AuditEvent.id.desc())
+
+
+@bp.get("/audit")
+@roles("org_admin", "it")
+def audit_log():
+    page = max(1, request.args.get("page", 1, type=int))
+    rows = list(_audit_rows().paginate(page, AUDIT_PAGE))
+    return render_template("hub_audit.html", events=rows, page=page, more=len(rows) == AUDIT_PAGE)
+
+
+@bp.get("/audit.csv")
+@roles("org_admin", "it")
+def audit_csv():
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["at", "actor", "action", "object_type", "object_id", "address", "detail"])
+    for event in _audit_rows():
+        writer.writerow([event.at.isoformat(), event.actor, event.action, event.object_type, event.object_id,
+                         event.address, event.detail])
+    audit.record("audit.export", actor=actor(), organisation=organisation_id(), address=address())
+    return Response(out.getvalue(), mimetype="text/csv",
+                    headers={"Content-Disposition": "attachment; filename=audit.csv"})
