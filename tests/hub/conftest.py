@@ -160,3 +160,40 @@ def sign_in(hub_app, email: str, password: str = HUB_PASSWORD):
 def csrf_header(client) -> dict:
     """The X-CSRFToken header for a signed-in API client."""
     return {"X-CSRFToken": client.get("/api/auth/me").get_json()["csrf_token"]}
+
+
+def file_document(box: Box, text: str, mrn: str, last_name: str = "Smith", original: bytes | None = None) -> str:
+    """Sync one filed document (original uploaded, then the batch) from `box`; its uid."""
+    import hashlib
+    import json
+
+    original = original or f"%PDF-1.4 {text}".encode()
+    sha = hashlib.sha256(original).hexdigest()
+    uploaded = box.request("PUT", f"/api/v1/sync/blobs/{sha}?size={len(original)}&offset=0", original,
+                           content_type="application/octet-stream")
+    assert uploaded.status_code in (200, 201), uploaded.get_json()
+    uid = uuid.uuid4().hex
+    item = {"id": uid, "type": "document", "document": {
+        "uid": uid, "status": "filed", "doc_type": "lab_report", "doc_date": "2024-04-02", "original_name": "scan.pdf",
+        "blob_sha256": sha, "patient": {"mrn": mrn, "last_name": last_name, "first_name": "Jo", "dob": "1970-01-01"},
+        "pages": [{"number": 1, "text": text}]}}
+    answer = box.request("POST", "/api/v1/sync/batches", json.dumps(
+        {"batch_id": uuid.uuid4().hex, "seq": 1, "items": [item]}).encode())
+    assert answer.get_json()["results"][0]["status"] == "applied", answer.get_json()
+    return uid
+
+
+@pytest.fixture
+def records(hub_app, tenants, people):
+    """One synced document (and patient) in each clinic: North, South (Acme) and Elsewhere (Other)."""
+    from cloud_hub.models import Device, Document
+
+    found = {}
+    for clinic, word, mrn in (("north", "nitrogen", "100"), ("south", "sodium", "200"), ("elsewhere", "osmium", "300")):
+        box = enroll_box(hub_app, tenants[clinic], name=f"{clinic} box")
+        uid = file_document(box, f"Laboratory report {word} level normal", mrn, last_name=f"{clinic.title()}son")
+        with database.connection_context():
+            document = Document.get(Document.uid == uid)
+            found[clinic] = {"document": document.id, "patient": document.patient_id, "box": box,
+                             "device": Device.get(Device.uid == box.device_id).uid, "word": word}
+    return found
