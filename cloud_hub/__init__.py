@@ -38,7 +38,7 @@ ERRORS = {400: ("Bad request", "The request could not be understood."),
 def create_app(config: HubConfig | None = None) -> Flask:
     """Build the hub's web app for `config` (default: the environment)."""
     from .api.sync import bp as sync_api
-    from .web import access, api, auth, ui
+    from .web import access, api, auth, billing_views, metering, ui
     from .web.extensions import csrf, limiter
 
     config = config or HubConfig.from_env()
@@ -88,7 +88,8 @@ def create_app(config: HubConfig | None = None) -> Flask:
         app.register_error_handler(code, http_error)
     app.before_request(access.load_signed_in)
     app.after_request(add_security_headers)
+    app.after_request(metering.meter_request)
     csrf.exempt(sync_api)
-    for blueprint in (sync_api, auth.bp, ui.bp, api.bp):
+    for blueprint in (sync_api, auth.bp, ui.bp, api.bp, billing_views.bp):
         app.register_blueprint(blueprint)
     return app

@@ -14,6 +14,7 @@ import json
 
 import peewee as pw
 
+from . import billing
 from .blobs import SHA256_RE
 from .db import database, locked
 from .models import Batch, Blob, Device, Document, Page, Patient, utcnow
@@ -141,6 +142,7 @@ def upsert_document(device: Device, data) -> str:
     else:
         document = Document.create(organisation=device.organisation_id, clinic=device.clinic_id, device=device,
                                    uid=uid, **fields)
+        billing.meter(device.organisation_id, device.id, pages=len(page_rows), documents=1)
     Page.insert_many([{"document": document.id, "organisation": device.organisation_id, "number": number,
                        "text": text} for number, text in page_rows]).execute()
     return "applied"

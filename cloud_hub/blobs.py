@@ -103,7 +103,6 @@ def receive_chunk(device: Device, sha256: str, size: int, offset: int, data: byt
             os.fsync(handle.fileno())
         received = offset + len(data)
         Upload.update(received=received, updated_at=utcnow()).where(Upload.id == upload.id).execute()
-        Device.update(bytes_in=Device.bytes_in + len(data)).where(Device.id == device.id).execute()
     if received < size:
         return UploadState(sha256, size, received, False)
     return _finish(device, sha256, size, path, storage)

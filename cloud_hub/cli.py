@@ -10,6 +10,7 @@ from appliance.config import ConfigError
 from .config import HubConfig
 from .db import DatabaseUrlError
 from .hub import open_hub, prepare_storage
+from .models import Organisation
 
 
 def _init(args, config: HubConfig) -> int:
@@ -110,6 +111,46 @@ def _device_action(args, config: HubConfig) -> int:
     return 0
 
 
+def _worker(args, config: HubConfig) -> int:
+    from .jobs import run_worker
+
+    run_worker(config, burst=args.burst)
+    return 0
+
+
+def _rollup(args, config: HubConfig) -> int:
+    from .jobs import enqueue, rollup_job
+
+    open_hub(config)
+    print(f"storage roll-up for {args.day or 'today'}: {enqueue(config, rollup_job, args.day)}")
+    return 0
+
+
+def _usage(args, config: HubConfig) -> int:
+    from .billing import usage
+    from .tenancy import organisation_named
+
+    open_hub(config)
+    organisations = [organisation_named(args.org)] if args.org else list(Organisation.select().order_by(
+        Organisation.name))
+    for organisation in organisations:
+        used = usage(organisation.id, args.month)
+        print(f"{organisation.name}  {args.month}: {used['pages']} pages, {used['documents']} documents, "
+              f"{used['storage_gb_months']} GB-months stored, {used['bytes_in']:,} bytes in, "
+              f"{used['bytes_out']:,} bytes out")
+    return 0
+
+
+def _invoice(args, config: HubConfig) -> int:
+    from .jobs import enqueue, invoice_job
+    from .tenancy import organisation_named
+
+    open_hub(config)
+    organisation = organisation_named(args.org)
+    print(f"invoice for {organisation.name} {args.month}: {enqueue(config, invoice_job, organisation.id, args.month)}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m cloud_hub", description="DigiFort cloud hub")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -150,10 +191,25 @@ def build_parser() -> argparse.ArgumentParser:
     renaming.add_argument("device")
     renaming.add_argument("name")
     renaming.set_defaults(handler=_device_action)
+    worker = sub.add_parser("worker", help="run the RQ worker for hub jobs (needs REDIS_URL)")
+    worker.add_argument("--burst", action="store_true", help="stop once the queue is empty")
+    worker.set_defaults(handler=_worker)
+    rollup = sub.add_parser("rollup", help="record each organisation's stored bytes for a day (run nightly)")
+    rollup.add_argument("--day", help="YYYY-MM-DD (default today)")
+    rollup.set_defaults(handler=_rollup)
+    usage = sub.add_parser("usage", help="print usage per organisation for a month")
+    usage.add_argument("--month", required=True, help="YYYY-MM")
+    usage.add_argument("--org", help="one organisation (default all)")
+    usage.set_defaults(handler=_usage)
+    invoice = sub.add_parser("invoice", help="make an organisation's invoice for a month")
+    invoice.add_argument("--org", required=True)
+    invoice.add_argument("--month", required=True, help="YYYY-MM")
+    invoice.set_defaults(handler=_invoice)
     return parser
 
 
 def main(argv=None) -> int:
+    from .billing import BillingError
     from .devices import EnrollmentError
     from .tenancy import TenancyError
 
@@ -164,6 +220,6 @@ def main(argv=None) -> int:
     except (ConfigError, DatabaseUrlError) as error:
         print(f"configuration error: {error}", file=sys.stderr)
         return 2
-    except (TenancyError, EnrollmentError) as error:
+    except (TenancyError, EnrollmentError, BillingError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -154,10 +154,30 @@ SESSIONS_SQLITE = [
     'CREATE INDEX "hub_session_user_id" ON "hub_session" ("user_id")',
 ]
 
+BILLING_POSTGRES = [
+    'CREATE TABLE "usage_daily" ("id" SERIAL NOT NULL PRIMARY KEY, "organisation_id" INTEGER NOT NULL, "day" DATE NOT NULL, "device_id" INTEGER NOT NULL, "pages" INTEGER NOT NULL, "documents" INTEGER NOT NULL, "bytes_in" BIGINT NOT NULL, "bytes_out" BIGINT NOT NULL, "bytes_stored" BIGINT, FOREIGN KEY ("organisation_id") REFERENCES "organisation" ("id") ON DELETE RESTRICT)',
+    'CREATE INDEX "usage_daily_organisation_id" ON "usage_daily" ("organisation_id")',
+    'CREATE UNIQUE INDEX "usage_daily_organisation_id_day_device_id" ON "usage_daily" ("organisation_id", "day", "device_id")',
+    'CREATE TABLE "price_plan" ("organisation_id" INTEGER NOT NULL PRIMARY KEY, "currency" VARCHAR(255) NOT NULL, "per_page" NUMERIC(12, 4) NOT NULL, "per_gb_month" NUMERIC(12, 4) NOT NULL, "per_gb_transfer" NUMERIC(12, 4) NOT NULL, FOREIGN KEY ("organisation_id") REFERENCES "organisation" ("id") ON DELETE CASCADE)',
+    'CREATE TABLE "invoice" ("id" SERIAL NOT NULL PRIMARY KEY, "organisation_id" INTEGER NOT NULL, "month" VARCHAR(255) NOT NULL, "currency" VARCHAR(255) NOT NULL, "lines" TEXT NOT NULL, "total" NUMERIC(14, 2) NOT NULL, "created_at" TIMESTAMP NOT NULL, FOREIGN KEY ("organisation_id") REFERENCES "organisation" ("id") ON DELETE RESTRICT)',
+    'CREATE INDEX "invoice_organisation_id" ON "invoice" ("organisation_id")',
+    'CREATE UNIQUE INDEX "invoice_organisation_id_month" ON "invoice" ("organisation_id", "month")',
+]
+BILLING_SQLITE = [
+    'CREATE TABLE "usage_daily" ("id" INTEGER NOT NULL PRIMARY KEY, "organisation_id" INTEGER NOT NULL, "day" DATE NOT NULL, "device_id" INTEGER NOT NULL, "pages" INTEGER NOT NULL, "documents" INTEGER NOT NULL, "bytes_in" INTEGER NOT NULL, "bytes_out" INTEGER NOT NULL, "bytes_stored" INTEGER, FOREIGN KEY ("organisation_id") REFERENCES "organisation" ("id") ON DELETE RESTRICT)',
+    'CREATE INDEX "usage_daily_organisation_id" ON "usage_daily" ("organisation_id")',
+    'CREATE UNIQUE INDEX "usage_daily_organisation_id_day_device_id" ON "usage_daily" ("organisation_id", "day", "device_id")',
+    'CREATE TABLE "price_plan" ("organisation_id" INTEGER NOT NULL PRIMARY KEY, "currency" VARCHAR(255) NOT NULL, "per_page" DECIMAL(12, 4) NOT NULL, "per_gb_month" DECIMAL(12, 4) NOT NULL, "per_gb_transfer" DECIMAL(12, 4) NOT NULL, FOREIGN KEY ("organisation_id") REFERENCES "organisation" ("id") ON DELETE CASCADE)',
+    'CREATE TABLE "invoice" ("id" INTEGER NOT NULL PRIMARY KEY, "organisation_id" INTEGER NOT NULL, "month" VARCHAR(255) NOT NULL, "currency" VARCHAR(255) NOT NULL, "lines" TEXT NOT NULL, "total" DECIMAL(14, 2) NOT NULL, "created_at" DATETIME NOT NULL, FOREIGN KEY ("organisation_id") REFERENCES "organisation" ("id") ON DELETE RESTRICT)',
+    'CREATE INDEX "invoice_organisation_id" ON "invoice" ("organisation_id")',
+    'CREATE UNIQUE INDEX "invoice_organisation_id_month" ON "invoice" ("organisation_id", "month")',
+]
+
 MIGRATIONS: list[tuple[int, str, list[str], list[str]]] = [
     (1, "initial schema", INITIAL_POSTGRES, INITIAL_SQLITE),
     (2, "page search and append-only audit", SEARCH_AND_AUDIT_POSTGRES, SEARCH_AND_AUDIT_SQLITE),
     (3, "browser and API sessions", SESSIONS_POSTGRES, SESSIONS_SQLITE),
+    (4, "usage metering, price plans and invoices", BILLING_POSTGRES, BILLING_SQLITE),
 ]
 
 BOOKKEEPING = (

@@ -228,5 +228,41 @@ class AuditEvent(BaseModel):
     detail = pw.TextField(null=True)
 
 
+class UsageDaily(BaseModel):
+    """Metered use per organisation, day and device (device_id 0: head office's own requests)."""
+
+    organisation = pw.ForeignKeyField(Organisation, on_delete="RESTRICT")
+    day = pw.DateField()
+    device_id = pw.IntegerField(default=0)
+    pages = pw.IntegerField(default=0)
+    documents = pw.IntegerField(default=0)
+    bytes_in = pw.BigIntegerField(default=0)
+    bytes_out = pw.BigIntegerField(default=0)
+    bytes_stored = pw.BigIntegerField(null=True)
+
+    class Meta:
+        indexes = ((("organisation", "day", "device_id"), True),)
+
+
+class PricePlan(BaseModel):
+    organisation = pw.ForeignKeyField(Organisation, primary_key=True, on_delete="CASCADE")
+    currency = pw.CharField(default="GBP")
+    per_page = pw.DecimalField(max_digits=12, decimal_places=4)
+    per_gb_month = pw.DecimalField(max_digits=12, decimal_places=4)
+    per_gb_transfer = pw.DecimalField(max_digits=12, decimal_places=4)
+
+
+class Invoice(BaseModel):
+    organisation = pw.ForeignKeyField(Organisation, on_delete="RESTRICT")
+    month = pw.CharField()
+    currency = pw.CharField()
+    lines = pw.TextField()
+    total = pw.DecimalField(max_digits=14, decimal_places=2)
+    created_at = pw.DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("organisation", "month"), True),)
+
+
 MODELS = [Organisation, Clinic, User, HubSession, UserClinic, EnrollmentToken, Device, UsedNonce, Blob, Upload, Batch,
-          Patient, Document, Page, Change, ChangeCursor, AuditEvent]
+          Patient, Document, Page, Change, ChangeCursor, AuditEvent, UsageDaily, PricePlan, Invoice]

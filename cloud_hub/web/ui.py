@@ -4,7 +4,7 @@ from __future__ import annotations
 import csv
 import io
 
-from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, flash, g, redirect, render_template, request, url_for
 from markupsafe import Markup, escape
 
 from appliance.search import HIT_END, HIT_START
@@ -30,8 +30,10 @@ def highlighted(snippet: str) -> Markup:
 
 
 @bp.get("/")
-@roles("org_admin", "viewer", "it")
+@roles(*ROLES)
 def dashboard():
+    if g.signed_in.user.role == "billing":
+        return redirect(url_for("hub_billing.index"))
     return render_template("hub_dashboard.html",
                            overview=records.clinic_overview(organisation_id(), visible_clinic_ids()))
 

@@ -9,6 +9,7 @@ import re
 
 import pytest
 
+from cloud_hub import billing
 from cloud_hub.db import database
 from cloud_hub.models import Device, User
 from cloud_hub.tenancy import create_user
@@ -24,11 +25,15 @@ OBJECT_ROUTES = [
     ("POST", "/devices/<uid>/revoke"),
     ("POST", "/users/<int:user_id>/active"),
     ("POST", "/users/<int:user_id>/password"),
+    ("GET", "/billing/invoices/<int:invoice_id>.csv"),
+    ("GET", "/billing/invoices/<int:invoice_id>.pdf"),
+    ("GET", "/api/v1/billing/invoices/<int:invoice_id>"),
 ]
 LIST_ROUTES = [
     ("GET", "/"), ("GET", "/search?q=osmium"), ("GET", "/devices"), ("GET", "/users"), ("GET", "/audit"),
     ("GET", "/audit.csv"), ("GET", "/api/v1/patients?q="), ("GET", "/api/v1/documents?q=osmium"),
-    ("POST", "/users"),
+    ("POST", "/users"), ("GET", "/billing"), ("POST", "/billing/invoices"), ("GET", "/api/v1/billing/usage"),
+    ("GET", "/api/v1/billing/invoices"),
 ]
 OUTSIDE = {"/healthz", "/login", "/logout", "/api/auth/token", "/api/auth/me", "/api/auth/logout"}
 
@@ -53,9 +58,11 @@ def _form_token(client) -> str:
 @pytest.mark.parametrize("method,rule", OBJECT_ROUTES)
 def test_objects_of_another_organisation_are_not_found(hub_app, records, people, tenants, method, rule):
     admin = sign_in(hub_app, "admin@acme.test")
+    with database.connection_context():
+        their_invoice = billing.invoice(tenants["other"].id, "2026-10")
     theirs = {"patient_id": records["elsewhere"]["patient"], "document_id": records["elsewhere"]["document"],
               "clinic_id": tenants["elsewhere"].id, "uid": records["elsewhere"]["device"],
-              "user_id": people["other_admin"].id}
+              "user_id": people["other_admin"].id, "invoice_id": their_invoice.id}
     data = {"csrf_token": _form_token(admin), "name": "taken", "active": "0", "password": "taken-over-123"}
     answer = admin.open(_url(rule, theirs), method=method, data=data if method == "POST" else None)
     assert answer.status_code == 404
@@ -83,7 +90,7 @@ def test_a_user_limited_to_one_clinic_cannot_reach_another(hub_app, records, peo
 def test_lists_show_nothing_of_another_organisation(hub_app, records, people, method, rule):
     admin = sign_in(hub_app, "admin@acme.test")
     data = {"csrf_token": _form_token(admin), "email": "someone@acme.test", "password": "a-long-password",
-            "role": "viewer"} if method == "POST" else None
+            "role": "viewer", "month": "2026-10"} if method == "POST" else None
     answer = admin.open(rule, method=method, data=data, follow_redirects=True)
     body = answer.get_data(as_text=True)
     assert answer.status_code == 200
