@@ -19,13 +19,17 @@ def view_image(config: Config, scan: Scan, page: Page) -> Path:
     target = config.views_dir / scan.sha256[:2] / scan.sha256 / f"{page.number}.jpg"
     if target.exists():
         return target
-    source = store_path(config, scan.sha256)
+    limits = Limits(config.max_pages, config.max_page_pixels, config.max_file_bytes)
+    return render_view(store_path(config, scan.sha256), page.number, page.rotation, limits, target)
+
+
+def render_view(source: Path, number: int, rotation: int, limits: Limits, target: Path) -> Path:
+    """Render page `number` of the original at `source` to `target` as a viewer JPEG."""
     with open(source, "rb") as handle:
         kind = sniff(handle.read(4096))
-    limits = Limits(config.max_pages, config.max_page_pixels, config.max_file_bytes)
-    image = render_page(source, kind, page.number - 1, limits).image
-    if page.rotation:
-        image = image.rotate(-page.rotation, expand=True)
+    image = render_page(source, kind, number - 1, limits).image
+    if rotation:
+        image = image.rotate(-rotation, expand=True)
     if image.width > VIEW_WIDTH:
         image = image.convert("L").resize((VIEW_WIDTH, round(image.height * VIEW_WIDTH / image.width)), Image.LANCZOS)
     target.parent.mkdir(parents=True, exist_ok=True)

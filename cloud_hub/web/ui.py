@@ -4,12 +4,13 @@ from __future__ import annotations
 import csv
 import io
 
-from flask import Blueprint, Response, abort, flash, g, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, flash, g, redirect, render_template, request, send_file, url_for
 from markupsafe import Markup, escape
 
+from appliance.ingest.rasterize import Rejected
 from appliance.search import HIT_END, HIT_START
 
-from .. import audit, devices, records, tenancy
+from .. import audit, devices, page_views, records, tenancy
 from ..models import ROLES, AuditEvent, Clinic, Device, User
 from ..search import SearchError, search_documents
 from .access import actor, address, hub, organisation_id, roles, visible_clinic_ids
@@ -43,8 +44,9 @@ def dashboard():
 def search():
     query = request.args.get("q", "").strip()[:200]
     page = max(1, request.args.get("page", 1, type=int))
-    hits, error = [], None
+    hits, patients, error = [], [], None
     if query:
+        patients = records.find_patients(organisation_id(), visible_clinic_ids(), query, limit=10) if page == 1 else []
         try:
             hits = search_documents(organisation_id(), visible_clinic_ids(), query, limit=PER_PAGE + 1,
                                     offset=(page - 1) * PER_PAGE)
@@ -53,6 +55,7 @@ def search():
         except SearchError as problem:
             error = str(problem)
     return render_template("hub_search.html", query=query, hits=hits[:PER_PAGE], more=len(hits) > PER_PAGE,
+                           patients=patients,
                            page=page, error=error, highlighted=highlighted)
 
 
@@ -66,6 +69,23 @@ def document(document_id: int):
     audit.record("document.view", actor=actor(), organisation=organisation_id(), obj=found, address=address())
     return render_template("hub_document.html", document=found, pages=records.pages_of(found),
                            patient=found.patient, clinic=found.clinic)
+
+
+@bp.get("/documents/<int:document_id>/pages/<int:number>/image")
+@roles("org_admin", "viewer")
+def page_image(document_id: int, number: int):
+    try:
+        found = records.document(organisation_id(), visible_clinic_ids(), document_id)
+        blob = records.original_blob(found)
+    except records.NotFound:
+        abort(404)
+    if not 1 <= number <= found.page_count:
+        abort(404)
+    try:
+        path = page_views.view_image(hub().config, hub().storage, found, blob, number)
+    except Rejected:
+        abort(404)
+    return send_file(path, mimetype="image/jpeg", max_age=0)
 
 
 @bp.get("/devices")

@@ -1,11 +1,14 @@
 """Head office's pages and API on synced data: search, viewer, original download, devices, users."""
 import hashlib
+import io
 
 import requests
+from PIL import Image
 
 from cloud_hub.db import database
-from cloud_hub.models import AuditEvent, Device, User
-from tests.hub.conftest import HUB_PASSWORD, csrf_header, sign_in
+from cloud_hub.models import AuditEvent, Device, Document, User
+from tests.factories import render_page
+from tests.hub.conftest import HUB_PASSWORD, enroll_box, file_document, sign_in
 
 
 def page_csrf(client, path):
@@ -100,3 +103,19 @@ def test_audit_log_filters_and_exports_csv(hub_app, records):
     assert hashlib.sha256(exported.data).hexdigest()
     assert "osmium" not in exported.get_data(as_text=True)
     assert "Elsewhere" not in html
+
+
+def test_page_images_are_rendered_from_the_stored_original_and_patients_show_in_search(hub_app, tenants, people):
+    box = enroll_box(hub_app, tenants["north"])
+    buffer = io.BytesIO()
+    render_page(["LABORATORY REPORT", "Potassium 4.1 mmol/L"], noise=0).save(buffer, format="PNG")
+    uid = file_document(box, "Potassium 4.1 mmol/L", "777", last_name="Pixelsen", original=buffer.getvalue())
+    with database.connection_context():
+        document = Document.get(Document.uid == uid)
+    admin = sign_in(hub_app, "admin@acme.test")
+    image = admin.get(f"/documents/{document.id}/pages/1/image")
+    assert image.status_code == 200 and image.mimetype == "image/jpeg"
+    assert Image.open(io.BytesIO(image.data)).width == 1400
+    assert admin.get(f"/documents/{document.id}/pages/2/image").status_code == 404
+    found = admin.get("/search?q=pixelsen").get_data(as_text=True)
+    assert "Pixelsen, Jo" in found and "777" in found

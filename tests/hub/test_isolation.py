@@ -20,6 +20,7 @@ OBJECT_ROUTES = [
     ("GET", "/api/v1/documents/<int:document_id>"),
     ("GET", "/api/v1/storage/documents/<int:document_id>/original"),
     ("GET", "/documents/<int:document_id>"),
+    ("GET", "/documents/<int:document_id>/pages/<int:number>/image"),
     ("POST", "/clinics/<int:clinic_id>/enrollment-token"),
     ("POST", "/devices/<uid>/rename"),
     ("POST", "/devices/<uid>/revoke"),
@@ -62,7 +63,7 @@ def test_objects_of_another_organisation_are_not_found(hub_app, records, people,
         their_invoice = billing.invoice(tenants["other"].id, "2026-10")
     theirs = {"patient_id": records["elsewhere"]["patient"], "document_id": records["elsewhere"]["document"],
               "clinic_id": tenants["elsewhere"].id, "uid": records["elsewhere"]["device"],
-              "user_id": people["other_admin"].id, "invoice_id": their_invoice.id}
+              "user_id": people["other_admin"].id, "invoice_id": their_invoice.id, "number": 1}
     data = {"csrf_token": _form_token(admin), "name": "taken", "active": "0", "password": "taken-over-123"}
     answer = admin.open(_url(rule, theirs), method=method, data=data if method == "POST" else None)
     assert answer.status_code == 404
@@ -78,7 +79,7 @@ def test_a_user_limited_to_one_clinic_cannot_reach_another(hub_app, records, peo
     with database.connection_context():
         create_user(tenants["acme"], "north-it@acme.test", HUB_PASSWORD, "it", [tenants["north"]])
     south = {"patient_id": records["south"]["patient"], "document_id": records["south"]["document"],
-             "clinic_id": tenants["south"].id, "uid": records["south"]["device"]}
+             "clinic_id": tenants["south"].id, "uid": records["south"]["device"], "number": 1}
     viewer, it = sign_in(hub_app, "vera@acme.test"), sign_in(hub_app, "north-it@acme.test")
     client = it if method == "POST" else viewer
     token = client.get("/api/auth/me").get_json()["csrf_token"]

@@ -1,0 +1,28 @@
+"""Page images at the hub, rendered from the stored original on first view and kept."""
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+
+from appliance.ingest.rasterize import Limits
+from appliance.web.page_images import render_view
+
+from .config import HubConfig
+from .models import Blob, Document
+from .storage import Storage
+
+LIMITS = Limits(max_pages=1000, max_page_pixels=90_000_000, max_file_bytes=2 * 1024**3)
+
+
+def view_image(config: HubConfig, storage: Storage, document: Document, blob: Blob, number: int) -> Path:
+    """A JPEG of page `number` of the document's original, cached under HUB_DATA_DIR/views/."""
+    target = config.data_dir / "views" / blob.sha256[:2] / blob.sha256 / f"{number}.jpg"
+    if target.exists():
+        return target
+    config.staging_dir.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile(dir=config.staging_dir, suffix=".original") as copy:
+        with storage.open(blob.storage_key) as source:
+            shutil.copyfileobj(source, copy)
+        copy.flush()
+        return render_view(Path(copy.name), number, 0, LIMITS, target)
