@@ -12,10 +12,12 @@ import datetime as dt
 import redis
 from rq import Queue, SimpleWorker
 
+from . import uploads
 from .billing import invoice, snapshot_storage
 from .config import HubConfig
 from .db import database
 from .hub import open_hub
+from .storage import storage_for
 
 QUEUE = "digifort-hub"
 
@@ -30,6 +32,13 @@ def invoice_job(organisation_id: int, month: str) -> int:
     """Make (once) an organisation's invoice for a month; its id."""
     with database.connection_context():
         return invoice(organisation_id, month).id
+
+
+def ocr_upload_job(upload_id: int) -> str:
+    """Read a file uploaded at the hub with the box's pipeline and file it; its final status."""
+    config = HubConfig.from_env()
+    with database.connection_context():
+        return uploads.process(config, storage_for(config), upload_id)
 
 
 def enqueue(config: HubConfig, func, *args) -> str:

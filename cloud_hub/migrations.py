@@ -172,12 +172,25 @@ BILLING_SQLITE = [
     'CREATE INDEX "invoice_organisation_id" ON "invoice" ("organisation_id")',
     'CREATE UNIQUE INDEX "invoice_organisation_id_month" ON "invoice" ("organisation_id", "month")',
 ]
+UPLOADS_POSTGRES = [
+    'CREATE TABLE "hub_upload" ("id" SERIAL NOT NULL PRIMARY KEY, "organisation_id" INTEGER NOT NULL, "clinic_id" INTEGER NOT NULL, "original_name" TEXT NOT NULL, "sha256" VARCHAR(255) NOT NULL, "size" BIGINT NOT NULL, "status" VARCHAR(255) NOT NULL, "reason" TEXT, "document_id" INTEGER, "created_by" VARCHAR(255) NOT NULL, "created_at" TIMESTAMP NOT NULL, "finished_at" TIMESTAMP, FOREIGN KEY ("organisation_id") REFERENCES "organisation" ("id") ON DELETE RESTRICT, FOREIGN KEY ("clinic_id") REFERENCES "clinic" ("id") ON DELETE RESTRICT, FOREIGN KEY ("document_id") REFERENCES "document" ("id") ON DELETE RESTRICT)',
+    'CREATE INDEX "hub_upload_organisation_id" ON "hub_upload" ("organisation_id")',
+    'CREATE INDEX "hub_upload_clinic_id" ON "hub_upload" ("clinic_id")',
+    'CREATE INDEX "hub_upload_document_id" ON "hub_upload" ("document_id")',
+]
+UPLOADS_SQLITE = [
+    'CREATE TABLE "hub_upload" ("id" INTEGER NOT NULL PRIMARY KEY, "organisation_id" INTEGER NOT NULL, "clinic_id" INTEGER NOT NULL, "original_name" TEXT NOT NULL, "sha256" VARCHAR(255) NOT NULL, "size" INTEGER NOT NULL, "status" VARCHAR(255) NOT NULL, "reason" TEXT, "document_id" INTEGER, "created_by" VARCHAR(255) NOT NULL, "created_at" DATETIME NOT NULL, "finished_at" DATETIME, FOREIGN KEY ("organisation_id") REFERENCES "organisation" ("id") ON DELETE RESTRICT, FOREIGN KEY ("clinic_id") REFERENCES "clinic" ("id") ON DELETE RESTRICT, FOREIGN KEY ("document_id") REFERENCES "document" ("id") ON DELETE RESTRICT)',
+    'CREATE INDEX "hub_upload_organisation_id" ON "hub_upload" ("organisation_id")',
+    'CREATE INDEX "hub_upload_clinic_id" ON "hub_upload" ("clinic_id")',
+    'CREATE INDEX "hub_upload_document_id" ON "hub_upload" ("document_id")',
+]
 
 MIGRATIONS: list[tuple[int, str, list[str], list[str]]] = [
     (1, "initial schema", INITIAL_POSTGRES, INITIAL_SQLITE),
     (2, "page search and append-only audit", SEARCH_AND_AUDIT_POSTGRES, SEARCH_AND_AUDIT_SQLITE),
     (3, "browser and API sessions", SESSIONS_POSTGRES, SESSIONS_SQLITE),
     (4, "usage metering, price plans and invoices", BILLING_POSTGRES, BILLING_SQLITE),
+    (5, "uploads at the hub", UPLOADS_POSTGRES, UPLOADS_SQLITE),
 ]
 
 BOOKKEEPING = (

@@ -264,5 +264,21 @@ class Invoice(BaseModel):
         indexes = ((("organisation", "month"), True),)
 
 
+class HubUpload(BaseModel):
+    """A file uploaded at the hub by head office; an RQ job reads it with the box's pipeline."""
+
+    organisation = pw.ForeignKeyField(Organisation, on_delete="RESTRICT")
+    clinic = pw.ForeignKeyField(Clinic, on_delete="RESTRICT")
+    original_name = pw.TextField()
+    sha256 = pw.CharField()
+    size = pw.BigIntegerField()
+    status = pw.CharField(default="queued")
+    reason = pw.TextField(null=True)
+    document = pw.ForeignKeyField(Document, null=True, on_delete="RESTRICT")
+    created_by = pw.CharField()
+    created_at = pw.DateTimeField(default=utcnow)
+    finished_at = pw.DateTimeField(null=True)
+
+
 MODELS = [Organisation, Clinic, User, HubSession, UserClinic, EnrollmentToken, Device, UsedNonce, Blob, Upload, Batch,
-          Patient, Document, Page, Change, ChangeCursor, AuditEvent, UsageDaily, PricePlan, Invoice]
+          Patient, Document, Page, Change, ChangeCursor, AuditEvent, UsageDaily, PricePlan, Invoice, HubUpload]

@@ -10,8 +10,9 @@ from markupsafe import Markup, escape
 from appliance.ingest.rasterize import Rejected
 from appliance.search import HIT_END, HIT_START
 
-from .. import audit, devices, page_views, records, tenancy
-from ..models import ROLES, AuditEvent, Clinic, Device, User
+from .. import audit, devices, page_views, records, tenancy, uploads
+from ..jobs import enqueue, ocr_upload_job
+from ..models import ROLES, AuditEvent, Clinic, Device, HubUpload, User
 from ..search import SearchError, search_documents
 from .access import actor, address, hub, organisation_id, roles, visible_clinic_ids
 
@@ -86,6 +87,33 @@ def page_image(document_id: int, number: int):
     except Rejected:
         abort(404)
     return send_file(path, mimetype="image/jpeg", max_age=0)
+
+
+@bp.get("/upload")
+@roles("org_admin")
+def upload_page():
+    recent = HubUpload.select().where(HubUpload.organisation == organisation_id()).order_by(
+        HubUpload.id.desc()).limit(50)
+    return render_template("hub_upload.html", uploads=recent,
+                           clinics=records.clinic_overview(organisation_id(), visible_clinic_ids()))
+
+
+@bp.post("/upload")
+@roles("org_admin")
+def upload():
+    clinic_id = request.form.get("clinic_id", type=int)
+    if clinic_id not in visible_clinic_ids():
+        abort(404)
+    files = [f for f in request.files.getlist("files") if f.filename]
+    if not files:
+        flash("Choose one or more files to upload.", "error")
+        return redirect(url_for("hub_ui.upload_page"))
+    clinic = Clinic.get_by_id(clinic_id)
+    for item in files:
+        accepted = uploads.accept(hub().config, clinic, item.filename, item.stream, actor())
+        enqueue(hub().config, ocr_upload_job, accepted.id)
+    flash(f"{len(files)} file(s) received; each is read and filed in the background.")
+    return redirect(url_for("hub_ui.upload_page"))
 
 
 @bp.get("/devices")

@@ -195,5 +195,6 @@ def records(hub_app, tenants, people):
         with database.connection_context():
             document = Document.get(Document.uid == uid)
             found[clinic] = {"document": document.id, "patient": document.patient_id, "box": box,
+                             "clinic": tenants[clinic].id,
                              "device": Device.get(Device.uid == box.device_id).uid, "word": word}
     return found

@@ -34,7 +34,7 @@ LIST_ROUTES = [
     ("GET", "/"), ("GET", "/search?q=osmium"), ("GET", "/devices"), ("GET", "/users"), ("GET", "/audit"),
     ("GET", "/audit.csv"), ("GET", "/api/v1/patients?q="), ("GET", "/api/v1/documents?q=osmium"),
     ("POST", "/users"), ("GET", "/billing"), ("POST", "/billing/invoices"), ("GET", "/api/v1/billing/usage"),
-    ("GET", "/api/v1/billing/invoices"),
+    ("GET", "/api/v1/billing/invoices"), ("GET", "/upload"), ("POST", "/upload"),
 ]
 OUTSIDE = {"/healthz", "/login", "/logout", "/api/auth/token", "/api/auth/me", "/api/auth/logout"}
 
@@ -91,7 +91,7 @@ def test_a_user_limited_to_one_clinic_cannot_reach_another(hub_app, records, peo
 def test_lists_show_nothing_of_another_organisation(hub_app, records, people, method, rule):
     admin = sign_in(hub_app, "admin@acme.test")
     data = {"csrf_token": _form_token(admin), "email": "someone@acme.test", "password": "a-long-password",
-            "role": "viewer", "month": "2026-10"} if method == "POST" else None
+            "role": "viewer", "month": "2026-10", "clinic_id": records["north"]["clinic"]} if method == "POST" else None
     answer = admin.open(rule, method=method, data=data, follow_redirects=True)
     body = answer.get_data(as_text=True)
     assert answer.status_code == 200
