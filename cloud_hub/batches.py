@@ -12,11 +12,13 @@ import datetime as dt
 import hashlib
 import json
 
+from dataclasses import dataclass
+
 import peewee as pw
 
 from . import billing
 from .blobs import SHA256_RE
-from .db import database, locked
+from .db import database, is_postgres, locked
 from .models import Batch, Blob, Device, Document, Page, Patient, utcnow
 
 DOC_STATUSES = ("filed", "needs_review")
@@ -82,28 +84,47 @@ def _text(value, field: str, required: bool = True, limit: int = 255) -> str | N
     return value.strip()
 
 
-def upsert_patient(device: Device, data) -> Patient:
-    """The clinic's patient with this MRN, created or brought up to date."""
+@dataclass
+class PatientData:
+    mrn: str
+    fields: dict
+
+
+@dataclass
+class DocumentData:
+    uid: str
+    sha: str
+    fields: dict
+    patient: PatientData | None
+    pages: list[tuple[int, str]]
+
+
+@dataclass
+class Commit:
+    """What one batch's items share: the device, which blobs the hub has, what to meter."""
+
+    device: Device
+    stored_blobs: set[str]
+    pages: int = 0
+    documents: int = 0
+
+
+def check_patient(data) -> PatientData:
+    """A patient item's data, checked, or ItemRefused."""
     if not isinstance(data, dict):
         raise ItemRefused("patient must be an object")
-    mrn = _text(data.get("mrn"), "patient.mrn")
-    fields = {"last_name": _text(data.get("last_name"), "patient.last_name"),
-              "first_name": _text(data.get("first_name"), "patient.first_name"),
-              "dob": _date(data.get("dob"), "patient.dob")}
-    patient = Patient.get_or_none((Patient.clinic == device.clinic_id) & (Patient.mrn == mrn))
-    if patient is None:
-        return Patient.create(organisation=device.organisation_id, clinic=device.clinic_id, mrn=mrn, **fields)
-    if any(getattr(patient, name) != value for name, value in fields.items()):
-        Patient.update(updated_at=utcnow(), **fields).where(Patient.id == patient.id).execute()
-    return Patient.get_by_id(patient.id)
+    return PatientData(mrn=_text(data.get("mrn"), "patient.mrn"), fields={
+        "last_name": _text(data.get("last_name"), "patient.last_name"),
+        "first_name": _text(data.get("first_name"), "patient.first_name"),
+        "dob": _date(data.get("dob"), "patient.dob")})
 
 
-def upsert_document(device: Device, data) -> str:
-    """Create or update a document and its pages; 'applied' or 'unchanged'."""
+def check_document(commit: Commit, data) -> DocumentData:
+    """A document item's data, checked (ItemRefused), with its blob at the hub (else ItemNotReady)."""
     if not isinstance(data, dict):
         raise ItemRefused("document must be an object")
     uid = _text(data.get("uid"), "document.uid", limit=64)
-    sha = (data.get("blob_sha256") or "").lower()
+    sha = str(data.get("blob_sha256") or "").lower()
     if not SHA256_RE.match(sha):
         raise ItemRefused("document.blob_sha256 must be the 64 hex digits of the original's SHA-256")
     status = data.get("status")
@@ -116,58 +137,148 @@ def upsert_document(device: Device, data) -> str:
         raise ItemRefused("document.pages must be a list of {number, text}")
     if len({p["number"] for p in pages}) != len(pages):
         raise ItemRefused("document.pages has the same page number twice")
-    if not Blob.select().where((Blob.organisation == device.organisation_id) & (Blob.sha256 == sha)).exists():
-        raise ItemNotReady("the original's blob has not been uploaded yet")
-    patient = upsert_patient(device, data["patient"]) if data.get("patient") else None
     fields = {
-        "patient": patient, "status": status, "review_reason": _text(data.get("review_reason"), "review_reason",
-                                                                      required=False, limit=2000),
+        "status": status,
+        "review_reason": _text(data.get("review_reason"), "review_reason", required=False, limit=2000),
         "doc_type": _text(data.get("doc_type"), "document.doc_type", limit=64),
         "doc_date": _date(data.get("doc_date"), "document.doc_date"), "page_count": len(pages),
         "blob_sha256": sha, "original_name": _text(data.get("original_name"), "document.original_name", limit=1000),
     }
-    existing = Document.get_or_none((Document.organisation == device.organisation_id) & (Document.uid == uid))
+    patient = check_patient(data["patient"]) if data.get("patient") else None
+    if sha not in commit.stored_blobs:
+        raise ItemNotReady("the original's blob has not been uploaded yet")
+    return DocumentData(uid, sha, fields, patient, sorted((p["number"], p.get("text", "")) for p in pages))
+
+
+def check_item(commit: Commit, item) -> PatientData | DocumentData:
+    """One item's data, checked, or ItemRefused / ItemNotReady."""
+    if not isinstance(item, dict) or not isinstance(item.get("id"), str) or not item["id"]:
+        raise ItemRefused("every item needs an id (the box's outbox id)")
+    if item.get("type") == "document":
+        return check_document(commit, item.get("document"))
+    if item.get("type") == "patient":
+        return check_patient(item.get("patient"))
+    raise ItemRefused(f"unknown item type {item.get('type')!r}; expected document or patient")
+
+
+def stored_blobs(device: Device, items: list) -> set[str]:
+    """Which of the blobs the batch's documents name are stored for the organisation (one query)."""
+    named = {str(item["document"].get("blob_sha256", "")).lower() for item in items
+             if isinstance(item, dict) and isinstance(item.get("document"), dict)}
+    return {sha for (sha,) in Blob.select(Blob.sha256).where(
+        (Blob.organisation == device.organisation_id) & Blob.sha256.in_(list(named))).tuples()}
+
+
+class _Fallback(Exception):
+    """The bulk path cannot take this batch as it is; apply item by item instead."""
+
+
+def _patients(commit: Commit, wanted: list[PatientData]) -> dict[str, int]:
+    """Patient ids by MRN for `wanted`: found, brought up to date, or created (few statements)."""
+    device = commit.device
+    by_mrn = {p.mrn: p for p in wanted}
+    existing = {p.mrn: p for p in Patient.select().where(
+        (Patient.clinic == device.clinic_id) & Patient.mrn.in_(list(by_mrn)))}
+    for mrn, patient in existing.items():
+        if any(getattr(patient, name) != value for name, value in by_mrn[mrn].fields.items()):
+            Patient.update(updated_at=utcnow(), **by_mrn[mrn].fields).where(Patient.id == patient.id).execute()
+    ids = {mrn: patient.id for mrn, patient in existing.items()}
+    new = [{"organisation": device.organisation_id, "clinic": device.clinic_id, "mrn": mrn, "updated_at": utcnow(),
+            **data.fields} for mrn, data in by_mrn.items() if mrn not in existing]
+    if new:
+        ids.update({mrn: pid for pid, mrn in Patient.insert_many(new).returning(Patient.id, Patient.mrn).tuples()})
+    return ids
+
+
+def _apply_bulk(commit: Commit, checked: list[tuple[int, PatientData | DocumentData]], results: list[dict]):
+    """Apply checked items with a handful of statements: the usual batch of new documents."""
+    if not is_postgres():
+        raise _Fallback("the embedded SQLite hub applies items one by one")
+    device = commit.device
+    documents = [(index, data) for index, data in checked if isinstance(data, DocumentData)]
+    if len({data.uid for _, data in documents}) != len(documents):
+        raise _Fallback("the same document twice in one batch")
+    patients = [data for _, data in checked if isinstance(data, PatientData)]
+    patients += [data.patient for _, data in documents if data.patient is not None]
+    patient_ids = _patients(commit, patients) if patients else {}
+    for index, data in checked:
+        if isinstance(data, PatientData):
+            results[index]["status"] = "applied"
+    existing = {d.uid: d for d in Document.select().where(
+        (Document.organisation == device.organisation_id) & Document.uid.in_([data.uid for _, data in documents]))}
+    if existing:
+        raise _Fallback("documents already at the hub are compared one by one")
+    if not documents:
+        return
+    rows = [{"organisation": device.organisation_id, "clinic": device.clinic_id, "device": device.id, "uid": data.uid,
+             "patient": patient_ids[data.patient.mrn] if data.patient else None, "created_at": utcnow(),
+             "updated_at": utcnow(), **data.fields} for _, data in documents]
+    ids = dict((uid, doc_id) for doc_id, uid in Document.insert_many(rows).returning(Document.id, Document.uid).tuples())
+    Page.insert_many([{"document": ids[data.uid], "organisation": device.organisation_id, "number": number,
+                       "text": text} for _, data in documents for number, text in data.pages]).execute()
+    for index, data in documents:
+        results[index]["status"] = "applied"
+        commit.pages += len(data.pages)
+        commit.documents += 1
+
+
+def _apply_one(commit: Commit, data: PatientData | DocumentData) -> str:
+    """Apply one checked item (the per-item path); 'applied', 'unchanged', or ItemRefused."""
+    device = commit.device
+    if isinstance(data, PatientData):
+        _patients(commit, [data])
+        return "applied"
+    patient_id = _patients(commit, [data.patient])[data.patient.mrn] if data.patient else None
+    existing = Document.get_or_none((Document.organisation == device.organisation_id) & (Document.uid == data.uid))
     if existing is not None and existing.clinic_id != device.clinic_id:
         raise ItemRefused("a document with this uid belongs to another clinic")
-    page_rows = sorted((p["number"], p.get("text", "")) for p in pages)
     if existing is not None:
-        wanted = {**fields, "patient": patient.id if patient else None}
-        stored = {name: existing.patient_id if name == "patient" else getattr(existing, name) for name in fields}
+        wanted = {**data.fields, "patient": patient_id}
+        stored = {name: existing.patient_id if name == "patient" else getattr(existing, name) for name in wanted}
         stored_pages = [(p.number, p.text) for p in existing.pages.order_by(Page.number)]
-        if stored == wanted and stored_pages == page_rows:
+        if stored == wanted and stored_pages == data.pages:
             return "unchanged"
-        Document.update(updated_at=utcnow(), **fields).where(Document.id == existing.id).execute()
+        Document.update(updated_at=utcnow(), patient=patient_id, **data.fields).where(
+            Document.id == existing.id).execute()
         Page.delete().where(Page.document == existing.id).execute()
-        document = existing
+        document_id = existing.id
     else:
-        document = Document.create(organisation=device.organisation_id, clinic=device.clinic_id, device=device,
-                                   uid=uid, **fields)
-        billing.meter(device.organisation_id, device.id, pages=len(page_rows), documents=1)
-    Page.insert_many([{"document": document.id, "organisation": device.organisation_id, "number": number,
-                       "text": text} for number, text in page_rows]).execute()
+        document_id = Document.create(organisation=device.organisation_id, clinic=device.clinic_id, device=device,
+                                      uid=data.uid, patient=patient_id, **data.fields).id
+        commit.pages += len(data.pages)
+        commit.documents += 1
+    Page.insert_many([{"document": document_id, "organisation": device.organisation_id, "number": number,
+                       "text": text} for number, text in data.pages]).execute()
     return "applied"
 
 
-def apply_item(device: Device, item) -> dict:
-    """Apply one item inside a savepoint; its result for the answer."""
-    item_id = item.get("id") if isinstance(item, dict) else None
-    result = {"id": item_id}
+def apply_items(commit: Commit, items: list) -> list[dict]:
+    """Every item's result. Items are checked first; the valid ones go in together when they can,
+    otherwise one by one, each in its own savepoint so one failure never sinks the rest."""
+    results = [{"id": item.get("id") if isinstance(item, dict) else None} for item in items]
+    checked = []
+    for index, item in enumerate(items):
+        try:
+            checked.append((index, check_item(commit, item)))
+        except ItemRefused as error:
+            results[index].update(status="refused", error=str(error))
+        except ItemNotReady as error:
+            results[index].update(status="retry", error=str(error))
     try:
-        if not isinstance(item_id, str) or not item_id:
-            raise ItemRefused("every item needs an id (the box's outbox id)")
         with database.atomic():
-            if item.get("type") == "document":
-                result["status"] = upsert_document(device, item.get("document"))
-            elif item.get("type") == "patient":
-                upsert_patient(device, item.get("patient"))
-                result["status"] = "applied"
-            else:
-                raise ItemRefused(f"unknown item type {item.get('type')!r}; expected document or patient")
-    except ItemRefused as error:
-        result.update(status="refused", error=str(error))
-    except ItemNotReady as error:
-        result.update(status="retry", error=str(error))
-    return result
+            _apply_bulk(commit, checked, results)
+        return results
+    except (_Fallback, pw.DatabaseError):
+        commit.pages = commit.documents = 0
+    for index, data in checked:
+        try:
+            with database.atomic():
+                results[index]["status"] = _apply_one(commit, data)
+        except ItemRefused as error:
+            results[index].update(status="refused", error=str(error))
+        except pw.DatabaseError:
+            results[index].update(status="retry", error="the hub could not store this item now; send it again")
+    return results
 
 
 def commit(device: Device, body: bytes, batch: dict) -> tuple[dict, bool]:
@@ -181,7 +292,11 @@ def commit(device: Device, body: bytes, batch: dict) -> tuple[dict, bool]:
             current = locked(Device.select().where(Device.id == device.id)).get()
             record = Batch.create(device=device, batch_uid=batch["batch_id"], seq=batch["seq"], digest=digest,
                                   response="", items=len(batch["items"]))
-            results = [apply_item(device, item) for item in batch["items"]]
+            commit_state = Commit(device, stored_blobs(device, batch["items"]))
+            results = apply_items(commit_state, batch["items"])
+            if commit_state.documents:
+                billing.meter(device.organisation_id, device.id, pages=commit_state.pages,
+                              documents=commit_state.documents)
             gap = max(0, batch["seq"] - current.last_seq - 1)
             answer = {"batch_id": batch["batch_id"], "seq": batch["seq"], "results": results,
                       "committed_at": utcnow().isoformat() + "Z"}
