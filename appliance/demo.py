@@ -38,20 +38,35 @@ def _start_web(config: Config, env: dict) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-m", "appliance", "serve", "--bind", config.bind], env=env)
 
 
+def _start_hub(env: dict) -> tuple[subprocess.Popen, str, str, str]:
+    from cloud_hub.demo import demo_hub_config, demo_hub_env, prepare
+
+    hub_config = demo_hub_config(DEMO_ROOT / "hub", os.environ.get("HUB_BIND") or "127.0.0.1:8090")
+    email, password = prepare(hub_config)
+    hub_env = {key: value for key, value in env.items() if key not in ("DATABASE_URL", "REDIS_URL", "S3_BUCKET")}
+    hub_env.update(demo_hub_env(hub_config))
+    process = subprocess.Popen([sys.executable, "-m", "cloud_hub", "serve"], env=hub_env)
+    return process, hub_config.bind, email, password
+
+
 def run_demo() -> int:
-    """Start the box's web UI and worker on demo data; stop both with Ctrl-C."""
+    """Start the box's web UI and worker, and the hub, on demo data; stop them all with Ctrl-C."""
     config = demo_config()
     open_box(config)
     username, password = _demo_login(config)
     env = dict(os.environ, APPLIANCE_DATA_DIR=str(config.data_dir), APPLIANCE_INBOX=str(config.inbox))
     web = _start_web(config, env)
+    hub, hub_bind, hub_email, hub_password = _start_hub(env)
     print(
-        "\nDigiFort demo box is running.\n"
+        "\nDigiFort demo is running.\n"
         f"  Box web UI:        http://{config.bind}/\n"
         f"  Sign in as:        {username} / {password}\n"
         f"  Drop scans into:   {config.inbox.resolve()}   (PDF, TIFF, JPEG or PNG)\n"
-        f"  Data (database, originals, thumbnails): {config.data_dir.resolve()}\n"
-        "  Coming next: the cloud hub and the sync agent.\n"
+        f"  Box data (database, originals, thumbnails): {config.data_dir.resolve()}\n"
+        f"  Hub (head office): http://{hub_bind}/\n"
+        f"  Sign in as:        {hub_email} / {hub_password}\n"
+        f"  Hub data:          {(DEMO_ROOT / 'hub').resolve()}\n"
+        "  Coming next: the sync agent that sends the box's documents to the hub.\n"
         "  Stop with Ctrl-C.\n",
         flush=True,
     )
@@ -59,6 +74,7 @@ def run_demo() -> int:
     try:
         run_worker(config)
     finally:
-        web.terminate()
-        web.wait(timeout=30)
+        for process in (web, hub):
+            process.terminate()
+            process.wait(timeout=30)
     return 0

@@ -23,6 +23,8 @@ class AppServer(BaseApplication):
         self.cfg.set("timeout", 120)
         self.cfg.set("accesslog", None)
         self.cfg.set("errorlog", "-")
+        # No runtime control socket: nothing uses it, and it would be written under $HOME.
+        self.cfg.set("control_socket_disable", True)
 
     def load(self):
         return self.factory()

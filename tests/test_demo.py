@@ -1,0 +1,45 @@
+"""`make demo` (python -m appliance demo): box UI, worker and hub come up and the printed logins work."""
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import requests
+
+from tests.servers import free_port
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_demo_starts_box_and_hub_and_prints_working_logins(tmp_path):
+    box_port, hub_port = free_port(), free_port()
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "S3_BUCKET",
+                                                            "APPLIANCE_DATA_DIR", "APPLIANCE_INBOX")}
+    env.update(PYTHONPATH=str(ROOT), APPLIANCE_BIND=f"127.0.0.1:{box_port}", HUB_BIND=f"127.0.0.1:{hub_port}",
+               APPLIANCE_OCR_PROCESSES="1")
+    demo = subprocess.Popen([sys.executable, "-m", "appliance", "demo"], cwd=tmp_path, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        output, deadline = "", time.monotonic() + 60
+        while "Stop with Ctrl-C" not in output and time.monotonic() < deadline:
+            output += demo.stdout.readline()
+        box_login = re.search(r"Box web UI:.*\n\s+Sign in as:\s+(\S+) / (\S+)", output)
+        hub_login = re.search(r"Hub \(head office\):.*\n\s+Sign in as:\s+(\S+) / (\S+)", output)
+        assert box_login and hub_login, output
+        assert str(tmp_path / "demo-data" / "inbox") in output
+        for _ in range(100):
+            try:
+                if requests.get(f"http://127.0.0.1:{hub_port}/login", timeout=1).ok:
+                    break
+            except requests.ConnectionError:
+                time.sleep(0.2)
+        assert requests.get(f"http://127.0.0.1:{box_port}/login", timeout=5).ok
+        signed = requests.post(f"http://127.0.0.1:{hub_port}/api/auth/token", timeout=5,
+                               json={"email": hub_login.group(1), "password": hub_login.group(2)})
+        assert signed.status_code == 200 and signed.json()["user"]["role"] == "org_admin"
+    finally:
+        demo.send_signal(signal.SIGINT)
+        demo.wait(timeout=60)
