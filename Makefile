@@ -19,6 +19,7 @@ test: deps test-system-packages
 bench: deps
 	$(PY) bench/ingest.py
 	$(PY) bench/search.py
+	$(PY) -m tests.servers -- $(PY) bench/hub_ingest.py
 
 deps: system-packages $(STAMP)
 
