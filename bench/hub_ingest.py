@@ -43,7 +43,7 @@ from cloud_hub.devices import issue_enrollment_token  # noqa: E402
 from cloud_hub.hub import open_hub  # noqa: E402
 from cloud_hub.tenancy import create_clinic, create_organisation  # noqa: E402
 from sync import protocol  # noqa: E402
-from tests.servers import free_port  # noqa: E402
+from tests.servers import free_port, wait_for_http  # noqa: E402
 
 WORDS = ("patient seen in clinic today blood pressure stable continue current medication review in six weeks "
          "haemoglobin potassium sodium creatinine within normal limits referral cardiology echocardiogram "
@@ -241,12 +241,7 @@ def measure(args) -> Figures:
             server = subprocess.Popen([sys.executable, "-m", "cloud_hub", "serve", "--bind", f"127.0.0.1:{port}"],
                                       cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             base = f"http://127.0.0.1:{port}"
-            for _ in range(300):
-                try:
-                    if requests.get(f"{base}/healthz", timeout=1).ok:
-                        break
-                except requests.ConnectionError:
-                    time.sleep(0.1)
+            wait_for_http(f"{base}/healthz")
             boxes = [Box(base, token) for token in tokens]
             shas = [box.upload(f"%PDF-1.4 bench original of box {n}".encode()) for n, box in enumerate(boxes)]
             batches = [make_batches(n, args.batches, args.documents, args.pages, sha) for n, sha in enumerate(shas)]

@@ -126,6 +126,14 @@ def _rollup(args, config: HubConfig) -> int:
     return 0
 
 
+def _archive(args, config: HubConfig) -> int:
+    from .jobs import archive_job, enqueue
+
+    open_hub(config)
+    print(f"archival of blobs older than {config.archive_after_days} days: {enqueue(config, archive_job)}")
+    return 0
+
+
 def _usage(args, config: HubConfig) -> int:
     from .billing import usage
     from .tenancy import organisation_named
@@ -148,6 +156,24 @@ def _invoice(args, config: HubConfig) -> int:
     open_hub(config)
     organisation = organisation_named(args.org)
     print(f"invoice for {organisation.name} {args.month}: {enqueue(config, invoice_job, organisation.id, args.month)}")
+    return 0
+
+
+def _price_plan(args, config: HubConfig) -> int:
+    from decimal import Decimal, InvalidOperation
+
+    from .billing import BillingError, set_plan
+    from .tenancy import organisation_named
+
+    open_hub(config)
+    organisation = organisation_named(args.org)
+    try:
+        prices = [Decimal(value) for value in (args.per_page, args.per_gb_month, args.per_gb_transfer)]
+    except InvalidOperation:
+        raise BillingError("prices are numbers like 0.02") from None
+    set_plan(organisation.id, args.currency, *prices)
+    print(f"price plan of {organisation.name}: {args.currency.upper()} {prices[0]} a page, {prices[1]} a GB-month, "
+          f"{prices[2]} a GB transferred (from the next invoice made)")
     return 0
 
 
@@ -197,6 +223,8 @@ def build_parser() -> argparse.ArgumentParser:
     rollup = sub.add_parser("rollup", help="record each organisation's stored bytes for a day (run nightly)")
     rollup.add_argument("--day", help="YYYY-MM-DD (default today)")
     rollup.set_defaults(handler=_rollup)
+    sub.add_parser("archive", help="move old blobs to the colder storage class (run nightly)").set_defaults(
+        handler=_archive)
     usage = sub.add_parser("usage", help="print usage per organisation for a month")
     usage.add_argument("--month", required=True, help="YYYY-MM")
     usage.add_argument("--org", help="one organisation (default all)")
@@ -205,6 +233,13 @@ def build_parser() -> argparse.ArgumentParser:
     invoice.add_argument("--org", required=True)
     invoice.add_argument("--month", required=True, help="YYYY-MM")
     invoice.set_defaults(handler=_invoice)
+    plan = sub.add_parser("price-plan", help="set an organisation's prices")
+    plan.add_argument("--org", required=True)
+    plan.add_argument("--currency", default="GBP")
+    plan.add_argument("--per-page", required=True)
+    plan.add_argument("--per-gb-month", required=True)
+    plan.add_argument("--per-gb-transfer", required=True)
+    plan.set_defaults(handler=_price_plan)
     return parser
 
 

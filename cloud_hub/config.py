@@ -31,6 +31,8 @@ class HubConfig:
     max_batch_items: int = 500
     max_batch_bytes: int = 8 * 1024 * 1024
     secret_key: str | None = None
+    archive_after_days: int = 365
+    archive_storage_class: str = "STANDARD_IA"
     idle_minutes: float = 30.0
     session_hours: float = 12.0
     secure_cookies: bool = True
@@ -73,6 +75,8 @@ class HubConfig:
             max_batch_items=read_int(env, "HUB_MAX_BATCH_ITEMS", defaults.max_batch_items),
             max_batch_bytes=read_int(env, "HUB_MAX_BATCH_BYTES", defaults.max_batch_bytes),
             secret_key=env.get("HUB_SECRET_KEY") or None,
+            archive_after_days=read_int(env, "HUB_ARCHIVE_AFTER_DAYS", defaults.archive_after_days),
+            archive_storage_class=env.get("HUB_ARCHIVE_STORAGE_CLASS") or defaults.archive_storage_class,
             idle_minutes=read_float(env, "HUB_IDLE_MINUTES", defaults.idle_minutes),
             session_hours=read_float(env, "HUB_SESSION_HOURS", defaults.session_hours),
             secure_cookies=read_bool(env, "HUB_SECURE_COOKIES", defaults.secure_cookies),

@@ -13,6 +13,7 @@ import redis
 from rq import Queue, SimpleWorker
 
 from . import uploads
+from .archival import archive_old_blobs
 from .billing import invoice, snapshot_storage
 from .config import HubConfig
 from .db import database
@@ -39,6 +40,13 @@ def ocr_upload_job(upload_id: int) -> str:
     config = HubConfig.from_env()
     with database.connection_context():
         return uploads.process(config, storage_for(config), upload_id)
+
+
+def archive_job() -> int:
+    """Move old blobs to the colder storage class; how many moved."""
+    config = HubConfig.from_env()
+    with database.connection_context():
+        return archive_old_blobs(storage_for(config), config.archive_after_days, config.archive_storage_class)
 
 
 def enqueue(config: HubConfig, func, *args) -> str:

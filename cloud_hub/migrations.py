@@ -185,12 +185,16 @@ UPLOADS_SQLITE = [
     'CREATE INDEX "hub_upload_document_id" ON "hub_upload" ("document_id")',
 ]
 
+ARCHIVE_POSTGRES = ['ALTER TABLE "blob" ADD COLUMN "archived_at" TIMESTAMP']
+ARCHIVE_SQLITE = ['ALTER TABLE "blob" ADD COLUMN "archived_at" DATETIME']
+
 MIGRATIONS: list[tuple[int, str, list[str], list[str]]] = [
     (1, "initial schema", INITIAL_POSTGRES, INITIAL_SQLITE),
     (2, "page search and append-only audit", SEARCH_AND_AUDIT_POSTGRES, SEARCH_AND_AUDIT_SQLITE),
     (3, "browser and API sessions", SESSIONS_POSTGRES, SESSIONS_SQLITE),
     (4, "usage metering, price plans and invoices", BILLING_POSTGRES, BILLING_SQLITE),
     (5, "uploads at the hub", UPLOADS_POSTGRES, UPLOADS_SQLITE),
+    (6, "blob archival", ARCHIVE_POSTGRES, ARCHIVE_SQLITE),
 ]
 
 BOOKKEEPING = (

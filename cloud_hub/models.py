@@ -121,6 +121,7 @@ class Blob(BaseModel):
     size = pw.BigIntegerField()
     storage_key = pw.CharField()
     created_at = pw.DateTimeField(default=utcnow)
+    archived_at = pw.DateTimeField(null=True)
 
     class Meta:
         indexes = ((("organisation", "sha256"), True),)

@@ -120,6 +120,12 @@ class S3Storage:
     def delete(self, key: str) -> None:
         self.client.delete_object(Bucket=self.bucket, Key=key)
 
+    def archive(self, key: str, storage_class: str) -> None:
+        """Move an object to a colder storage class in place (still readable at once with STANDARD_IA)."""
+        self.client.copy_object(Bucket=self.bucket, Key=key, CopySource={"Bucket": self.bucket, "Key": key},
+                                StorageClass=storage_class, ServerSideEncryption="AES256",
+                                MetadataDirective="COPY")
+
 
 def storage_for(config: HubConfig) -> Storage:
     """S3 when S3_BUCKET is set, otherwise the local blob folder."""

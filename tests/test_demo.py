@@ -9,7 +9,7 @@ from pathlib import Path
 
 import requests
 
-from tests.servers import free_port
+from tests.servers import free_port, wait_for_http
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -30,12 +30,7 @@ def test_demo_starts_box_and_hub_and_prints_working_logins(tmp_path):
         hub_login = re.search(r"Hub \(head office\):.*\n\s+Sign in as:\s+(\S+) / (\S+)", output)
         assert box_login and hub_login, output
         assert str(tmp_path / "demo-data" / "inbox") in output
-        for _ in range(100):
-            try:
-                if requests.get(f"http://127.0.0.1:{hub_port}/login", timeout=1).ok:
-                    break
-            except requests.ConnectionError:
-                time.sleep(0.2)
+        wait_for_http(f"http://127.0.0.1:{hub_port}/login")
         assert requests.get(f"http://127.0.0.1:{box_port}/login", timeout=5).ok
         signed = requests.post(f"http://127.0.0.1:{hub_port}/api/auth/token", timeout=5,
                                json={"email": hub_login.group(1), "password": hub_login.group(2)})

@@ -12,7 +12,7 @@ from .. import audit
 from ..config import Config
 from ..db import database
 from ..models import Document, Job, Page, Patient, Quarantine, Scan, utcnow
-from .extract import DOC_TYPES, PersonName, extract, fold
+from .extract import DOC_TYPES, PersonName, extract
 from .filing import decide
 from .pages import PageResult
 from .separators import Segment, page_separator, split

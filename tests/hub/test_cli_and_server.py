@@ -4,13 +4,12 @@ import json
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import requests
 
 from sync import protocol
-from tests.servers import free_port
+from tests.servers import free_port, wait_for_http
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -35,6 +34,17 @@ def test_embedded_default_needs_no_server(tmp_path):
     wrong = hub_cli(env, "enrollment-token", "--org", "Acme Health", "--clinic", "Nowhere")
     assert wrong.returncode == 2 and "no clinic named 'Nowhere'" in wrong.stderr
     assert "no devices enrolled yet" in hub_cli(env, "devices", "--org", "Acme Health").stdout
+    plan = hub_cli(env, "price-plan", "--org", "Acme Health", "--currency", "eur", "--per-page", "0.03",
+                   "--per-gb-month", "0.5", "--per-gb-transfer", "0.1")
+    assert plan.returncode == 0 and "EUR 0.03 a page" in plan.stdout
+    bad = hub_cli(env, "price-plan", "--org", "Acme Health", "--per-page", "cheap", "--per-gb-month", "1",
+                  "--per-gb-transfer", "1")
+    assert bad.returncode == 2 and "numbers like 0.02" in bad.stderr
+    usage = hub_cli(env, "usage", "--month", "2026-10")
+    assert usage.returncode == 0 and "Acme Health  2026-10: 0 pages" in usage.stdout
+    invoice = hub_cli(env, "invoice", "--org", "Acme Health", "--month", "2026-10")
+    assert invoice.returncode == 0 and "done in-process" in invoice.stdout
+    assert hub_cli(env, "usage", "--month", "October").returncode == 2
 
 
 def test_it_lists_renames_and_revokes_boxes_from_the_command_line(tmp_path, postgres_url, hub_app, tenants):
@@ -64,12 +74,7 @@ def test_a_box_enrols_uploads_and_commits_through_gunicorn(tmp_path, postgres_ur
                               cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     base = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(100):
-            try:
-                if requests.get(f"{base}/healthz", timeout=1).ok:
-                    break
-            except requests.ConnectionError:
-                time.sleep(0.1)
+        wait_for_http(f"{base}/healthz")
         key = protocol.new_private_key()
         enrolled = requests.post(f"{base}/api/v1/sync/enroll", timeout=10,
                                  json={"token": token, "public_key": protocol.public_key_text(key)})

@@ -10,6 +10,7 @@ import boto3
 from cloud_hub.changes import publish
 from cloud_hub.db import database
 from cloud_hub.models import Blob, Device, Document, Page, Patient
+from cloud_hub.storage import blob_key
 from tests.hub.conftest import enroll_box
 
 CHUNK = 64 * 1024
@@ -204,3 +205,37 @@ def test_the_change_feed_is_ordered_paged_and_per_clinic(hub_app, tenants):
     assert [c["payload"] for c in rest["changes"]] == [{"user": "nurse"}] and not rest["more"]
     cursors = [c["cursor"] for c in first["changes"] + rest["changes"]]
     assert cursors == sorted(cursors) and len(set(cursors)) == 3
+
+
+def test_old_blobs_move_to_the_colder_storage_class_and_stay_downloadable(hub_app, hub_config, tenants):
+    import datetime as dt
+
+    from cloud_hub.archival import archive_old_blobs
+    from cloud_hub.storage import storage_for
+
+    box = enroll_box(hub_app, tenants["north"])
+    old, _ = upload(box, b"scanned two years ago")
+    new, _ = upload(box, b"scanned yesterday")
+    with database.connection_context():
+        Blob.update(created_at=dt.datetime(2024, 1, 1)).where(Blob.sha256 == old).execute()
+        storage = storage_for(hub_config)
+        assert archive_old_blobs(storage, 365, "STANDARD_IA") == 1
+        assert archive_old_blobs(storage, 365, "STANDARD_IA") == 0
+        key = Blob.get(Blob.sha256 == old).storage_key
+    head = s3_client(hub_config).head_object(Bucket=hub_config.s3_bucket, Key=key)
+    assert head["StorageClass"] == "STANDARD_IA" and head["ServerSideEncryption"] == "AES256"
+    assert s3_client(hub_config).get_object(Bucket=hub_config.s3_bucket, Key=key)["Body"].read() == b"scanned two years ago"
+    fresh = s3_client(hub_config).head_object(Bucket=hub_config.s3_bucket, Key=blob_key(tenants["acme"].uid, new))
+    assert fresh.get("StorageClass", "STANDARD") == "STANDARD"
+
+
+def test_large_blobs_are_stored_in_parts(hub_config, tmp_path):
+    from cloud_hub.storage import storage_for
+
+    storage = storage_for(hub_config)
+    storage.ensure_bucket()
+    big = tmp_path / "big.tif"
+    big.write_bytes(os.urandom(17 * 1024 * 1024))
+    storage.put_file("test/big", big)
+    head = storage.head("test/big")
+    assert head["ETag"].strip('"').endswith("-2") and head["ContentLength"] == 17 * 1024 * 1024
