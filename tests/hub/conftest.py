@@ -169,9 +169,10 @@ def file_document(box: Box, text: str, mrn: str, last_name: str = "Smith", origi
 
     original = original or f"%PDF-1.4 {text}".encode()
     sha = hashlib.sha256(original).hexdigest()
-    uploaded = box.request("PUT", f"/api/v1/sync/blobs/{sha}?size={len(original)}&offset=0", original,
-                           content_type="application/octet-stream")
-    assert uploaded.status_code in (200, 201), uploaded.get_json()
+    for offset in range(0, len(original), 64 * 1024):
+        uploaded = box.request("PUT", f"/api/v1/sync/blobs/{sha}?size={len(original)}&offset={offset}",
+                               original[offset:offset + 64 * 1024], content_type="application/octet-stream")
+        assert uploaded.status_code in (200, 201), uploaded.get_json()
     uid = uuid.uuid4().hex
     item = {"id": uid, "type": "document", "document": {
         "uid": uid, "status": "filed", "doc_type": "lab_report", "doc_date": "2024-04-02", "original_name": "scan.pdf",
