@@ -50,34 +50,31 @@ def start(user: User, secret: str, hours: float, address: str | None) -> tuple[H
     return session, jwt.encode(claims, secret, algorithm=ALGORITHMS[0])
 
 
-def resume(token: str, secret: str, idle_minutes: float) -> tuple[SignedIn | None, str | None]:
-    """(who is signed in, None) for a valid token and live session; (None, why not) otherwise."""
+def resume(token: str, secret: str, idle_minutes: float) -> SignedIn | None:
+    """Who is signed in, for a valid token naming a live session; None otherwise (the session
+    row records why it ended)."""
     try:
         claims = jwt.decode(token, secret, algorithms=ALGORITHMS, audience=AUDIENCE,
                             options={"require": ["exp", "iat", "sub", "sid", "aud"]})
-    except jwt.ExpiredSignatureError:
-        return None, "expired"
     except jwt.InvalidTokenError:
-        return None, "invalid"
+        return None
     session = HubSession.get_or_none(HubSession.id == claims["sid"])
-    if session is None or str(session.user_id) != claims["sub"]:
-        return None, "invalid"
-    now = utcnow()
-    if session.ended_at is not None:
-        return None, session.end_reason or "ended"
+    if session is None or str(session.user_id) != claims["sub"] or session.ended_at is not None:
+        return None
+    now, ended = utcnow(), None
     if now >= session.expires_at:
-        end(session, "expired")
-        return None, "expired"
-    if now - session.last_seen_at > dt.timedelta(minutes=idle_minutes):
-        end(session, "idle")
-        return None, "idle"
+        ended = "expired"
+    elif now - session.last_seen_at > dt.timedelta(minutes=idle_minutes):
+        ended = "idle"
     user = User.get_by_id(session.user_id)
-    if not user.active:
-        end(session, "disabled")
-        return None, "disabled"
+    if ended is None and not user.active:
+        ended = "disabled"
+    if ended:
+        end(session, ended)
+        return None
     if now - session.last_seen_at > SEEN_EVERY:
         HubSession.update(last_seen_at=now).where(HubSession.id == session.id).execute()
-    return SignedIn(user, session, Organisation.get_by_id(user.organisation_id)), None
+    return SignedIn(user, session, Organisation.get_by_id(user.organisation_id))
 
 
 def end(session: HubSession, reason: str) -> None:

@@ -34,17 +34,12 @@ def load_signed_in():
     token = request.cookies.get(sessions.COOKIE)
     if token:
         config = hub().config
-        g.signed_in, g.ended = sessions.resume(token, current_app.config["SECRET_KEY"], config.idle_minutes)
+        g.signed_in = sessions.resume(token, current_app.config["SECRET_KEY"], config.idle_minutes)
     if g.signed_in is not None:
         return None
     if wants_json():
         return jsonify(error="not_signed_in", message="sign in first (POST /api/auth/token)", retry=False), 401
     return redirect(url_for("hub_auth.login", next=request.full_path.rstrip("?") if request.method == "GET" else None))
-
-
-def current():
-    """The signed-in user's SignedIn (user, session, organisation)."""
-    return g.signed_in
 
 
 def actor() -> str:
