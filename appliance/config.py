@@ -73,6 +73,12 @@ class Config:
     secret_key: str | None = None
     login_limit_per_account: str = "5 per 5 minutes"
     login_limit_per_address: str = "20 per 5 minutes"
+    sync_batch_items: int = 100
+    sync_batch_bytes: int = 4 * 1024 * 1024
+    sync_chunk_bytes: int = 1024 * 1024
+    sync_interval_seconds: float = 30.0
+    sync_max_backoff_seconds: float = 300.0
+    sync_timeout_seconds: float = 60.0
 
     def __post_init__(self):
         if self.inbox is None:
@@ -101,6 +107,10 @@ class Config:
     @property
     def views_dir(self) -> Path:
         return self.data_dir / "views"
+
+    @property
+    def sync_dir(self) -> Path:
+        return self.data_dir / "sync"
 
     def with_overrides(self, **changes) -> "Config":
         """A copy with some settings changed (tests and the CLI use it)."""
@@ -137,4 +147,11 @@ class Config:
             secret_key=env.get("APPLIANCE_SECRET_KEY") or None,
             login_limit_per_account=env.get("APPLIANCE_LOGIN_LIMIT_PER_ACCOUNT") or defaults.login_limit_per_account,
             login_limit_per_address=env.get("APPLIANCE_LOGIN_LIMIT_PER_ADDRESS") or defaults.login_limit_per_address,
+            sync_batch_items=read_int(env, "APPLIANCE_SYNC_BATCH_ITEMS", defaults.sync_batch_items),
+            sync_batch_bytes=read_int(env, "APPLIANCE_SYNC_BATCH_BYTES", defaults.sync_batch_bytes),
+            sync_chunk_bytes=read_int(env, "APPLIANCE_SYNC_CHUNK_BYTES", defaults.sync_chunk_bytes),
+            sync_interval_seconds=read_float(env, "APPLIANCE_SYNC_INTERVAL_SECONDS", defaults.sync_interval_seconds),
+            sync_max_backoff_seconds=read_float(env, "APPLIANCE_SYNC_MAX_BACKOFF_SECONDS",
+                                                defaults.sync_max_backoff_seconds),
+            sync_timeout_seconds=read_float(env, "APPLIANCE_SYNC_TIMEOUT_SECONDS", defaults.sync_timeout_seconds),
         )

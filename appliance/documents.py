@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from . import audit
+from . import audit, outbox
 from .db import database
 from .ingest.extract import DOC_TYPES
 from .models import Document, Page, Patient, utcnow
@@ -37,6 +37,7 @@ def update_metadata(document: Document, *, doc_type: str, doc_date: dt.date | No
         changes.update(patient=patient.id, status="filed", review_reason=None)
     with database.atomic():
         Document.update(**changes).where(Document.id == document.id).execute()
+        outbox.document_changed(document)
         after = Document.get_by_id(document.id)
         audit.record("document.edit", actor=actor, obj=document, address=address, before=before, after={
             "doc_type": after.doc_type, "doc_date": str(after.doc_date) if after.doc_date else None,
@@ -49,6 +50,7 @@ def assign(document: Document, patient: Patient, actor: str, address: str | None
     with database.atomic():
         Document.update(patient=patient.id, status="filed", review_reason=None, updated_at=utcnow()).where(
             Document.id == document.id).execute()
+        outbox.document_changed(document)
         audit.record("document.assign", actor=actor, obj=document, address=address, patient=patient.id,
                      previous_reason=document.review_reason)
     return Document.get_by_id(document.id)
@@ -69,6 +71,8 @@ def split(document: Document, first_page_of_new: Page, actor: str, address: str 
         )
         Page.update(document=new.id).where(Page.id.in_(moved)).execute()
         _refresh_page_count(document.id)
+        outbox.document_changed(document)
+        outbox.document_changed(new)
         audit.record("document.split", actor=actor, obj=document, address=address, new_document=new.id,
                      pages=len(moved))
     return new
@@ -82,5 +86,7 @@ def merge(target: Document, source: Document, actor: str, address: str | None = 
         Page.update(document=target.id).where(Page.document == source.id).execute()
         Document.delete().where(Document.id == source.id).execute()
         _refresh_page_count(target.id)
+        outbox.document_changed(target)
+        outbox.document_removed(source.uid)
         audit.record("document.merge", actor=actor, obj=target, address=address, merged_document=source.id)
     return Document.get_by_id(target.id)

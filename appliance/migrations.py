@@ -56,9 +56,30 @@ WEB_SESSIONS_AND_RATE_LIMITS = [
     'CREATE INDEX "document_doc_date" ON "document" ("doc_date")',
 ]
 
+SYNC_OUTBOX = [
+    # One row per change to send to the hub, written in the same transaction as the change.
+    'CREATE TABLE "outbox" ("id" INTEGER NOT NULL PRIMARY KEY, "kind" VARCHAR(32) NOT NULL, '
+    '"object_key" VARCHAR(255) NOT NULL, "created_at" DATETIME NOT NULL, "batch_id" INTEGER, '
+    '"synced_at" DATETIME, "attempts" INTEGER NOT NULL DEFAULT 0, "last_error" TEXT, '
+    '"poisoned_at" DATETIME, "poison_reason" TEXT)',
+    'CREATE INDEX "outbox_pending" ON "outbox" ("synced_at", "poisoned_at", "id")',
+    'CREATE INDEX "outbox_batch_id" ON "outbox" ("batch_id")',
+    # A batch is kept, body and all, until the hub has answered it: a resend is byte-identical.
+    'CREATE TABLE "sync_batch" ("id" INTEGER NOT NULL PRIMARY KEY, "batch_uid" VARCHAR(64) NOT NULL, '
+    '"seq" INTEGER NOT NULL, "body" TEXT NOT NULL, "created_at" DATETIME NOT NULL, "committed_at" DATETIME)',
+    'CREATE UNIQUE INDEX "sync_batch_batch_uid" ON "sync_batch" ("batch_uid")',
+    'CREATE TABLE "sync_state" ("key" VARCHAR(64) NOT NULL PRIMARY KEY, "value" TEXT NOT NULL)',
+    # Everything recorded before this release is sent too.
+    'INSERT INTO "outbox" ("kind", "object_key", "created_at") '
+    "SELECT 'patient', CAST(\"id\" AS TEXT), \"created_at\" FROM \"patient\"",
+    'INSERT INTO "outbox" ("kind", "object_key", "created_at") '
+    "SELECT 'document', \"uid\", \"created_at\" FROM \"document\"",
+]
+
 MIGRATIONS: list[tuple[int, str, list[str]]] = [
     (1, "initial schema", INITIAL_SCHEMA),
     (2, "web sessions and rate limits", WEB_SESSIONS_AND_RATE_LIMITS),
+    (3, "sync outbox", SYNC_OUTBOX),
 ]
 
 

@@ -162,3 +162,31 @@ class AuditEvent(BaseModel):
 
 
 MODELS = [Patient, Scan, Document, Page, Job, Quarantine, User, WebSession, AuditEvent]
+
+
+class Outbox(BaseModel):
+    """A change waiting for the hub: kind `document` (key: uid), `document_removed` (uid) or
+    `patient` (key: patient id). The payload is built from the current state when it is sent."""
+
+    kind = pw.CharField()
+    object_key = pw.CharField()
+    created_at = pw.DateTimeField(default=utcnow)
+    batch_id = pw.IntegerField(null=True)
+    synced_at = pw.DateTimeField(null=True)
+    attempts = pw.IntegerField(default=0)
+    last_error = pw.TextField(null=True)
+    poisoned_at = pw.DateTimeField(null=True)
+    poison_reason = pw.TextField(null=True)
+
+
+class SyncBatch(BaseModel):
+    batch_uid = pw.CharField(unique=True)
+    seq = pw.IntegerField()
+    body = pw.TextField()
+    created_at = pw.DateTimeField(default=utcnow)
+    committed_at = pw.DateTimeField(null=True)
+
+
+class SyncState(BaseModel):
+    key = pw.CharField(primary_key=True)
+    value = pw.TextField()

@@ -5,7 +5,7 @@ import datetime as dt
 import operator
 from functools import reduce
 
-from . import audit
+from . import audit, outbox
 from .db import database
 from .ingest.dates import parse_date
 from .ingest.extract import normalise_mrn
@@ -43,6 +43,7 @@ def create_patient(mrn: str, last_name: str, first_name: str, dob: dt.date, acto
             raise PatientError(f"a patient with MRN {mrn} already exists")
         patient = Patient.create(mrn=mrn, last_name=last_name.strip(), first_name=first_name.strip(), dob=dob)
         audit.record("patient.create", actor=actor, obj=patient, source="web")
+        outbox.patient_changed(patient)
     return patient
 
 

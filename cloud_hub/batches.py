@@ -100,6 +100,11 @@ class DocumentData:
 
 
 @dataclass
+class RemovalData:
+    uid: str
+
+
+@dataclass
 class Commit:
     """What one batch's items share: the device, which blobs the hub has, what to meter."""
 
@@ -158,7 +163,9 @@ def check_item(commit: Commit, item) -> PatientData | DocumentData:
         return check_document(commit, item.get("document"))
     if item.get("type") == "patient":
         return check_patient(item.get("patient"))
-    raise ItemRefused(f"unknown item type {item.get('type')!r}; expected document or patient")
+    if item.get("type") == "document_removed":
+        return RemovalData(_text(item.get("uid"), "uid", limit=64))
+    raise ItemRefused(f"unknown item type {item.get('type')!r}; expected document, document_removed or patient")
 
 
 def stored_blobs(device: Device, items: list) -> set[str]:
@@ -194,6 +201,8 @@ def _apply_bulk(commit: Commit, checked: list[tuple[int, PatientData | DocumentD
     """Apply checked items with a handful of statements: the usual batch of new documents."""
     if not is_postgres():
         raise _Fallback("the embedded SQLite hub applies items one by one")
+    if any(isinstance(data, RemovalData) for _, data in checked):
+        raise _Fallback("removals are applied one by one")
     device = commit.device
     documents = [(index, data) for index, data in checked if isinstance(data, DocumentData)]
     if len({data.uid for _, data in documents}) != len(documents):
@@ -222,9 +231,23 @@ def _apply_bulk(commit: Commit, checked: list[tuple[int, PatientData | DocumentD
         commit.documents += 1
 
 
-def _apply_one(commit: Commit, data: PatientData | DocumentData) -> str:
+def _remove(commit: Commit, data: RemovalData) -> str:
+    device = commit.device
+    existing = Document.get_or_none((Document.organisation == device.organisation_id) & (Document.uid == data.uid))
+    if existing is None:
+        return "unchanged"
+    if existing.clinic_id != device.clinic_id:
+        raise ItemRefused("a document with this uid belongs to another clinic")
+    Page.delete().where(Page.document == existing.id).execute()
+    Document.delete().where(Document.id == existing.id).execute()
+    return "applied"
+
+
+def _apply_one(commit: Commit, data: PatientData | DocumentData | RemovalData) -> str:
     """Apply one checked item (the per-item path); 'applied', 'unchanged', or ItemRefused."""
     device = commit.device
+    if isinstance(data, RemovalData):
+        return _remove(commit, data)
     if isinstance(data, PatientData):
         _patients(commit, [data])
         return "applied"

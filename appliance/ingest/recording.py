@@ -8,7 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 
-from .. import audit
+from .. import audit, outbox
 from ..config import Config
 from ..db import database
 from ..models import Document, Job, Page, Patient, Quarantine, Scan, utcnow
@@ -62,6 +62,7 @@ def _file_segment(scan: Scan, segment: Segment, results: list[PageResult], confi
     elif decision.new_patient:
         patient = Patient.create(**decision.new_patient)
         audit.record("patient.create", obj=patient, source="ingest", scan=scan.id)
+        outbox.patient_changed(patient)
     doc_type = extraction.doc_type
     if segment.separator is not None and segment.separator.doc_type in DOC_TYPES:
         doc_type = segment.separator.doc_type
@@ -75,6 +76,11 @@ def _file_segment(scan: Scan, segment: Segment, results: list[PageResult], confi
     )
     audit.record(f"document.{status}", obj=document, scan=scan.id, reason=reason)
     return document
+
+
+def _queue_for_hub(documents: list[Document]):
+    for document in documents:
+        outbox.document_changed(document)
 
 
 def record_scan(scan: Scan, results: list[PageResult], config: Config, rules) -> list[Document]:
@@ -99,6 +105,7 @@ def record_scan(scan: Scan, results: list[PageResult], config: Config, rules) ->
             )
             if document is not None and result.text.strip():
                 database.execute_sql("INSERT INTO page_fts (rowid, text) VALUES (?, ?)", (page.id, result.text))
+        _queue_for_hub(documents)
         Scan.update(status="processed", page_count=len(results)).where(Scan.id == scan.id).execute()
         Job.update(state="done", finished_at=utcnow(), owner=None, pages_done=len(results)).where(
             Job.scan == scan.id).execute()

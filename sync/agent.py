@@ -1,0 +1,124 @@
+"""The sync agent: `once` runs one full cycle; `agent` keeps running it under APScheduler.
+
+The scheduler only decides when; `cycle` does the work. After a failure that may pass (hub
+down, timeouts, 5xx) the next cycle waits with capped exponential backoff and jitter, while a
+cheap probe of the hub's clock every few seconds starts a cycle at once when the link is back.
+A "sync now" request from the box UI (a flag in the sync state) also starts one at once.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import random
+import signal
+import threading
+import time
+from dataclasses import dataclass
+
+import requests
+from apscheduler.schedulers.blocking import BlockingScheduler
+
+from appliance.box import open_box
+from appliance.config import Config
+from appliance.db import database
+
+from . import state
+from .client import HubClient, HubError
+from .push import PushResult, backlog, push
+
+log = logging.getLogger(__name__)
+PROBE_SECONDS = 5.0
+
+
+class NotEnrolled(RuntimeError):
+    """The box has no device key or id yet: run `python -m sync enroll` first."""
+
+
+def client_for(config: Config) -> HubClient:
+    if not state.enrolled(config):
+        raise NotEnrolled("this box is not enrolled with a hub; run python -m sync enroll --hub URL --token T")
+    return HubClient(state.get("hub_url"), state.get("device_id"), state.load_key(config), config.sync_timeout_seconds)
+
+
+def cycle(config: Config) -> PushResult:
+    """One full push cycle; records the outcome (last success or last error) in the sync state."""
+    state.put("last_attempt", state.now_iso())
+    try:
+        result = push(client_for(config), config)
+    except HubError as error:
+        state.put("last_error", f"{state.now_iso()} {error}")
+        raise
+    state.put("last_success", state.now_iso())
+    log.info("sync: %d item(s) acknowledged, %d set aside, %d waiting, %d blob(s) sent, %d bytes",
+             result.synced, result.poisoned, result.waiting, result.blobs_sent, result.bytes_sent)
+    return result
+
+
+def run_once(config: Config) -> bool:
+    """`python -m sync once`: one cycle; True when the backlog is drained."""
+    open_box(config)
+    cycle(config)
+    return backlog() == 0
+
+
+def backoff_seconds(failures: int, cap: float) -> float:
+    """Capped exponential backoff with full jitter: uniform in [0, min(cap, 2^failures)]."""
+    return random.uniform(0, min(cap, 2.0 ** failures))
+
+
+@dataclass
+class AgentState:
+    failures: int = 0
+    next_due: float = 0.0
+    unreachable: bool = False
+
+
+def run_agent(config: Config, stop: threading.Event | None = None) -> None:
+    """`python -m sync agent`: run cycles until stopped."""
+    open_box(config)
+    stop = stop or threading.Event()
+    agent = AgentState()
+    scheduler = BlockingScheduler()
+
+    def tick():
+        if stop.is_set():
+            scheduler.shutdown(wait=False)
+            return
+        now = time.monotonic()
+        asked = state.get("sync_now") == "1"
+        if asked:
+            state.put("sync_now", "0")
+        if not asked and now < agent.next_due and not (agent.unreachable and _hub_answers(config)):
+            return
+        try:
+            cycle(config)
+            agent.failures, agent.unreachable = 0, False
+            agent.next_due = time.monotonic() + config.sync_interval_seconds
+        except HubError as error:
+            agent.failures += 1
+            agent.unreachable = error.status is None
+            wait = backoff_seconds(agent.failures, config.sync_max_backoff_seconds)
+            agent.next_due = time.monotonic() + wait
+            log.warning("sync failed (%s); next try in %.0f s unless the hub answers sooner", error, wait)
+        except NotEnrolled as error:
+            log.error("%s", error)
+            agent.next_due = time.monotonic() + config.sync_interval_seconds
+        finally:
+            database.close()
+
+    scheduler.add_job(tick, "interval", seconds=PROBE_SECONDS, max_instances=1, coalesce=True,
+                      next_run_time=dt.datetime.now())
+    if threading.current_thread() is threading.main_thread():
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, lambda *_: (stop.set(), scheduler.shutdown(wait=False)))
+    log.info("sync agent running (every %.0f s, backoff up to %.0f s)", config.sync_interval_seconds,
+             config.sync_max_backoff_seconds)
+    scheduler.start()
+
+
+def _hub_answers(config: Config) -> bool:
+    """A cheap probe after the hub was unreachable: does it answer its clock again?"""
+    try:
+        return requests.get(state.get("hub_url").rstrip("/") + "/api/v1/sync/time", timeout=5).ok
+    except requests.RequestException:
+        return False

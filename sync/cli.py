@@ -1,0 +1,97 @@
+"""`python -m sync ...`: enrol the box, run the agent or one cycle, show the sync state."""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import socket
+import sys
+
+from appliance.box import open_box
+from appliance.config import Config, ConfigError
+
+from . import protocol, state
+from .agent import NotEnrolled, run_agent, run_once
+from .client import HubError, enroll
+from .status import sync_status
+
+
+def _enroll(args, config: Config) -> int:
+    open_box(config)
+    if state.enrolled(config) and not args.force:
+        print(f"this box is already enrolled with {state.get('hub_url')} as device {state.get('device_id')}; "
+              "use --force to enrol it again", file=sys.stderr)
+        return 2
+    key = protocol.new_private_key()
+    answer = enroll(args.hub, args.token, protocol.public_key_text(key), args.name or socket.gethostname())
+    state.save_key(config, key)
+    state.put("hub_url", args.hub.rstrip("/"))
+    state.put("device_id", answer["device_id"])
+    print(f"enrolled with {args.hub} as device {answer['device_id']} for clinic {answer['clinic']['name']!r} "
+          f"of {answer['organisation']['name']!r}")
+    return 0
+
+
+def _once(args, config: Config) -> int:
+    drained = run_once(config)
+    summary = sync_status(config)
+    print(f"sync: backlog {summary['backlog']}, set aside {len(summary['set_aside'])}")
+    return 0 if drained else 1
+
+
+def _agent(args, config: Config) -> int:
+    run_agent(config)
+    return 0
+
+
+def _status(args, config: Config) -> int:
+    open_box(config)
+    summary = sync_status(config)
+    if args.json:
+        print(json.dumps(summary))
+        return 0
+    if not summary["configured"]:
+        print("not configured: enrol the box with python -m sync enroll --hub URL --token T")
+    else:
+        print(f"hub: {summary['hub']} (device {summary['device_id']})")
+    age = summary["oldest_unsynced_age_seconds"]
+    print(f"backlog: {summary['backlog']} item(s), oldest {f'{age} s' if age is not None else '-'}, "
+          f"{summary['bytes_pending']:,} bytes of originals pending")
+    print(f"last success: {summary['last_success'] or 'never'}")
+    print(f"last error: {summary['last_error'] or 'none'}")
+    for item in summary["set_aside"]:
+        print(f"set aside: {item['kind']} {item['key']}: {item['reason']}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m sync", description="DigiFort box-to-hub sync")
+    sub = parser.add_subparsers(dest="command", required=True)
+    enrolling = sub.add_parser("enroll", help="register this box with the hub using a one-time token")
+    enrolling.add_argument("--hub", required=True, help="the hub's base URL, e.g. https://hub.example.org")
+    enrolling.add_argument("--token", required=True)
+    enrolling.add_argument("--name", help="display name at the hub (default: host name)")
+    enrolling.add_argument("--force", action="store_true", help="enrol again with a new key")
+    enrolling.set_defaults(handler=_enroll)
+    sub.add_parser("once", help="one full sync cycle; exit 0 when the backlog is drained").set_defaults(handler=_once)
+    sub.add_parser("agent", help="keep syncing (the box's sync process)").set_defaults(handler=_agent)
+    status = sub.add_parser("status", help="backlog, oldest unsynced, last success and error")
+    status.add_argument("--json", action="store_true")
+    status.set_defaults(handler=_status)
+    return parser
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        return args.handler(args, Config.from_env())
+    except ConfigError as error:
+        print(f"configuration error: {error}", file=sys.stderr)
+        return 2
+    except NotEnrolled as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except HubError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 3 if error.retry else 2

@@ -1,0 +1,143 @@
+"""One push cycle: outbox rows → blobs the hub lacks → one signed batch → rows marked synced.
+
+Order and durability:
+1. An unanswered batch from an earlier cycle is sent again first, byte for byte (same batch
+   id), so a lost answer never applies a change twice and never skips one.
+2. Otherwise the oldest pending rows (bounded by count and bytes) become one batch; several
+   rows for the same object become one item carrying its current state.
+3. Originals go first: the hub is asked which SHA-256s it lacks, and only those are uploaded,
+   in chunks from the offset the hub reports (a cut link resumes where it stopped).
+4. The batch is written to SQLite before it is sent; rows are marked synced only from the
+   hub's answer. `refused` items are set aside (poison) with the hub's reason, `retry` items go
+   back to the queue.
+"""
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass
+
+from appliance.config import Config
+from appliance.db import database
+from appliance.ingest.intake import store_path
+from appliance.models import Outbox, Scan, SyncBatch, utcnow
+
+from . import state
+from .client import HubClient
+from .payloads import item_for
+
+
+@dataclass
+class PushResult:
+    synced: int = 0
+    poisoned: int = 0
+    waiting: int = 0
+    blobs_sent: int = 0
+    bytes_sent: int = 0
+
+
+def pending_rows(limit: int) -> list[Outbox]:
+    return list(Outbox.select().where(Outbox.synced_at.is_null() & Outbox.poisoned_at.is_null()
+                                      & Outbox.batch_id.is_null()).order_by(Outbox.id).limit(limit))
+
+
+def backlog() -> int:
+    """Outbox rows not yet acknowledged by the hub (set-aside rows excluded)."""
+    return Outbox.select().where(Outbox.synced_at.is_null() & Outbox.poisoned_at.is_null()).count()
+
+
+def upload_blob(client: HubClient, config: Config, scan: Scan, result: PushResult) -> None:
+    """Send the scan's original from wherever the hub's copy stops."""
+    path = store_path(config, scan.sha256)
+    size = path.stat().st_size
+    done = client.request("GET", f"/api/v1/sync/blobs/{scan.sha256}")
+    offset = size if done.get("complete") else int(done.get("received", 0))
+    with open(path, "rb") as handle:
+        handle.seek(offset)
+        while offset < size:
+            chunk = handle.read(config.sync_chunk_bytes)
+            answer = client.request("PUT", f"/api/v1/sync/blobs/{scan.sha256}?size={size}&offset={offset}", chunk,
+                                    "application/octet-stream")
+            offset += len(chunk)
+            result.bytes_sent += len(chunk)
+            if answer.get("complete"):
+                break
+    result.blobs_sent += 1
+
+
+def _new_batch(client: HubClient, config: Config, result: PushResult) -> SyncBatch | None:
+    rows = pending_rows(config.sync_batch_items)
+    items, scans, members, size = {}, {}, {}, 0
+    for row in rows:
+        name = f"{row.kind}:{row.object_key}"
+        members.setdefault(name, []).append(row.id)
+        if name in items:
+            continue
+        item, scan = item_for(row.kind, row.object_key)
+        if item is None:
+            continue
+        encoded = len(json.dumps(item))
+        if items and size + encoded > config.sync_batch_bytes:
+            members.pop(name)
+            break
+        items[name], size = item, size + encoded
+        if scan is not None:
+            scans[scan.sha256] = scan
+    obsolete = [row_id for name, ids in members.items() if name not in items for row_id in ids]
+    if obsolete:
+        Outbox.update(synced_at=utcnow(), last_error="nothing left to send").where(Outbox.id.in_(obsolete)).execute()
+    if not items:
+        return None
+    if scans:
+        missing = client.post_json("/api/v1/sync/blobs/missing", {"sha256": list(scans)})["missing"]
+        for sha in missing:
+            upload_blob(client, config, scans[sha], result)
+    seq = int(state.get("seq", "0")) + 1
+    body = json.dumps({"batch_id": uuid.uuid4().hex, "seq": seq, "backlog": backlog(),
+                       "items": list(items.values())}, separators=(",", ":"))
+    with database.atomic():
+        batch = SyncBatch.create(batch_uid=json.loads(body)["batch_id"], seq=seq, body=body)
+        state.put("seq", seq)
+        ids = [row_id for name in items for row_id in members[name]]
+        Outbox.update(batch_id=batch.id).where(Outbox.id.in_(ids)).execute()
+    return batch
+
+
+def _apply_answer(batch: SyncBatch, answer: dict, result: PushResult) -> None:
+    now = utcnow()
+    with database.atomic():
+        for item in answer.get("results", []):
+            rows = Outbox.select(Outbox.id).where(Outbox.batch_id == batch.id)
+            kind, _, key = str(item.get("id", "")).partition(":")
+            rows = rows.where((Outbox.kind == kind) & (Outbox.object_key == key))
+            ids = [row.id for row in rows]
+            if item.get("status") in ("applied", "unchanged"):
+                Outbox.update(synced_at=now, last_error=None).where(Outbox.id.in_(ids)).execute()
+                result.synced += len(ids)
+            elif item.get("status") == "refused":
+                Outbox.update(poisoned_at=now, poison_reason=item.get("error") or "refused by the hub").where(
+                    Outbox.id.in_(ids)).execute()
+                result.poisoned += len(ids)
+            else:
+                Outbox.update(batch_id=None, attempts=Outbox.attempts + 1, last_error=item.get("error")).where(
+                    Outbox.id.in_(ids)).execute()
+                result.waiting += len(ids)
+        Outbox.update(batch_id=None).where((Outbox.batch_id == batch.id) & Outbox.synced_at.is_null()
+                                           & Outbox.poisoned_at.is_null()).execute()
+        SyncBatch.update(committed_at=now).where(SyncBatch.id == batch.id).execute()
+
+
+def push(client: HubClient, config: Config) -> PushResult:
+    """Send batches until the outbox is empty (or a request fails: HubError propagates)."""
+    result = PushResult()
+    while True:
+        batch = SyncBatch.select().where(SyncBatch.committed_at.is_null()).order_by(SyncBatch.id).first()
+        if batch is None:
+            batch = _new_batch(client, config, result)
+        if batch is None:
+            return result
+        answer = client.request("POST", "/api/v1/sync/batches", batch.body.encode())
+        settled = result.synced + result.poisoned
+        _apply_answer(batch, answer, result)
+        if not pending_rows(1) or result.synced + result.poisoned == settled:
+            return result

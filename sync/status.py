@@ -1,0 +1,38 @@
+"""What the box's sync looks like: for `python -m sync status`, the box dashboard and /metrics."""
+from __future__ import annotations
+
+import datetime as dt
+
+import peewee as pw
+
+from appliance.config import Config
+from appliance.models import Document, Outbox, Scan, utcnow
+
+from . import state
+
+
+def sync_status(config: Config) -> dict:
+    """Backlog, oldest unsynced age, bytes pending, set-aside items, last success and last error."""
+    pending = Outbox.select().where(Outbox.synced_at.is_null() & Outbox.poisoned_at.is_null())
+    oldest = pending.select(pw.fn.MIN(Outbox.created_at)).scalar()
+    if isinstance(oldest, str):
+        oldest = dt.datetime.fromisoformat(oldest)
+    documents = [row.object_key for row in pending.where(Outbox.kind == "document")]
+    bytes_pending = (Scan.select(pw.fn.SUM(Scan.size)).join(Document, on=(Document.scan == Scan.id))
+                     .where(Document.uid.in_(documents)).scalar() or 0) if documents else 0
+    poisoned = list(Outbox.select().where(Outbox.poisoned_at.is_null(False)).order_by(Outbox.id.desc()).limit(50))
+    return {
+        "configured": state.enrolled(config),
+        "hub": state.get("hub_url"),
+        "device_id": state.get("device_id"),
+        "backlog": pending.count(),
+        "oldest_unsynced_age_seconds": round((utcnow() - oldest).total_seconds()) if oldest else None,
+        "bytes_pending": int(bytes_pending),
+        "set_aside": [{"kind": row.kind, "key": row.object_key, "reason": row.poison_reason,
+                       "at": row.poisoned_at.isoformat() if hasattr(row.poisoned_at, "isoformat") else row.poisoned_at}
+                      for row in poisoned],
+        "last_success": state.get("last_success"),
+        "last_error": state.get("last_error"),
+        "last_attempt": state.get("last_attempt"),
+        "clock_offset_seconds": float(state.get("clock_offset", "0")),
+    }

@@ -1,0 +1,111 @@
+"""The sync agent end to end: a real box (real OCR) and the real hub under gunicorn on
+PostgreSQL, Redis and the S3 server process."""
+import hashlib
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import boto3
+import pytest
+import requests
+
+from appliance.db import database as box_database
+from appliance.documents import update_metadata
+from appliance.ingest.intake import accept_file
+from appliance.models import Document as BoxDocument
+from appliance.models import Outbox
+from cloud_hub.db import database as hub_database
+from cloud_hub.devices import issue_enrollment_token
+from cloud_hub.models import Document as HubDocument
+from tests.factories import record_lines, render_page, save_image
+from tests.hub.conftest import HUB_PASSWORD
+from tests.servers import free_port, wait_for_http
+
+ROOT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.ocr
+
+
+@pytest.fixture
+def served_hub(tmp_path, hub_app, hub_config):
+    """The hub under gunicorn on this test's database, Redis and bucket; its base URL."""
+    port = free_port()
+    env = dict(os.environ, HUB_DATA_DIR=str(tmp_path / "served-hub"), DATABASE_URL=hub_config.database_url,
+               REDIS_URL=hub_config.redis_url, S3_BUCKET=hub_config.s3_bucket, S3_ENDPOINT_URL=hub_config.s3_endpoint_url,
+               S3_REGION=hub_config.s3_region, HUB_SECURE_COOKIES="false")
+    server = subprocess.Popen([sys.executable, "-m", "cloud_hub", "serve", "--bind", f"127.0.0.1:{port}"], cwd=ROOT,
+                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_for_http(f"http://127.0.0.1:{port}/healthz")
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def sync_cli(box_config, *args):
+    env = dict(os.environ, APPLIANCE_DATA_DIR=str(box_config.data_dir), APPLIANCE_INBOX=str(box_config.inbox))
+    return subprocess.run([sys.executable, "-m", "sync", *args], cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=300)
+
+
+def test_filed_documents_reach_the_hub_once_with_identical_originals(box, runner, served_hub, hub_config, tenants,
+                                                                    people, tmp_path):
+    scans = tmp_path / "scans"
+    scans.mkdir()
+    save_image(render_page(record_lines(mrn="31415926", name="LOVELACE, Ada", dob="10/12/1985"), noise=0.0003),
+               scans / "lovelace.png", "PNG")
+    save_image(render_page(record_lines(mrn=None, title="REFERRAL LETTER"), noise=0.0003), scans / "unknown.png", "PNG")
+    for path in sorted(scans.iterdir()):
+        accept_file(path, box, source="test", remove=False)
+    runner.run_until_idle()
+    with hub_database.connection_context():
+        token, _ = issue_enrollment_token(tenants["north"], created_by="test", hours=1)
+
+    assert sync_cli(box, "once").returncode == 2
+    enrolled = sync_cli(box, "enroll", "--hub", served_hub, "--token", token, "--name", "North desk")
+    assert enrolled.returncode == 0, enrolled.stderr
+    first = sync_cli(box, "once")
+    assert first.returncode == 0, first.stderr + first.stdout
+    again = sync_cli(box, "once")
+    assert again.returncode == 0
+
+    box_documents = {d.uid: d for d in BoxDocument.select()}
+    with hub_database.connection_context():
+        hub_documents = {d.uid: d for d in HubDocument.select()}
+    assert set(hub_documents) == set(box_documents) and len(hub_documents) == 2
+    s3 = boto3.client("s3", endpoint_url=hub_config.s3_endpoint_url, region_name=hub_config.s3_region)
+    for uid, document in box_documents.items():
+        sha = document.scan.sha256
+        assert hub_documents[uid].blob_sha256 == sha and hub_documents[uid].status == document.status
+        body = s3.get_object(Bucket=hub_config.s3_bucket,
+                             Key=f"{tenants['acme'].uid}/blobs/{sha[:2]}/{sha}")["Body"].read()
+        assert hashlib.sha256(body).hexdigest() == sha
+    filed = next(d for d in hub_documents.values() if d.status == "filed")
+    with hub_database.connection_context():
+        assert filed.patient.mrn == "31415926" and filed.clinic_id == tenants["north"].id
+
+    signed = requests.Session()
+    signed.post(f"{served_hub}/api/auth/token", json={"email": "admin@acme.test", "password": HUB_PASSWORD})
+    found = signed.get(f"{served_hub}/api/v1/documents", params={"q": "haemoglobin lovelace"}).json()["results"]
+    assert [r["patient"]["mrn"] for r in found] == ["31415926"]
+
+    review = next(d for d in box_documents.values() if d.status == "needs_review")
+    update_metadata(review, doc_type="referral", doc_date=None, patient=None, actor="test")
+    status_before = json.loads(sync_cli(box, "status", "--json").stdout)
+    assert status_before["backlog"] == 1 and status_before["configured"]
+    assert sync_cli(box, "once").returncode == 0
+    with hub_database.connection_context():
+        assert HubDocument.get(HubDocument.uid == review.uid).doc_type == "referral"
+
+    BoxDocument.update(doc_type="x" * 100).where(BoxDocument.uid == review.uid).execute()
+    Outbox.create(kind="document", object_key=review.uid)
+    poisoned = sync_cli(box, "once")
+    assert poisoned.returncode == 0, poisoned.stdout
+    status = json.loads(sync_cli(box, "status", "--json").stdout)
+    assert status["backlog"] == 0 and status["last_success"] and status["last_error"] is None
+    assert [item["key"] for item in status["set_aside"]] == [review.uid]
+    assert "longer than 64" in status["set_aside"][0]["reason"]
+    assert "set aside" in sync_cli(box, "status").stdout
+    box_database.close()
