@@ -4,10 +4,16 @@ from __future__ import annotations
 import datetime as dt
 import shutil
 
-from flask import Blueprint, current_app, jsonify, render_template
+from flask import Blueprint, current_app, flash, jsonify, redirect, render_template, url_for
 
+from sync import state as sync_state
+from sync.status import sync_status
+
+from .. import audit
 from ..models import Document, utcnow
 from ..status import box_status
+from .auth import actor
+from .extensions import client_address
 
 bp = Blueprint("dashboard", __name__)
 
@@ -27,7 +33,7 @@ def dashboard_figures() -> dict:
         "quarantined": status["quarantine_open"],
         "disk": {"used": disk.used, "total": disk.total, "free": disk.free,
                  "percent": round(100 * disk.used / disk.total, 1) if disk.total else 0},
-        "sync": {"configured": False},
+        "sync": sync_status(config),
     }
 
 
@@ -39,3 +45,12 @@ def index():
 @bp.get("/api/dashboard")
 def figures():
     return jsonify(dashboard_figures())
+
+
+@bp.post("/sync/now")
+def sync_now():
+    """Ask the sync agent to run a cycle at once (it looks every few seconds)."""
+    sync_state.put("sync_now", "1")
+    audit.record("sync.now", actor=actor(), address=client_address())
+    flash("Sync requested: the box sends what is waiting within a few seconds, if the hub can be reached.")
+    return redirect(url_for("dashboard.index"))

@@ -4,6 +4,8 @@ import io
 
 import pytest
 
+from appliance.models import utcnow
+
 from appliance.ingest.intake import accept_file, store_path
 from appliance.models import AuditEvent, Document, Job, Page, Patient, Quarantine, Scan, User
 from tests.conftest import token_of
@@ -28,6 +30,25 @@ def test_dashboard_shows_the_figures(box, staff_client, smith):
     assert "waiting for review" in html and "Not configured" in html
     figures = staff_client.get("/api/dashboard").get_json()
     assert figures["filed_today"] == 1 and figures["needs_review"] == 1 and figures["disk"]["total"] > 0
+
+
+def test_dashboard_shows_the_sync_state_and_sync_now_asks_the_agent(box, staff_client, smith):
+    from appliance.models import Outbox
+    from sync import protocol, state
+
+    state.save_key(box, protocol.new_private_key())
+    state.put("hub_url", "https://hub.example.org")
+    state.put("device_id", "d1")
+    state.put("last_error", "2026-11-26T01:00:00+00:00 hub unreachable: ConnectionError")
+    document = make_document(box, patient=smith)
+    Outbox.create(kind="document", object_key=document.uid)
+    Outbox.create(kind="patient", object_key=str(smith.id), poisoned_at=utcnow(), poison_reason="patient.mrn is required")
+    html = staff_client.get("/").get_data(as_text=True)
+    assert "Waiting to send" in html and "hub unreachable" in html and "patient.mrn is required" in html
+    assert staff_client.get("/api/dashboard").get_json()["sync"]["backlog"] == 1
+    assert staff_client.post("/sync/now").status_code == 400
+    staff_client.post("/sync/now", data={"csrf_token": token_of(staff_client)})
+    assert state.get("sync_now") == "1" and events("sync.now") == 1
 
 
 @pytest.mark.parametrize("query", ["smi", "00123", "Smith John", "14/03/1975", "1975-03-14"])
