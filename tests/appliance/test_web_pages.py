@@ -4,10 +4,8 @@ import io
 
 import pytest
 
-from appliance.models import utcnow
-
 from appliance.ingest.intake import accept_file, store_path
-from appliance.models import AuditEvent, Document, Job, Page, Patient, Quarantine, Scan, User
+from appliance.models import AuditEvent, Document, Job, Page, Patient, Quarantine, Scan, User, utcnow
 from tests.conftest import token_of
 from tests.factories import make_document
 
