@@ -40,11 +40,11 @@ def client_for(config: Config) -> HubClient:
     return HubClient(state.get("hub_url"), state.get("device_id"), state.load_key(config), config.sync_timeout_seconds)
 
 
-def cycle(config: Config) -> PushResult:
-    """One full push cycle; records the outcome (last success or last error) in the sync state."""
+def cycle(config: Config, max_batches: int | None = None) -> PushResult:
+    """One push cycle; records the outcome (last success or last error) in the sync state."""
     state.put("last_attempt", state.now_iso())
     try:
-        result = push(client_for(config), config)
+        result = push(client_for(config), config, max_batches)
     except HubError as error:
         state.put("last_error", f"{state.now_iso()} {error}")
         raise
@@ -54,10 +54,10 @@ def cycle(config: Config) -> PushResult:
     return result
 
 
-def run_once(config: Config) -> bool:
+def run_once(config: Config, max_batches: int | None = None) -> bool:
     """`python -m sync once`: one cycle; True when the backlog is drained."""
     open_box(config)
-    cycle(config)
+    cycle(config, max_batches)
     return backlog() == 0
 
 
@@ -106,8 +106,8 @@ def run_agent(config: Config, stop: threading.Event | None = None) -> None:
         finally:
             database.close()
 
-    scheduler.add_job(tick, "interval", seconds=PROBE_SECONDS, max_instances=1, coalesce=True,
-                      next_run_time=dt.datetime.now())
+    scheduler.add_job(tick, "interval", seconds=min(PROBE_SECONDS, config.sync_interval_seconds), max_instances=1,
+                      coalesce=True, next_run_time=dt.datetime.now())
     if threading.current_thread() is threading.main_thread():
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, lambda *_: (stop.set(), scheduler.shutdown(wait=False)))

@@ -127,10 +127,11 @@ def _apply_answer(batch: SyncBatch, answer: dict, result: PushResult) -> None:
         SyncBatch.update(committed_at=now).where(SyncBatch.id == batch.id).execute()
 
 
-def push(client: HubClient, config: Config) -> PushResult:
-    """Send batches until the outbox is empty (or a request fails: HubError propagates)."""
-    result = PushResult()
-    while True:
+def push(client: HubClient, config: Config, max_batches: int | None = None) -> PushResult:
+    """Send batches until the outbox is empty, or `max_batches` were answered (a failed request
+    raises HubError; whatever was acknowledged before it stays acknowledged)."""
+    result, answered = PushResult(), 0
+    while max_batches is None or answered < max_batches:
         batch = SyncBatch.select().where(SyncBatch.committed_at.is_null()).order_by(SyncBatch.id).first()
         if batch is None:
             batch = _new_batch(client, config, result)
@@ -139,5 +140,7 @@ def push(client: HubClient, config: Config) -> PushResult:
         answer = client.request("POST", "/api/v1/sync/batches", batch.body.encode())
         settled = result.synced + result.poisoned
         _apply_answer(batch, answer, result)
+        answered += 1
         if not pending_rows(1) or result.synced + result.poisoned == settled:
             return result
+    return result

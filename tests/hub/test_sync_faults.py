@@ -1,0 +1,128 @@
+"""Sync through a faulty link and a killed agent: afterwards every document is at the hub exactly
+once, with its original, and the box's sync state is consistent."""
+import hashlib
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import boto3
+import peewee as pw
+
+from appliance import outbox
+from appliance.db import database as box_database
+from appliance.ingest.intake import store_path
+from appliance.models import Document, Outbox, Page, Scan, SyncBatch
+from cloud_hub.db import database as hub_database
+from cloud_hub.devices import issue_enrollment_token
+from cloud_hub.models import Blob, UsageDaily
+from cloud_hub.models import Document as HubDocument
+from cloud_hub.models import Page as HubPage
+from sync.agent import run_once
+from sync.push import backlog
+from sync.client import HubError
+from tests.faultproxy import FaultProxy
+from tests.hub.test_sync_agent import served_hub, sync_cli  # noqa: F401  (fixture)
+
+ROOT = Path(__file__).resolve().parents[2]
+FAULTS = ("refuse", "error503", "blackhole", "cut", "slow")
+ORIGINAL_BYTES = 40_000
+
+
+def quick_documents(box_config, count: int, first: int = 0) -> None:
+    """`count` recorded documents (random originals in the store, one page each), queued for the hub."""
+    for n in range(first, first + count):
+        data = os.urandom(ORIGINAL_BYTES)
+        sha = hashlib.sha256(data).hexdigest()
+        path = store_path(box_config, sha)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+        with box_database.atomic():
+            scan = Scan.create(sha256=sha, original_name=f"scan-{n}.pdf", source="test", size=len(data),
+                               status="processed", page_count=1)
+            document = Document.create(scan=scan, status="needs_review", review_reason="test", doc_type="other",
+                                       first_page=1, page_count=1)
+            Page.create(scan=scan, document=document, number=1, text=f"fault test page {n}", text_source="ocr",
+                        rotation=0, is_separator=False)
+            outbox.document_changed(document)
+
+
+def attempt(config, max_batches=1) -> bool:
+    try:
+        return run_once(config, max_batches)
+    except HubError:
+        return False
+
+
+def test_nothing_is_lost_or_doubled_through_faults_and_kills(box, served_hub, hub_config, tenants, tmp_path):  # noqa: F811
+    hub_port = int(served_hub.rsplit(":", 1)[1])
+    proxy = FaultProxy(hub_port, cut_after=40_000, slow_bytes_per_second=1_000_000)
+    with hub_database.connection_context():
+        token, _ = issue_enrollment_token(tenants["north"], created_by="test", hours=1)
+    assert sync_cli(box, "enroll", "--hub", proxy.url, "--token", token).returncode == 0
+    quick_documents(box, 200)
+    config = box.with_overrides(sync_batch_items=5, sync_chunk_bytes=64 * 1024, sync_timeout_seconds=2)
+    tried = 0
+    for _ in range(6):
+        for mode in FAULTS:
+            proxy.set(mode)
+            attempt(config)
+            tried += 1
+            proxy.set("pass")
+            attempt(config)
+
+    quick_documents(box, 20, first=200)
+    env = dict(os.environ, APPLIANCE_DATA_DIR=str(box.data_dir), APPLIANCE_INBOX=str(box.inbox),
+               APPLIANCE_SYNC_INTERVAL_SECONDS="300", APPLIANCE_SYNC_MAX_BACKOFF_SECONDS="300")
+    proxy.set("refuse")
+    agent = subprocess.Popen([sys.executable, "-m", "sync", "agent"], cwd=ROOT, env=env,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(12)
+    assert backlog() > 0
+    proxy.set("pass")
+    back = time.monotonic()
+    while backlog() and time.monotonic() - back < 60:
+        time.sleep(0.5)
+    assert backlog() == 0, "the agent did not resume when the hub came back (it must not wait for its backoff)"
+    agent.send_signal(signal.SIGTERM)
+    assert agent.wait(timeout=30) == 0
+
+    quick_documents(box, 80, first=220)
+    env = dict(os.environ, APPLIANCE_DATA_DIR=str(box.data_dir), APPLIANCE_INBOX=str(box.inbox),
+               APPLIANCE_SYNC_INTERVAL_SECONDS="0.5", APPLIANCE_SYNC_BATCH_ITEMS="10",
+               APPLIANCE_SYNC_CHUNK_BYTES=str(64 * 1024))
+    rng, kills = random.Random(7), 0
+    for _ in range(15):
+        agent = subprocess.Popen([sys.executable, "-m", "sync", "agent"], cwd=ROOT, env=env,
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(rng.uniform(0.8, 2.5))
+        agent.send_signal(signal.SIGKILL)
+        agent.wait()
+        kills += 1
+    for _ in range(20):
+        if attempt(config, max_batches=None):
+            break
+    print(f"\nfault points tried: {tried} faulted cycles ({proxy.faults} faulty connections, {proxy.cuts} cut "
+          f"mid-request), {kills} SIGKILLs of the agent")
+    assert proxy.cuts > 0 and proxy.faults >= tried
+    proxy.close()
+
+    box_uids = {d.uid for d in Document.select()}
+    assert Outbox.select().where(Outbox.synced_at.is_null()).count() == 0
+    assert SyncBatch.select().where(SyncBatch.committed_at.is_null()).count() == 0
+    with hub_database.connection_context():
+        hub_uids = [d.uid for d in HubDocument.select(HubDocument.uid)]
+        assert sorted(hub_uids) == sorted(box_uids) and len(hub_uids) == 300
+        assert HubPage.select().count() == 300
+        assert UsageDaily.select(pw.fn.SUM(UsageDaily.documents)).scalar() == 300
+        blobs = {b.sha256: b for b in Blob.select()}
+    shas = {d.scan.sha256 for d in Document.select()}
+    assert set(blobs) == shas
+    s3 = boto3.client("s3", endpoint_url=hub_config.s3_endpoint_url, region_name=hub_config.s3_region)
+    for sha in random.Random(1).sample(sorted(shas), 30):
+        body = s3.get_object(Bucket=hub_config.s3_bucket, Key=blobs[sha].storage_key)["Body"].read()
+        assert hashlib.sha256(body).hexdigest() == sha
+    box_database.close()
