@@ -79,6 +79,8 @@ class Config:
     sync_interval_seconds: float = 30.0
     sync_max_backoff_seconds: float = 300.0
     sync_timeout_seconds: float = 60.0
+    sync_bandwidth_bytes: int = 0
+    sync_blob_window: str = ""
 
     def __post_init__(self):
         if self.inbox is None:
@@ -154,4 +156,6 @@ class Config:
             sync_max_backoff_seconds=read_float(env, "APPLIANCE_SYNC_MAX_BACKOFF_SECONDS",
                                                 defaults.sync_max_backoff_seconds),
             sync_timeout_seconds=read_float(env, "APPLIANCE_SYNC_TIMEOUT_SECONDS", defaults.sync_timeout_seconds),
+            sync_bandwidth_bytes=read_int(env, "APPLIANCE_SYNC_BANDWIDTH_BYTES", defaults.sync_bandwidth_bytes),
+            sync_blob_window=env.get("APPLIANCE_SYNC_BLOB_WINDOW") or defaults.sync_blob_window,
         )

@@ -24,7 +24,8 @@ from appliance.db import database
 
 from . import state
 from .client import HubClient, HubError
-from .push import PushResult, backlog, push
+from .limits import parse_window
+from .push import PushResult, Rules, backlog, push
 
 log = logging.getLogger(__name__)
 PROBE_SECONDS = 5.0
@@ -40,17 +41,21 @@ def client_for(config: Config) -> HubClient:
     return HubClient(state.get("hub_url"), state.get("device_id"), state.load_key(config), config.sync_timeout_seconds)
 
 
-def cycle(config: Config, max_batches: int | None = None) -> PushResult:
-    """One push cycle; records the outcome (last success or last error) in the sync state."""
+def cycle(config: Config, max_batches: int | None = None, ignore_window: bool = False) -> PushResult:
+    """One push cycle; records the outcome (last success or last error) in the sync state.
+
+    `ignore_window`: originals travel even outside the bulk window ("Sync now" from the box UI).
+    """
     state.put("last_attempt", state.now_iso())
     try:
-        result = push(client_for(config), config, max_batches)
+        result = push(client_for(config), config, max_batches, Rules.for_now(config, ignore_window))
     except HubError as error:
         state.put("last_error", f"{state.now_iso()} {error}")
         raise
     state.put("last_success", state.now_iso())
-    log.info("sync: %d item(s) acknowledged, %d set aside, %d waiting, %d blob(s) sent, %d bytes",
-             result.synced, result.poisoned, result.waiting, result.blobs_sent, result.bytes_sent)
+    log.info("sync: %d item(s) acknowledged, %d set aside, %d waiting, %d held for the window, %d blob(s) sent, "
+             "%d bytes", result.synced, result.poisoned, result.waiting, result.held_for_window, result.blobs_sent,
+             result.bytes_sent)
     return result
 
 
@@ -75,6 +80,7 @@ class AgentState:
 
 def run_agent(config: Config, stop: threading.Event | None = None) -> None:
     """`python -m sync agent`: run cycles until stopped."""
+    parse_window(config.sync_blob_window)
     open_box(config)
     stop = stop or threading.Event()
     agent = AgentState()
@@ -91,7 +97,7 @@ def run_agent(config: Config, stop: threading.Event | None = None) -> None:
         if not asked and now < agent.next_due and not (agent.unreachable and _hub_answers(config)):
             return
         try:
-            cycle(config)
+            cycle(config, ignore_window=asked)
             agent.failures, agent.unreachable = 0, False
             agent.next_due = time.monotonic() + config.sync_interval_seconds
         except HubError as error:

@@ -13,6 +13,7 @@ Order and durability:
 """
 from __future__ import annotations
 
+import datetime as dt
 import json
 import uuid
 from dataclasses import dataclass
@@ -24,6 +25,7 @@ from appliance.models import Outbox, Scan, SyncBatch, utcnow
 
 from . import state
 from .client import HubClient
+from .limits import Throttle, in_window, parse_window
 from .payloads import item_for
 
 
@@ -34,6 +36,21 @@ class PushResult:
     waiting: int = 0
     blobs_sent: int = 0
     bytes_sent: int = 0
+    held_for_window: int = 0
+
+
+@dataclass
+class Rules:
+    """This cycle's limits: may originals travel now, and how fast."""
+
+    blobs_allowed: bool = True
+    throttle: Throttle | None = None
+
+    @classmethod
+    def for_now(cls, config: Config, ignore_window: bool = False) -> "Rules":
+        window = parse_window(config.sync_blob_window)
+        allowed = ignore_window or in_window(window, dt.datetime.now().time())
+        return cls(allowed, Throttle(config.sync_bandwidth_bytes) if config.sync_bandwidth_bytes > 0 else None)
 
 
 def pending_rows(limit: int) -> list[Outbox]:
@@ -46,7 +63,7 @@ def backlog() -> int:
     return Outbox.select().where(Outbox.synced_at.is_null() & Outbox.poisoned_at.is_null()).count()
 
 
-def upload_blob(client: HubClient, config: Config, scan: Scan, result: PushResult) -> None:
+def upload_blob(client: HubClient, config: Config, scan: Scan, result: PushResult, rules: Rules) -> None:
     """Send the scan's original from wherever the hub's copy stops."""
     path = store_path(config, scan.sha256)
     size = path.stat().st_size
@@ -60,12 +77,14 @@ def upload_blob(client: HubClient, config: Config, scan: Scan, result: PushResul
                                     "application/octet-stream")
             offset += len(chunk)
             result.bytes_sent += len(chunk)
+            if rules.throttle is not None:
+                rules.throttle.account(len(chunk))
             if answer.get("complete"):
                 break
     result.blobs_sent += 1
 
 
-def _new_batch(client: HubClient, config: Config, result: PushResult) -> SyncBatch | None:
+def _new_batch(client: HubClient, config: Config, result: PushResult, rules: Rules) -> SyncBatch | None:
     rows = pending_rows(config.sync_batch_items)
     items, scans, members, size = {}, {}, {}, 0
     for row in rows:
@@ -86,12 +105,19 @@ def _new_batch(client: HubClient, config: Config, result: PushResult) -> SyncBat
     obsolete = [row_id for name, ids in members.items() if name not in items for row_id in ids]
     if obsolete:
         Outbox.update(synced_at=utcnow(), last_error="nothing left to send").where(Outbox.id.in_(obsolete)).execute()
-    if not items:
-        return None
     if scans:
         missing = client.post_json("/api/v1/sync/blobs/missing", {"sha256": list(scans)})["missing"]
-        for sha in missing:
-            upload_blob(client, config, scans[sha], result)
+        if rules.blobs_allowed:
+            for sha in missing:
+                upload_blob(client, config, scans[sha], result, rules)
+        else:
+            held = [name for name, item in items.items()
+                    if item["type"] == "document" and item["document"]["blob_sha256"] in missing]
+            for name in held:
+                items.pop(name)
+            result.held_for_window += len(held)
+    if not items:
+        return None
     seq = int(state.get("seq", "0")) + 1
     body = json.dumps({"batch_id": uuid.uuid4().hex, "seq": seq, "backlog": backlog(),
                        "items": list(items.values())}, separators=(",", ":"))
@@ -127,14 +153,15 @@ def _apply_answer(batch: SyncBatch, answer: dict, result: PushResult) -> None:
         SyncBatch.update(committed_at=now).where(SyncBatch.id == batch.id).execute()
 
 
-def push(client: HubClient, config: Config, max_batches: int | None = None) -> PushResult:
+def push(client: HubClient, config: Config, max_batches: int | None = None, rules: Rules | None = None) -> PushResult:
     """Send batches until the outbox is empty, or `max_batches` were answered (a failed request
-    raises HubError; whatever was acknowledged before it stays acknowledged)."""
-    result, answered = PushResult(), 0
+    raises HubError; whatever was acknowledged before it stays acknowledged). Documents whose
+    originals may not travel now (outside the window) wait in the outbox."""
+    result, answered, rules = PushResult(), 0, rules or Rules.for_now(config)
     while max_batches is None or answered < max_batches:
         batch = SyncBatch.select().where(SyncBatch.committed_at.is_null()).order_by(SyncBatch.id).first()
         if batch is None:
-            batch = _new_batch(client, config, result)
+            batch = _new_batch(client, config, result, rules)
         if batch is None:
             return result
         answer = client.request("POST", "/api/v1/sync/batches", batch.body.encode())

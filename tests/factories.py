@@ -144,3 +144,29 @@ def make_document(config, *, patient=None, status="filed", texts=("Haemoglobin n
             page = Page.create(scan=scan, document=document, number=number, text=text)
             database.execute_sql("INSERT INTO page_fts (rowid, text) VALUES (?, ?)", (page.id, text))
     return document
+
+
+def quick_documents(box_config, count: int, first: int = 0, size: int = 40_000) -> None:
+    """`count` recorded documents (random originals in the store, one page each), queued for the hub."""
+    import hashlib
+    import os
+
+    from appliance import outbox
+    from appliance.db import database
+    from appliance.ingest.intake import store_path
+    from appliance.models import Document, Page, Scan
+
+    for n in range(first, first + count):
+        data = os.urandom(size)
+        sha = hashlib.sha256(data).hexdigest()
+        path = store_path(box_config, sha)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+        with database.atomic():
+            scan = Scan.create(sha256=sha, original_name=f"scan-{n}.pdf", source="test", size=len(data),
+                               status="processed", page_count=1)
+            document = Document.create(scan=scan, status="needs_review", review_reason="test", doc_type="other",
+                                       first_page=1, page_count=1)
+            Page.create(scan=scan, document=document, number=1, text=f"fault test page {n}", text_source="ocr",
+                        rotation=0, is_separator=False)
+            outbox.document_changed(document)

@@ -44,8 +44,9 @@ def served_hub(tmp_path, hub_app, hub_config):
         server.wait(timeout=30)
 
 
-def sync_cli(box_config, *args):
-    env = dict(os.environ, APPLIANCE_DATA_DIR=str(box_config.data_dir), APPLIANCE_INBOX=str(box_config.inbox))
+def sync_cli(box_config, *args, extra_env: dict | None = None):
+    env = dict(os.environ, APPLIANCE_DATA_DIR=str(box_config.data_dir), APPLIANCE_INBOX=str(box_config.inbox),
+               **(extra_env or {}))
     return subprocess.run([sys.executable, "-m", "sync", *args], cwd=ROOT, env=env, capture_output=True, text=True,
                           timeout=300)
 
@@ -108,4 +109,32 @@ def test_filed_documents_reach_the_hub_once_with_identical_originals(box, runner
     assert [item["key"] for item in status["set_aside"]] == [review.uid]
     assert "longer than 64" in status["set_aside"][0]["reason"]
     assert "set aside" in sync_cli(box, "status").stdout
+    box_database.close()
+
+
+def test_outside_the_bulk_window_only_metadata_travels_until_sync_now_or_the_window(box, served_hub, hub_config,
+                                                                                   tenants):
+    import datetime as dt
+
+    from appliance.patients import create_patient
+    from cloud_hub.models import Patient as HubPatient
+    from tests.factories import quick_documents
+
+    with hub_database.connection_context():
+        token, _ = issue_enrollment_token(tenants["north"], created_by="test", hours=1)
+    assert sync_cli(box, "enroll", "--hub", served_hub, "--token", token).returncode == 0
+    quick_documents(box, 3)
+    create_patient("555111", "Hopper", "Grace", dt.date(1906, 12, 9), actor="test")
+    later = (dt.datetime.now() + dt.timedelta(hours=3)).strftime("%H:%M")
+    until = (dt.datetime.now() + dt.timedelta(hours=4)).strftime("%H:%M")
+    env = {"APPLIANCE_SYNC_BLOB_WINDOW": f"{later}-{until}"}
+    held = sync_cli(box, "once", extra_env=env)
+    assert held.returncode == 1 and "backlog 3" in held.stdout
+    with hub_database.connection_context():
+        assert HubPatient.select().where(HubPatient.mrn == "555111").exists()
+        assert HubDocument.select().count() == 0
+    assert sync_cli(box, "once", extra_env={"APPLIANCE_SYNC_BLOB_WINDOW": "7pm-7am"}).returncode == 2
+    assert sync_cli(box, "once").returncode == 0
+    with hub_database.connection_context():
+        assert HubDocument.select().count() == 3
     box_database.close()

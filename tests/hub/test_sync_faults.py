@@ -12,10 +12,8 @@ from pathlib import Path
 import boto3
 import peewee as pw
 
-from appliance import outbox
 from appliance.db import database as box_database
-from appliance.ingest.intake import store_path
-from appliance.models import Document, Outbox, Page, Scan, SyncBatch
+from appliance.models import Document, Outbox, SyncBatch
 from cloud_hub.db import database as hub_database
 from cloud_hub.devices import issue_enrollment_token
 from cloud_hub.models import Blob, UsageDaily
@@ -24,30 +22,12 @@ from cloud_hub.models import Page as HubPage
 from sync.agent import run_once
 from sync.push import backlog
 from sync.client import HubError
+from tests.factories import quick_documents
 from tests.faultproxy import FaultProxy
 from tests.hub.test_sync_agent import served_hub, sync_cli  # noqa: F401  (fixture)
 
 ROOT = Path(__file__).resolve().parents[2]
 FAULTS = ("refuse", "error503", "blackhole", "cut", "slow")
-ORIGINAL_BYTES = 40_000
-
-
-def quick_documents(box_config, count: int, first: int = 0) -> None:
-    """`count` recorded documents (random originals in the store, one page each), queued for the hub."""
-    for n in range(first, first + count):
-        data = os.urandom(ORIGINAL_BYTES)
-        sha = hashlib.sha256(data).hexdigest()
-        path = store_path(box_config, sha)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(data)
-        with box_database.atomic():
-            scan = Scan.create(sha256=sha, original_name=f"scan-{n}.pdf", source="test", size=len(data),
-                               status="processed", page_count=1)
-            document = Document.create(scan=scan, status="needs_review", review_reason="test", doc_type="other",
-                                       first_page=1, page_count=1)
-            Page.create(scan=scan, document=document, number=1, text=f"fault test page {n}", text_source="ocr",
-                        rotation=0, is_separator=False)
-            outbox.document_changed(document)
 
 
 def attempt(config, max_batches=1) -> bool:
