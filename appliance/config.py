@@ -81,6 +81,7 @@ class Config:
     sync_timeout_seconds: float = 60.0
     sync_bandwidth_bytes: int = 0
     sync_blob_window: str = ""
+    metrics_token: str | None = None
 
     def __post_init__(self):
         if self.inbox is None:
@@ -158,4 +159,5 @@ class Config:
             sync_timeout_seconds=read_float(env, "APPLIANCE_SYNC_TIMEOUT_SECONDS", defaults.sync_timeout_seconds),
             sync_bandwidth_bytes=read_int(env, "APPLIANCE_SYNC_BANDWIDTH_BYTES", defaults.sync_bandwidth_bytes),
             sync_blob_window=env.get("APPLIANCE_SYNC_BLOB_WINDOW") or defaults.sync_blob_window,
+            metrics_token=env.get("APPLIANCE_METRICS_TOKEN") or None,
         )

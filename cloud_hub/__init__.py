@@ -28,6 +28,7 @@ class HubContext:
 
 
 ERRORS = {400: ("Bad request", "The request could not be understood."),
+          401: ("Not signed in", "This address needs credentials."),
           403: ("Not allowed", "Your role does not give access to this page."),
           404: ("Not found", "There is nothing here, or it is not yours to see."),
           405: ("Not allowed", "This address does not take that kind of request."),
@@ -38,7 +39,7 @@ ERRORS = {400: ("Bad request", "The request could not be understood."),
 def create_app(config: HubConfig | None = None) -> Flask:
     """Build the hub's web app for `config` (default: the environment)."""
     from .api.sync import bp as sync_api
-    from .web import access, api, auth, billing_views, metering, ui
+    from .web import access, api, auth, billing_views, metering, metrics, ui
     from .web.extensions import csrf, limiter
 
     config = config or HubConfig.from_env()
@@ -90,6 +91,6 @@ def create_app(config: HubConfig | None = None) -> Flask:
     app.after_request(add_security_headers)
     app.after_request(metering.meter_request)
     csrf.exempt(sync_api)
-    for blueprint in (sync_api, auth.bp, ui.bp, api.bp, billing_views.bp):
+    for blueprint in (sync_api, auth.bp, ui.bp, api.bp, billing_views.bp, metrics.bp):
         app.register_blueprint(blueprint)
     return app

@@ -33,6 +33,7 @@ class HubConfig:
     secret_key: str | None = None
     archive_after_days: int = 365
     archive_storage_class: str = "STANDARD_IA"
+    metrics_token: str | None = None
     idle_minutes: float = 30.0
     session_hours: float = 12.0
     secure_cookies: bool = True
@@ -77,6 +78,7 @@ class HubConfig:
             secret_key=env.get("HUB_SECRET_KEY") or None,
             archive_after_days=read_int(env, "HUB_ARCHIVE_AFTER_DAYS", defaults.archive_after_days),
             archive_storage_class=env.get("HUB_ARCHIVE_STORAGE_CLASS") or defaults.archive_storage_class,
+            metrics_token=env.get("HUB_METRICS_TOKEN") or None,
             idle_minutes=read_float(env, "HUB_IDLE_MINUTES", defaults.idle_minutes),
             session_hours=read_float(env, "HUB_SESSION_HOURS", defaults.session_hours),
             secure_cookies=read_bool(env, "HUB_SECURE_COOKIES", defaults.secure_cookies),

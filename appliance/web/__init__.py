@@ -55,11 +55,11 @@ def create_app(config: Config | None = None) -> Flask:
         if not database.is_closed():
             database.close()
 
-    from . import admin_users, audit_log, auth, dashboard, documents, errors, patients, quarantine, review
+    from . import admin_users, audit_log, auth, dashboard, documents, errors, metrics, patients, quarantine, review
     from . import search, security, upload
 
     for module in (auth, dashboard, patients, documents, search, review, quarantine, upload, audit_log,
-                   admin_users):
+                   admin_users, metrics):
         app.register_blueprint(module.bp)
     security.init_app(app)
     errors.init_app(app)

@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask import Flask, request
 from flask_login import current_user, login_required
 
-PUBLIC_ENDPOINTS = {"auth.login", "security.healthz", "static"}
+PUBLIC_ENDPOINTS = {"auth.login", "security.healthz", "static", "metrics.metrics"}
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; "
        "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
 

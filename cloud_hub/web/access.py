@@ -14,7 +14,7 @@ from .. import sessions
 from ..models import Clinic, UserClinic
 from .extensions import client_address
 
-PUBLIC_ENDPOINTS = {"hub_auth.login", "hub_auth.token", "healthz", "static"}
+PUBLIC_ENDPOINTS = {"hub_auth.login", "hub_auth.token", "healthz", "static", "hub_metrics.metrics"}
 
 
 def hub():

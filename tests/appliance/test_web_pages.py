@@ -266,3 +266,19 @@ def test_admin_adds_disables_and_resets_users(admin_client, users):
     own = admin_client.post(f"/admin/users/{users['admin'].id}/active", follow_redirects=True,
                             data={"csrf_token": token, "active": "0"})
     assert b"cannot disable your own account" in own.data
+
+
+def test_metrics_need_the_configured_token_and_show_the_sync_backlog(box, smith):
+    from appliance.models import Outbox
+    from appliance.web import create_app
+
+    assert create_app(box).test_client().get("/metrics").status_code == 404
+    client = create_app(box.with_overrides(metrics_token="scrape-secret")).test_client()
+    document = make_document(box, patient=smith)
+    Outbox.create(kind="document", object_key=document.uid)
+    assert client.get("/metrics").status_code == 401
+    assert client.get("/metrics", headers={"Authorization": "Bearer wrong"}).status_code == 401
+    scraped = client.get("/metrics", headers={"Authorization": "Bearer scrape-secret"})
+    text = scraped.get_data(as_text=True)
+    assert scraped.status_code == 200 and "digifort_box_sync_backlog 1.0" in text
+    assert 'digifort_box_documents{status="filed"} 1.0' in text and "Smith" not in text

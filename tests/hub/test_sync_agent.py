@@ -109,6 +109,14 @@ def test_filed_documents_reach_the_hub_once_with_identical_originals(box, runner
     assert [item["key"] for item in status["set_aside"]] == [review.uid]
     assert "longer than 64" in status["set_aside"][0]["reason"]
     assert "set aside" in sync_cli(box, "status").stdout
+
+    from cloud_hub import create_app
+
+    scraper = create_app(hub_config.with_overrides(metrics_token="scrape-secret")).test_client()
+    assert scraper.get("/metrics").status_code == 401
+    text = scraper.get("/metrics", headers={"Authorization": "Bearer scrape-secret"}).get_data(as_text=True)
+    assert 'digifort_hub_device_backlog{clinic="North",device=' in text
+    assert 'digifort_hub_documents{organisation="Acme Health"} 2.0' in text
     box_database.close()
 
 
