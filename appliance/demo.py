@@ -5,7 +5,10 @@ import logging
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
+
+import requests
 
 from .box import open_box
 from .config import Config
@@ -38,7 +41,7 @@ def _start_web(config: Config, env: dict) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-m", "appliance", "serve", "--bind", config.bind], env=env)
 
 
-def _start_hub(env: dict) -> tuple[subprocess.Popen, str, str, str]:
+def _start_hub(env: dict):
     from cloud_hub.demo import demo_hub_config, demo_hub_env, prepare
 
     hub_config = demo_hub_config(DEMO_ROOT / "hub", os.environ.get("HUB_BIND") or "127.0.0.1:8090")
@@ -46,7 +49,32 @@ def _start_hub(env: dict) -> tuple[subprocess.Popen, str, str, str]:
     hub_env = {key: value for key, value in env.items() if key not in ("DATABASE_URL", "REDIS_URL", "S3_BUCKET")}
     hub_env.update(demo_hub_env(hub_config))
     process = subprocess.Popen([sys.executable, "-m", "cloud_hub", "serve"], env=hub_env)
-    return process, hub_config.bind, email, password
+    return process, hub_config, email, password
+
+
+def _wait_for(url: str, seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            if requests.get(url, timeout=1).ok:
+                return
+        except requests.RequestException:
+            time.sleep(0.2)
+    raise RuntimeError(f"{url} did not answer within {seconds:.0f} s")
+
+
+def _start_sync(config: Config, env: dict, hub_config) -> subprocess.Popen:
+    """Enrol the demo box with the demo hub (first start only), then run the sync agent."""
+    from cloud_hub.demo import enrollment_token
+    from sync import state
+    from sync.enrolment import enroll_box
+
+    hub_url = f"http://{hub_config.bind}"
+    _wait_for(f"{hub_url}/healthz")
+    if not state.enrolled(config) or state.get("hub_url") != hub_url:
+        enroll_box(config, hub_url, enrollment_token(hub_config), "Demo box")
+    return subprocess.Popen([sys.executable, "-m", "sync", "agent"],
+                            env=dict(env, APPLIANCE_SYNC_INTERVAL_SECONDS="3"))
 
 
 def run_demo() -> int:
@@ -56,17 +84,18 @@ def run_demo() -> int:
     username, password = _demo_login(config)
     env = dict(os.environ, APPLIANCE_DATA_DIR=str(config.data_dir), APPLIANCE_INBOX=str(config.inbox))
     web = _start_web(config, env)
-    hub, hub_bind, hub_email, hub_password = _start_hub(env)
+    hub, hub_config, hub_email, hub_password = _start_hub(env)
+    agent = _start_sync(config, env, hub_config)
     print(
         "\nDigiFort demo is running.\n"
         f"  Box web UI:        http://{config.bind}/\n"
         f"  Sign in as:        {username} / {password}\n"
         f"  Drop scans into:   {config.inbox.resolve()}   (PDF, TIFF, JPEG or PNG)\n"
         f"  Box data (database, originals, thumbnails): {config.data_dir.resolve()}\n"
-        f"  Hub (head office): http://{hub_bind}/\n"
+        f"  Hub (head office): http://{hub_config.bind}/\n"
         f"  Sign in as:        {hub_email} / {hub_password}\n"
         f"  Hub data:          {(DEMO_ROOT / 'hub').resolve()}\n"
-        "  Coming next: the sync agent that sends the box's documents to the hub.\n"
+        "  Sync agent:        running; filed documents reach the hub within seconds\n"
         "  Stop with Ctrl-C.\n",
         flush=True,
     )
@@ -74,7 +103,7 @@ def run_demo() -> int:
     try:
         run_worker(config)
     finally:
-        for process in (web, hub):
+        for process in (agent, web, hub):
             process.terminate()
             process.wait(timeout=30)
     return 0

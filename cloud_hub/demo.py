@@ -8,8 +8,9 @@ from appliance.users import generate_password
 
 from .config import HubConfig
 from .db import database
+from .devices import issue_enrollment_token
 from .hub import open_hub
-from .models import Organisation, User
+from .models import Clinic, Organisation, User
 from .tenancy import create_clinic, create_organisation, create_user
 
 DEMO_ORGANISATION, DEMO_CLINIC, DEMO_EMAIL = "Demo Health", "Demo Clinic", "head.office@demo.example"
@@ -41,3 +42,14 @@ def prepare(config: HubConfig) -> tuple[str, str]:
     finally:
         database.close()
     return DEMO_EMAIL, secret.read_text().strip()
+
+
+def enrollment_token(config: HubConfig) -> str:
+    """A fresh one-time token for the demo clinic (the demo box enrols with it on first start)."""
+    open_hub(config)
+    try:
+        clinic = Clinic.get(Clinic.name == DEMO_CLINIC)
+        token, _ = issue_enrollment_token(clinic, created_by="demo", hours=1)
+    finally:
+        database.close()
+    return token

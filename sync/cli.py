@@ -10,9 +10,10 @@ import sys
 from appliance.box import open_box
 from appliance.config import Config, ConfigError
 
-from . import protocol, state
+from . import state
 from .agent import NotEnrolled, run_agent, run_once
-from .client import HubError, enroll
+from .client import HubError
+from .enrolment import enroll_box
 from .status import sync_status
 
 
@@ -22,11 +23,7 @@ def _enroll(args, config: Config) -> int:
         print(f"this box is already enrolled with {state.get('hub_url')} as device {state.get('device_id')}; "
               "use --force to enrol it again", file=sys.stderr)
         return 2
-    key = protocol.new_private_key()
-    answer = enroll(args.hub, args.token, protocol.public_key_text(key), args.name or socket.gethostname())
-    state.save_key(config, key)
-    state.put("hub_url", args.hub.rstrip("/"))
-    state.put("device_id", answer["device_id"])
+    answer = enroll_box(config, args.hub, args.token, args.name or socket.gethostname())
     print(f"enrolled with {args.hub} as device {answer['device_id']} for clinic {answer['clinic']['name']!r} "
           f"of {answer['organisation']['name']!r}")
     return 0

@@ -1,4 +1,5 @@
-"""`make demo` (python -m appliance demo): box UI, worker and hub come up and the printed logins work."""
+"""`make demo` (python -m appliance demo): box UI, worker, hub and sync agent come up, the printed
+logins work, and a scan dropped into the printed inbox is filed on the box and then at the hub."""
 import os
 import re
 import signal
@@ -7,14 +8,17 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 import requests
 
+from tests.factories import record_lines, render_page, save_image
 from tests.servers import free_port, wait_for_http
 
 ROOT = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.ocr
 
 
-def test_demo_starts_box_and_hub_and_prints_working_logins(tmp_path):
+def test_a_scan_dropped_into_the_demo_inbox_is_filed_on_the_box_and_then_at_the_hub(tmp_path):
     box_port, hub_port = free_port(), free_port()
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "S3_BUCKET",
                                                             "APPLIANCE_DATA_DIR", "APPLIANCE_INBOX")}
@@ -32,9 +36,19 @@ def test_demo_starts_box_and_hub_and_prints_working_logins(tmp_path):
         assert str(tmp_path / "demo-data" / "inbox") in output
         wait_for_http(f"http://127.0.0.1:{hub_port}/login")
         assert requests.get(f"http://127.0.0.1:{box_port}/login", timeout=5).ok
-        signed = requests.post(f"http://127.0.0.1:{hub_port}/api/auth/token", timeout=5,
-                               json={"email": hub_login.group(1), "password": hub_login.group(2)})
+        hub = requests.Session()
+        signed = hub.post(f"http://127.0.0.1:{hub_port}/api/auth/token", timeout=5,
+                          json={"email": hub_login.group(1), "password": hub_login.group(2)})
         assert signed.status_code == 200 and signed.json()["user"]["role"] == "org_admin"
+        save_image(render_page(record_lines(mrn="27182818", name="EULER, Leonhard", dob="15/04/1970"),
+                               noise=0.0003), tmp_path / "scan.png", "PNG")
+        (tmp_path / "scan.png").rename(tmp_path / "demo-data" / "inbox" / "scan.png")
+        found, deadline = [], time.monotonic() + 120
+        while not found and time.monotonic() < deadline:
+            time.sleep(1)
+            found = hub.get(f"http://127.0.0.1:{hub_port}/api/v1/documents", params={"q": "euler haemoglobin"},
+                            timeout=5).json()["results"]
+        assert found and found[0]["patient"]["mrn"] == "27182818"
     finally:
         demo.send_signal(signal.SIGINT)
         demo.wait(timeout=60)
