@@ -41,6 +41,21 @@ def _agent(args, config: Config) -> int:
     return 0
 
 
+def _push(args, config: Config) -> int:
+    from pathlib import Path
+
+    from .batch_push import push_folder
+
+    folder = Path(args.folder)
+    if not folder.is_dir():
+        print(f"error: {folder} is not a folder", file=sys.stderr)
+        return 2
+    if args.data_dir:
+        config = config.with_overrides(data_dir=Path(args.data_dir), inbox=Path(args.data_dir) / "inbox")
+    done = push_folder(config, folder, args.hub, args.token, args.name or socket.gethostname())
+    return 0 if done else 1
+
+
 def _status(args, config: Config) -> int:
     open_box(config)
     summary = sync_status(config)
@@ -72,6 +87,13 @@ def build_parser() -> argparse.ArgumentParser:
     enrolling.set_defaults(handler=_enroll)
     sub.add_parser("once", help="one full sync cycle; exit 0 when the backlog is drained").set_defaults(handler=_once)
     sub.add_parser("agent", help="keep syncing (the box's sync process)").set_defaults(handler=_agent)
+    pushing = sub.add_parser("push", help="read a folder of scans here and push them (a site without a box)")
+    pushing.add_argument("folder")
+    pushing.add_argument("--hub", required=True)
+    pushing.add_argument("--token", help="one-time enrolment token (first run only)")
+    pushing.add_argument("--name", help="display name at the hub (default: host name)")
+    pushing.add_argument("--data-dir", help="where this machine keeps its local state (default APPLIANCE_DATA_DIR)")
+    pushing.set_defaults(handler=_push)
     status = sub.add_parser("status", help="backlog, oldest unsynced, last success and error")
     status.add_argument("--json", action="store_true")
     status.set_defaults(handler=_status)

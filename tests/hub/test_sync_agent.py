@@ -146,3 +146,26 @@ def test_outside_the_bulk_window_only_metadata_travels_until_sync_now_or_the_win
     with hub_database.connection_context():
         assert HubDocument.select().count() == 3
     box_database.close()
+
+
+def test_push_reads_a_folder_here_and_sends_it_once(tmp_path, served_hub, tenants):
+    scans = tmp_path / "records box 14"
+    (scans / "folder a").mkdir(parents=True)
+    save_image(render_page(record_lines(mrn="16180339", name="NOETHER, Emmy", dob="23/03/1982"), noise=0.0003),
+               scans / "folder a" / "noether.png", "PNG")
+    (scans / "notes.pdf").write_text("not a scan")
+    with hub_database.connection_context():
+        token, _ = issue_enrollment_token(tenants["south"], created_by="test", hours=1)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("APPLIANCE_")}
+    command = [sys.executable, "-m", "sync", "push", str(scans), "--hub", served_hub, "--data-dir",
+               str(tmp_path / "push-state"), "--name", "Archive team laptop"]
+    first = subprocess.run([*command, "--token", token], cwd=ROOT, env=env, capture_output=True, text=True,
+                           timeout=300)
+    assert first.returncode == 0, first.stderr + first.stdout
+    assert "'quarantined': 1" in first.stdout and "waiting to send: 0" in first.stdout
+    again = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0 and "taken in: {'duplicate': 2}" in again.stdout
+    with hub_database.connection_context():
+        documents = list(HubDocument.select())
+        assert len(documents) == 1 and documents[0].clinic_id == tenants["south"].id
+        assert documents[0].patient.mrn == "16180339"
