@@ -19,6 +19,8 @@ class FaultProxy:
         self.mode = "pass"
         self.faults = 0
         self.cuts = 0
+        self.bytes_up = 0
+        self.lock = threading.Lock()
         self.listener = socket.create_server(("127.0.0.1", 0))
         self.port = self.listener.getsockname()[1]
         self.stopped = threading.Event()
@@ -60,8 +62,13 @@ class FaultProxy:
             client.close()
             return
         limit = self.cut_after if mode == "cut" else None
-        threading.Thread(target=self._pump, args=(client, upstream, limit, mode == "slow"), daemon=True).start()
-        self._pump(upstream, client, None, mode == "slow")
+        threading.Thread(target=self._pump, args=(client, upstream, limit, mode == "slow", True), daemon=True).start()
+        self._pump(upstream, client, None, mode == "slow", False)
+
+    def _count(self, up: bool, size: int) -> None:
+        if up:
+            with self.lock:
+                self.bytes_up += size
 
     def _answer_or_swallow(self, client: socket.socket, mode: str) -> None:
         client.settimeout(30)
@@ -82,7 +89,7 @@ class FaultProxy:
         finally:
             client.close()
 
-    def _pump(self, source: socket.socket, target: socket.socket, limit: int | None, slow: bool) -> None:
+    def _pump(self, source: socket.socket, target: socket.socket, limit: int | None, slow: bool, up: bool) -> None:
         sent = 0
         try:
             while True:
@@ -91,10 +98,12 @@ class FaultProxy:
                     break
                 if limit is not None and sent + len(data) > limit:
                     target.sendall(data[:max(0, limit - sent)])
+                    self._count(up, max(0, limit - sent))
                     self.cuts += 1
                     break
                 target.sendall(data)
                 sent += len(data)
+                self._count(up, len(data))
                 if slow:
                     time.sleep(len(data) / self.rate)
         except OSError:

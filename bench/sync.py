@@ -1,0 +1,218 @@
+"""Sync benchmark: documents and their originals moved from a box to the hub, against a plain
+HTTP PUT of the same bytes to the same hub process, and the bytes re-sent after a cut link.
+
+The hub runs under gunicorn on PostgreSQL, Redis and S3 (the throwaway servers of
+tests/servers.py, or DATABASE_URL, REDIS_URL and S3_ENDPOINT_URL), with one extra route that
+only this bench adds: PUT /bench/sink, which writes the body to a temporary file and answers
+204 (the floor: HTTP into the same process, nothing else). The box is a fresh data directory
+with K recorded documents whose originals are random bytes (no OCR: this measures sync).
+
+    .venv/bin/python -m tests.servers -- .venv/bin/python bench/sync.py [--documents 40] [--mb 1] [--json]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from urllib.parse import urlparse, urlunparse
+
+import psycopg
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from appliance.box import open_box  # noqa: E402
+from appliance.config import Config  # noqa: E402
+from appliance.db import database as box_database  # noqa: E402
+from appliance.ingest.intake import store_path  # noqa: E402
+from appliance.models import Document  # noqa: E402
+from cloud_hub.config import HubConfig  # noqa: E402
+from cloud_hub.db import database as hub_database  # noqa: E402
+from cloud_hub.devices import issue_enrollment_token  # noqa: E402
+from cloud_hub.hub import open_hub  # noqa: E402
+from cloud_hub.tenancy import create_clinic, create_organisation  # noqa: E402
+from sync.agent import cycle  # noqa: E402
+from sync.enrolment import enroll_box  # noqa: E402
+from sync.push import backlog  # noqa: E402
+from tests.factories import quick_documents  # noqa: E402
+from tests.faultproxy import FaultProxy  # noqa: E402
+from tests.servers import free_port, wait_for_http  # noqa: E402
+
+MB = 1024 * 1024
+
+
+def bench_app():
+    """The hub's app plus PUT /bench/sink (gunicorn's factory in the served process)."""
+    from flask import request
+
+    from cloud_hub import create_app
+    from cloud_hub.web.access import PUBLIC_ENDPOINTS
+
+    app = create_app(HubConfig.from_env())
+
+    @app.put("/bench/sink")
+    def sink():
+        with tempfile.NamedTemporaryFile(dir=os.environ["HUB_DATA_DIR"]) as out:
+            while block := request.stream.read(MB):
+                out.write(block)
+            out.flush()
+        return "", 204
+
+    PUBLIC_ENDPOINTS.add("sink")
+    app.extensions["csrf"].exempt(sink)
+    return app
+
+
+@dataclass
+class Figures:
+    machine: str
+    documents: int
+    mb_per_document: float
+    chunk_mb: float
+    sync_seconds: float
+    sync_documents_per_second: float
+    sync_mb_per_second: float
+    put_seconds: float
+    put_mb_per_second: float
+    ratio: float
+    cut_blob_bytes: int
+    cut_chunk_mb: float
+    cut_bytes_sent: int
+    cut_bytes_resent: int
+
+
+def originals(config: Config) -> list[Path]:
+    return [store_path(config, d.scan.sha256) for d in Document.select().order_by(Document.id)]
+
+
+def measure(args) -> Figures:
+    server_url, redis_url = os.environ.get("DATABASE_URL"), os.environ.get("REDIS_URL")
+    endpoint = os.environ.get("S3_ENDPOINT_URL")
+    if not (server_url and redis_url and endpoint):
+        raise SystemExit("needs DATABASE_URL, REDIS_URL and S3_ENDPOINT_URL; run it as: "
+                         ".venv/bin/python -m tests.servers -- .venv/bin/python bench/sync.py")
+    os.environ.setdefault("AWS_ACCESS_KEY_ID", "bench")
+    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "bench")
+    name = f"digifort_sync_bench_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(server_url, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    url = urlunparse(urlparse(server_url)._replace(path=f"/{name}"))
+    server = None
+    try:
+        with tempfile.TemporaryDirectory(prefix="digifort-sync-bench-") as tmp:
+            hub_env = dict(os.environ, DATABASE_URL=url, S3_BUCKET=f"bench-{uuid.uuid4().hex[:10]}",
+                           S3_REGION="us-east-1", HUB_DATA_DIR=f"{tmp}/hub", HUB_WEB_WORKERS="2")
+            hub_config = HubConfig.from_env(hub_env)
+            open_hub(hub_config)
+            from cloud_hub.hub import prepare_storage
+
+            prepare_storage(hub_config)
+            clinic = create_clinic(create_organisation("Bench Health", actor="bench"), "Bench Clinic", actor="bench")
+            tokens = [issue_enrollment_token(clinic, "bench", 1)[0] for _ in range(2)]
+            hub_database.close()
+            port = free_port()
+            server = subprocess.Popen(
+                [sys.executable, "-c", "from appliance.web.server import AppServer; from bench.sync import bench_app; "
+                 f"AppServer(bench_app, '127.0.0.1:{port}', 2).run()"],
+                cwd=ROOT, env=hub_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            base = f"http://127.0.0.1:{port}"
+            wait_for_http(f"{base}/healthz", 60)
+
+            size = int(args.mb * MB)
+            box = Config(data_dir=Path(tmp) / "box", sync_chunk_bytes=int(args.chunk_mb * MB), sync_batch_items=50)
+            open_box(box)
+            enroll_box(box, base, tokens[0], "bench box")
+            quick_documents(box, args.documents, size=size)
+            start = time.perf_counter()
+            while backlog():
+                cycle(box)
+            sync_seconds = time.perf_counter() - start
+
+            session = requests.Session()
+            paths = originals(box)
+            start = time.perf_counter()
+            for path in paths:
+                with open(path, "rb") as handle:
+                    session.put(f"{base}/bench/sink", data=handle, timeout=120).raise_for_status()
+            put_seconds = time.perf_counter() - start
+            box_database.close()
+
+            cut_size = int(args.cut_mb * MB)
+            cut_box = Config(data_dir=Path(tmp) / "cut-box", sync_chunk_bytes=int(args.cut_chunk_mb * MB),
+                             sync_batch_items=50, sync_timeout_seconds=10)
+            open_box(cut_box)
+            proxy = FaultProxy(port, cut_after=int(cut_size * 0.9))
+            enroll_box(cut_box, proxy.url, tokens[1], "cut link box")
+            quick_documents(cut_box, 1, size=cut_size)
+            proxy.set("cut")
+            try:
+                cycle(cut_box)
+            except Exception:  # noqa: BLE001 - the cut is the point
+                pass
+            proxy.set("pass")
+            while backlog():
+                cycle(cut_box)
+            sent = proxy.bytes_up
+            proxy.close()
+            box_database.close()
+    finally:
+        if server is not None:
+            server.terminate()
+            server.wait(timeout=30)
+        with psycopg.connect(server_url, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    total_mb = args.documents * size / MB
+    return Figures(
+        machine=f"{os.cpu_count()}-core {platform.processor() or platform.machine()}, Python {platform.python_version()}",
+        documents=args.documents, mb_per_document=args.mb, chunk_mb=args.chunk_mb,
+        sync_seconds=round(sync_seconds, 2), sync_documents_per_second=round(args.documents / sync_seconds, 2),
+        sync_mb_per_second=round(total_mb / sync_seconds, 2), put_seconds=round(put_seconds, 2),
+        put_mb_per_second=round(total_mb / put_seconds, 2), ratio=round(put_seconds / sync_seconds, 3),
+        cut_blob_bytes=cut_size, cut_chunk_mb=args.cut_chunk_mb, cut_bytes_sent=sent,
+        cut_bytes_resent=max(0, sent - cut_size),
+    )
+
+
+def report(f: Figures) -> str:
+    return "\n".join([
+        f"Sync: {f.documents} documents x {f.mb_per_document:g} MB originals, chunks of {f.chunk_mb:g} MB",
+        f"machine: {f.machine}",
+        f"{'':34}{'seconds':>9}{'MB/s':>8}{'docs/s':>8}",
+        f"{'sync (box -> hub, all steps)':34}{f.sync_seconds:>9.2f}{f.sync_mb_per_second:>8.2f}"
+        f"{f.sync_documents_per_second:>8.2f}",
+        f"{'plain HTTP PUT, same bytes':34}{f.put_seconds:>9.2f}{f.put_mb_per_second:>8.2f}",
+        f"{'ratio sync/PUT (blob bytes)':34}{f.ratio:>9.2f}   target >= 0.9",
+        f"cut link at 90% of a {f.cut_blob_bytes / MB:g} MB original ({f.cut_chunk_mb:g} MB chunks): "
+        f"{f.cut_bytes_sent:,} bytes sent in all, {f.cut_bytes_resent:,} more than the original "
+        f"({100 * f.cut_bytes_resent / f.cut_blob_bytes:.1f}%; request headers and batches included)",
+    ])
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description="Box-to-hub sync against a plain HTTP PUT of the same bytes.")
+    parser.add_argument("--documents", type=int, default=40, help="documents to move (default 40)")
+    parser.add_argument("--mb", type=float, default=1.0, help="size of each original in MB (default 1)")
+    parser.add_argument("--chunk-mb", type=float, default=4.0, help="upload chunk size in MB (default 4)")
+    parser.add_argument("--cut-mb", type=float, default=16.0, help="original cut at 90%% (default 16 MB)")
+    parser.add_argument("--cut-chunk-mb", type=float, default=1.0, help="chunk size for the cut test (default 1)")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args(argv)
+    figures = measure(args)
+    print(report(figures))
+    if args.json:
+        print(json.dumps(asdict(figures)))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
