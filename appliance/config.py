@@ -82,6 +82,8 @@ class Config:
     sync_bandwidth_bytes: int = 0
     sync_blob_window: str = ""
     metrics_token: str | None = None
+    retention_days: int = 0
+    min_free_mb: int = 200
 
     def __post_init__(self):
         if self.inbox is None:
@@ -160,4 +162,6 @@ class Config:
             sync_bandwidth_bytes=read_int(env, "APPLIANCE_SYNC_BANDWIDTH_BYTES", defaults.sync_bandwidth_bytes),
             sync_blob_window=env.get("APPLIANCE_SYNC_BLOB_WINDOW") or defaults.sync_blob_window,
             metrics_token=env.get("APPLIANCE_METRICS_TOKEN") or None,
+            retention_days=read_int(env, "APPLIANCE_RETENTION_DAYS", defaults.retention_days),
+            min_free_mb=read_int(env, "APPLIANCE_MIN_FREE_MB", defaults.min_free_mb),
         )

@@ -76,10 +76,15 @@ SYNC_OUTBOX = [
     "SELECT 'document', \"uid\", \"created_at\" FROM \"document\"",
 ]
 
+EVICTION = [
+    'ALTER TABLE "scan" ADD COLUMN "evicted_at" DATETIME',
+]
+
 MIGRATIONS: list[tuple[int, str, list[str]]] = [
     (1, "initial schema", INITIAL_SCHEMA),
     (2, "web sessions and rate limits", WEB_SESSIONS_AND_RATE_LIMITS),
     (3, "sync outbox", SYNC_OUTBOX),
+    (4, "originals evicted after sync", EVICTION),
 ]
 
 

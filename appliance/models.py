@@ -56,6 +56,7 @@ class Scan(BaseModel):
     page_count = pw.IntegerField(null=True)
     origin_identity = pw.CharField(null=True, index=True)
     received_at = pw.DateTimeField(default=utcnow)
+    evicted_at = pw.DateTimeField(null=True)
 
     STATUSES = ("pending", "processing", "processed", "quarantined", "duplicate")
 

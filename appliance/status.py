@@ -1,6 +1,8 @@
 """What the box is doing: counts by status, queue depth, oldest job age."""
 from __future__ import annotations
 
+import shutil
+
 import peewee as pw
 
 from .models import Document, Job, Quarantine, Scan, utcnow
@@ -23,3 +25,8 @@ def box_status() -> dict:
         ],
         "oldest_job_age_seconds": round((utcnow() - oldest.created_at).total_seconds(), 1) if oldest else None,
     }
+
+
+def disk_low(config) -> bool:
+    """True when the data disk has less than APPLIANCE_MIN_FREE_MB free: intake pauses then."""
+    return shutil.disk_usage(config.data_dir).free < config.min_free_mb * 1024 * 1024

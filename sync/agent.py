@@ -26,6 +26,7 @@ from . import state
 from .client import HubClient, HubError
 from .limits import parse_window
 from .push import PushResult, Rules, backlog, push
+from .retention import evict_confirmed_originals
 
 log = logging.getLogger(__name__)
 PROBE_SECONDS = 5.0
@@ -53,6 +54,9 @@ def cycle(config: Config, max_batches: int | None = None, ignore_window: bool = 
         state.put("last_error", f"{state.now_iso()} {error}")
         raise
     state.put("last_success", state.now_iso())
+    evicted = evict_confirmed_originals(config)
+    if evicted:
+        log.info("retention: %d original(s) confirmed by the hub removed from the box", evicted)
     log.info("sync: %d item(s) acknowledged, %d set aside, %d waiting, %d held for the window, %d blob(s) sent, "
              "%d bytes", result.synced, result.poisoned, result.waiting, result.held_for_window, result.blobs_sent,
              result.bytes_sent)

@@ -60,6 +60,18 @@ class HubClient:
                            retry=bool(retry), status=response.status_code, code=code, body=answer)
         raise HubError("the hub kept refusing the clock", retry=True)
 
+    def download(self, path: str) -> bytes:
+        """A signed GET whose answer is bytes (a blob); HubError when refused or unreachable."""
+        headers = protocol.sign_request(self.key, self.device, "GET", path, b"", now=time.time() + self.offset)
+        try:
+            response = self.session.get(self.base + path, headers=headers, timeout=self.timeout)
+        except requests.RequestException as error:
+            raise HubError(f"hub unreachable: {type(error).__name__}", retry=True) from None
+        if not response.ok:
+            raise HubError(f"hub answered {response.status_code}", retry=response.status_code >= 500,
+                           status=response.status_code)
+        return response.content
+
     def post_json(self, path: str, payload) -> dict:
         return self.request("POST", path, json.dumps(payload).encode())
 

@@ -4,18 +4,33 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+import time
 
 from ..box import open_box
 from ..config import Config
+from ..status import disk_low
 from .intake import FileChanging, accept_file
 from .runner import JobRunner
 from .watcher import InboxWatcher
 
 log = logging.getLogger(__name__)
+DISK_WARNING_SECONDS = 60
+_last_disk_warning = -DISK_WARNING_SECONDS
 
 
 def take_in_ready_files(watcher: InboxWatcher, config: Config) -> int:
-    """Take every stable file from the inbox into the store; return how many were taken."""
+    """Take every stable file from the inbox into the store; return how many were taken.
+
+    With the data disk nearly full nothing is taken in: the files wait in the inbox, whole,
+    until space is freed, instead of half-written copies and failed transactions.
+    """
+    if disk_low(config):
+        global _last_disk_warning
+        if time.monotonic() - _last_disk_warning > DISK_WARNING_SECONDS:
+            _last_disk_warning = time.monotonic()
+            log.error("data disk nearly full (under %d MB free): scans wait in the inbox until space is freed",
+                      config.min_free_mb)
+        return 0
     taken = 0
     for path in watcher.ready():
         try:

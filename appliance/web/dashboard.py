@@ -11,7 +11,7 @@ from sync.status import sync_status
 
 from .. import audit
 from ..models import Document, utcnow
-from ..status import box_status
+from ..status import box_status, disk_low
 from .auth import actor
 from .extensions import client_address
 
@@ -32,7 +32,8 @@ def dashboard_figures() -> dict:
         "filed_total": status["documents"]["filed"],
         "quarantined": status["quarantine_open"],
         "disk": {"used": disk.used, "total": disk.total, "free": disk.free,
-                 "percent": round(100 * disk.used / disk.total, 1) if disk.total else 0},
+                 "percent": round(100 * disk.used / disk.total, 1) if disk.total else 0,
+                 "low": disk_low(config)},
         "sync": sync_status(config),
     }
 

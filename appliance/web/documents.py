@@ -5,10 +5,11 @@ import datetime as dt
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, send_file, url_for
 
+from sync.retention import original_path
+
 from .. import audit
 from ..documents import DocumentError, document_pages, update_metadata
 from ..ingest.extract import DOC_TYPES
-from ..ingest.intake import store_path
 from ..models import Document, Page, Patient
 from .auth import actor
 from .extensions import client_address
@@ -60,9 +61,7 @@ def page_thumbnail(document_id: int, page_id: int):
 def original(document_id: int):
     document = get_document(document_id)
     scan = document.scan
-    path = store_path(current_app.config["BOX"], scan.sha256)
-    if not path.exists():
-        abort(404)
+    path = original_path(current_app.config["BOX"], scan)
     audit.record("document.download", actor=actor(), obj=document, address=client_address())
     return send_file(path, as_attachment=True, download_name=scan.original_name.replace("\n", " ")[-150:],
                      mimetype="application/octet-stream")

@@ -4,6 +4,8 @@ from __future__ import annotations
 from flask import Flask, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
 
+from sync.retention import OriginalUnavailable
+
 MESSAGES = {
     400: "The request was not understood.",
     403: "You do not have permission to do that.",
@@ -25,6 +27,12 @@ def init_app(app: Flask):
 
     for code, message in MESSAGES.items():
         app.register_error_handler(code, lambda e, c=code, m=message: render(c, m))
+
+    @app.errorhandler(OriginalUnavailable)
+    def _original_elsewhere(error):
+        return render(503, "This original is kept at head office and the box cannot fetch it right now "
+                           f"({error}). The text and page images already shown are still here; try again when "
+                           "the box is online.")
 
     @app.errorhandler(CSRFError)
     def _csrf(error):

@@ -6,8 +6,9 @@ from pathlib import Path
 
 from PIL import Image
 
+from sync.retention import original_path
+
 from ..config import Config
-from ..ingest.intake import store_path
 from ..ingest.rasterize import Limits, render_page, sniff
 from ..models import Page, Scan
 
@@ -20,7 +21,7 @@ def view_image(config: Config, scan: Scan, page: Page) -> Path:
     if target.exists():
         return target
     limits = Limits(config.max_pages, config.max_page_pixels, config.max_file_bytes)
-    return render_view(store_path(config, scan.sha256), page.number, page.rotation, limits, target)
+    return render_view(original_path(config, scan), page.number, page.rotation, limits, target)
 
 
 def render_view(source: Path, number: int, rotation: int, limits: Limits, target: Path) -> Path:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import time
 
-from flask import Blueprint, current_app, g, jsonify, request
+from flask import Blueprint, current_app, g, jsonify, request, send_file
 
 from sync import protocol
 
@@ -16,7 +16,7 @@ from ..batches import BatchError, commit, parse
 from ..blobs import BlobError
 from ..device_auth import DeviceAuthError, authenticate
 from ..devices import EnrollmentError
-from ..models import Clinic, Organisation
+from ..models import Blob, Clinic, Organisation
 
 bp = Blueprint("sync_api", __name__, url_prefix="/api/v1/sync")
 RETRY_STATUSES = {408, 409, 425, 429, 500, 502, 503, 504}
@@ -116,6 +116,17 @@ def blob_state(sha256: str):
     if found is None:
         return jsonify({"sha256": sha256.lower(), "received": 0, "complete": False})
     return jsonify(found.as_json())
+
+
+@bp.get("/blobs/<sha256>/content")
+def blob_content(sha256: str):
+    """A stored original back to a box of the same organisation (the box evicted its copy)."""
+    hub = current_app.extensions["digifort_hub"]
+    blob = Blob.get_or_none((Blob.organisation == g.device.organisation_id) & (Blob.sha256 == sha256.lower()))
+    if blob is None:
+        return error(404, "not_found", "the hub has no such blob for this organisation")
+    return send_file(hub.storage.open(blob.storage_key), mimetype="application/octet-stream",
+                     download_name=f"{blob.sha256}.bin", as_attachment=True)
 
 
 @bp.put("/blobs/<sha256>")

@@ -4,6 +4,7 @@ import time
 import pytest
 
 from appliance.ingest.watcher import InboxWatcher, is_ignored
+from appliance.models import Scan
 
 
 @pytest.mark.parametrize("name", [".DS_Store", "Thumbs.db", "~$report.docx", "scan.tmp", "._scan.pdf",
@@ -59,3 +60,22 @@ def test_empty_file_waits_for_its_grace_period(box):
     started = time.monotonic()
     assert poll_until(watcher, 10) == [box.inbox / "empty.pdf"]
     assert time.monotonic() - started >= 1.8
+
+
+def test_a_nearly_full_disk_pauses_intake_and_the_files_wait_whole_in_the_inbox(box, users):
+    from appliance.ingest.worker import take_in_ready_files
+    from appliance.web import create_app
+    from tests.conftest import sign_in
+
+    full = box.with_overrides(min_free_mb=10**12, stable_seconds=0)
+    scan = box.inbox / "scan.png"
+    scan.write_bytes(b"\x89PNG\r\n\x1a\n" + b"0" * 1000)
+    watcher = InboxWatcher(full)
+    watcher.rescan()
+    assert take_in_ready_files(watcher, full) == 0
+    assert scan.exists() and scan.stat().st_size == 1008 and Scan.select().count() == 0
+    client = create_app(full).test_client()
+    sign_in(client, "bob")
+    assert "The data disk is nearly full" in client.get("/").get_data(as_text=True)
+    room = box.with_overrides(stable_seconds=0)
+    assert sum(take_in_ready_files(watcher, room) for _ in range(3)) == 1 and not scan.exists()

@@ -19,6 +19,7 @@ from appliance.models import Outbox
 from cloud_hub.db import database as hub_database
 from cloud_hub.devices import issue_enrollment_token
 from cloud_hub.models import Document as HubDocument
+from sync import state as sync_state
 from tests.factories import record_lines, render_page, save_image
 from tests.hub.conftest import HUB_PASSWORD
 from tests.servers import free_port, wait_for_http
@@ -169,3 +170,38 @@ def test_push_reads_a_folder_here_and_sends_it_once(tmp_path, served_hub, tenant
         documents = list(HubDocument.select())
         assert len(documents) == 1 and documents[0].clinic_id == tenants["south"].id
         assert documents[0].patient.mrn == "16180339"
+
+
+def test_confirmed_originals_leave_the_box_after_retention_and_come_back_on_demand(box, users, served_hub, tenants):
+    import datetime as dt
+
+    from appliance.ingest.intake import store_path
+    from appliance.models import Scan
+    from appliance.web import create_app
+    from tests.conftest import sign_in
+    from tests.factories import quick_documents
+
+    with hub_database.connection_context():
+        token, _ = issue_enrollment_token(tenants["north"], created_by="test", hours=1)
+    assert sync_cli(box, "enroll", "--hub", served_hub, "--token", token).returncode == 0
+    quick_documents(box, 2)
+    assert sync_cli(box, "once").returncode == 0
+    quick_documents(box, 1, first=2)
+    Scan.update(received_at=dt.datetime(2020, 1, 1)).execute()
+    closed = f"{(dt.datetime.now() + dt.timedelta(hours=3)):%H:%M}-{(dt.datetime.now() + dt.timedelta(hours=4)):%H:%M}"
+    kept = sync_cli(box, "once", extra_env={"APPLIANCE_RETENTION_DAYS": "30", "APPLIANCE_SYNC_BLOB_WINDOW": closed})
+    scans = list(Scan.select().order_by(Scan.id))
+    assert kept.returncode == 1 and [s.evicted_at is not None for s in scans] == [True, True, False]
+    assert not store_path(box, scans[0].sha256).exists() and store_path(box, scans[2].sha256).exists()
+
+    client = create_app(box).test_client()
+    sign_in(client, "bob")
+    document = BoxDocument.get(BoxDocument.scan == scans[0].id)
+    fetched = client.get(f"/documents/{document.id}/original")
+    assert fetched.status_code == 200 and hashlib.sha256(fetched.data).hexdigest() == scans[0].sha256
+    assert store_path(box, scans[0].sha256).exists() and Scan.get_by_id(scans[0].id).evicted_at is None
+    other = BoxDocument.get(BoxDocument.scan == scans[1].id)
+    sync_state.put("hub_url", "http://127.0.0.1:9")
+    offline = client.get(f"/documents/{other.id}/original")
+    assert offline.status_code == 503 and "kept at head office" in offline.get_data(as_text=True)
+    box_database.close()
