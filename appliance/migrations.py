@@ -80,11 +80,19 @@ EVICTION = [
     'ALTER TABLE "scan" ADD COLUMN "evicted_at" DATETIME',
 ]
 
+SYNC_CONFLICTS = [
+    # A change from head office that met an unsent local edit: kept for a person to decide.
+    'CREATE TABLE "sync_conflict" ("id" INTEGER NOT NULL PRIMARY KEY, "kind" VARCHAR(64) NOT NULL, '
+    '"object_key" VARCHAR(255) NOT NULL, "hub_version" TEXT NOT NULL, "box_version" TEXT NOT NULL, '
+    '"created_at" DATETIME NOT NULL, "resolved_at" DATETIME, "resolution" VARCHAR(64), "resolved_by" VARCHAR(255))',
+]
+
 MIGRATIONS: list[tuple[int, str, list[str]]] = [
     (1, "initial schema", INITIAL_SCHEMA),
     (2, "web sessions and rate limits", WEB_SESSIONS_AND_RATE_LIMITS),
     (3, "sync outbox", SYNC_OUTBOX),
     (4, "originals evicted after sync", EVICTION),
+    (5, "sync conflicts", SYNC_CONFLICTS),
 ]
 
 

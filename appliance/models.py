@@ -191,3 +191,16 @@ class SyncBatch(BaseModel):
 class SyncState(BaseModel):
     key = pw.CharField(primary_key=True)
     value = pw.TextField()
+
+
+class SyncConflict(BaseModel):
+    """A head-office change that met a local edit not yet at the hub; never applied silently."""
+
+    kind = pw.CharField()
+    object_key = pw.CharField()
+    hub_version = JSONField()
+    box_version = JSONField()
+    created_at = pw.DateTimeField(default=utcnow)
+    resolved_at = pw.DateTimeField(null=True)
+    resolution = pw.CharField(null=True)
+    resolved_by = pw.CharField(null=True)

@@ -177,6 +177,32 @@ def _price_plan(args, config: HubConfig) -> int:
     return 0
 
 
+def _box_user(args, config: HubConfig) -> int:
+    from .box_admin import allow_box_user
+    from .tenancy import clinic_named, organisation_named
+
+    open_hub(config)
+    clinic = clinic_named(organisation_named(args.org), args.clinic)
+    allow_box_user(clinic, args.username, args.password, args.role, not args.disable, actor="cli")
+    print(f"{args.username} {'may no longer sign in' if args.disable else 'may sign in'} at the boxes of "
+          f"{clinic.name} (they learn it at their next sync)")
+    return 0
+
+
+def _box_settings(args, config: HubConfig) -> int:
+    from .box_admin import set_box_settings
+    from .tenancy import clinic_named, organisation_named
+
+    open_hub(config)
+    clinic = clinic_named(organisation_named(args.org), args.clinic)
+    settings = {name: value for name, value in (("sync_blob_window", args.sync_window),
+                                                ("sync_bandwidth_bytes", args.bandwidth),
+                                                ("retention_days", args.retention_days)) if value is not None}
+    set_box_settings(clinic, settings, actor="cli")
+    print(f"settings for the boxes of {clinic.name}: {settings}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m cloud_hub", description="DigiFort cloud hub")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -240,11 +266,27 @@ def build_parser() -> argparse.ArgumentParser:
     plan.add_argument("--per-gb-month", required=True)
     plan.add_argument("--per-gb-transfer", required=True)
     plan.set_defaults(handler=_price_plan)
+    box_user = sub.add_parser("box-user", help="let a member of staff sign in at a clinic's boxes (offline too)")
+    box_user.add_argument("--org", required=True)
+    box_user.add_argument("--clinic", required=True)
+    box_user.add_argument("--username", required=True)
+    box_user.add_argument("--role", choices=("staff", "admin"), default="staff")
+    box_user.add_argument("--password")
+    box_user.add_argument("--disable", action="store_true", help="stop this user signing in at the boxes")
+    box_user.set_defaults(handler=_box_user)
+    box_settings = sub.add_parser("box-settings", help="sync window, bandwidth cap and retention for a clinic's boxes")
+    box_settings.add_argument("--org", required=True)
+    box_settings.add_argument("--clinic", required=True)
+    box_settings.add_argument("--sync-window", help='originals only in this window, e.g. "19:00-07:00" ("" for always)')
+    box_settings.add_argument("--bandwidth", type=int, help="bytes per second for originals (0: no cap)")
+    box_settings.add_argument("--retention-days", type=int, help="days before confirmed originals leave the box")
+    box_settings.set_defaults(handler=_box_settings)
     return parser
 
 
 def main(argv=None) -> int:
     from .billing import BillingError
+    from .box_admin import BoxAdminError
     from .devices import EnrollmentError
     from .tenancy import TenancyError
 
@@ -255,6 +297,6 @@ def main(argv=None) -> int:
     except (ConfigError, DatabaseUrlError) as error:
         print(f"configuration error: {error}", file=sys.stderr)
         return 2
-    except (TenancyError, EnrollmentError, BillingError) as error:
+    except (TenancyError, EnrollmentError, BillingError, BoxAdminError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

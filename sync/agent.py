@@ -25,6 +25,7 @@ from appliance.db import database
 from . import state
 from .client import HubClient, HubError
 from .limits import parse_window
+from .pull import pull, settings_overrides
 from .push import PushResult, Rules, backlog, push
 from .retention import evict_confirmed_originals
 
@@ -43,17 +44,24 @@ def client_for(config: Config) -> HubClient:
 
 
 def cycle(config: Config, max_batches: int | None = None, ignore_window: bool = False) -> PushResult:
-    """One push cycle; records the outcome (last success or last error) in the sync state.
+    """One sync cycle: head office's changes first (pull), then the box's (push); records the
+    outcome (last success or last error) in the sync state. Settings from head office override
+    the box's own for this and later cycles.
 
     `ignore_window`: originals travel even outside the bulk window ("Sync now" from the box UI).
     """
     state.put("last_attempt", state.now_iso())
+    client = client_for(config)
     try:
-        result = push(client_for(config), config, max_batches, Rules.for_now(config, ignore_window))
+        changes = pull(client)
+        config = config.with_overrides(**settings_overrides())
+        result = push(client, config, max_batches, Rules.for_now(config, ignore_window))
     except HubError as error:
         state.put("last_error", f"{state.now_iso()} {error}")
         raise
     state.put("last_success", state.now_iso())
+    if changes:
+        log.info("sync: %d change(s) from head office applied", changes)
     evicted = evict_confirmed_originals(config)
     if evicted:
         log.info("retention: %d original(s) confirmed by the hub removed from the box", evicted)

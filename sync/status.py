@@ -6,7 +6,7 @@ import datetime as dt
 import peewee as pw
 
 from appliance.config import Config
-from appliance.models import Document, Outbox, Scan, utcnow
+from appliance.models import Document, Outbox, Scan, SyncConflict, utcnow
 
 from . import state
 
@@ -35,4 +35,6 @@ def sync_status(config: Config) -> dict:
         "last_error": state.get("last_error"),
         "last_attempt": state.get("last_attempt"),
         "clock_offset_seconds": float(state.get("clock_offset", "0")),
+        "conflicts": [{"id": c.id, "kind": c.kind, "key": c.object_key, "hub": c.hub_version, "box": c.box_version}
+                      for c in SyncConflict.select().where(SyncConflict.resolved_at.is_null()).order_by(SyncConflict.id)],
     }

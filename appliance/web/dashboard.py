@@ -4,15 +4,16 @@ from __future__ import annotations
 import datetime as dt
 import shutil
 
-from flask import Blueprint, current_app, flash, jsonify, redirect, render_template, url_for
+from flask import Blueprint, abort, current_app, flash, jsonify, redirect, render_template, request, url_for
 
 from sync import state as sync_state
+from sync.pull import resolve
 from sync.status import sync_status
 
 from .. import audit
-from ..models import Document, utcnow
+from ..models import Document, SyncConflict, utcnow
 from ..status import box_status, disk_low
-from .auth import actor
+from .auth import actor, admin_required
 from .extensions import client_address
 
 bp = Blueprint("dashboard", __name__)
@@ -54,4 +55,17 @@ def sync_now():
     sync_state.put("sync_now", "1")
     audit.record("sync.now", actor=actor(), address=client_address())
     flash("Sync requested: the box sends what is waiting within a few seconds, if the hub can be reached.")
+    return redirect(url_for("dashboard.index"))
+
+
+@bp.post("/sync/conflicts/<int:conflict_id>")
+@admin_required
+def resolve_conflict(conflict_id: int):
+    """An admin settles a conflict between head office's change and the box's unsent edit."""
+    conflict = SyncConflict.get_or_none((SyncConflict.id == conflict_id) & SyncConflict.resolved_at.is_null())
+    if conflict is None:
+        abort(404)
+    take_hub = request.form.get("keep") == "hub"
+    resolve(conflict, take_hub, actor())
+    flash("Head office's version applied." if take_hub else "The box's version kept; it goes to head office.")
     return redirect(url_for("dashboard.index"))

@@ -5,9 +5,11 @@ GET /api/auth/me. Objects outside the caller's organisation or clinics answer 40
 """
 from __future__ import annotations
 
+import datetime as dt
+
 from flask import Blueprint, abort, jsonify, redirect, request, send_file
 
-from .. import audit, records
+from .. import audit, box_admin, records
 from ..search import SearchError, search_documents
 from .access import actor, address, hub, organisation_id, roles, visible_clinic_ids
 from .ui import highlighted_text
@@ -49,6 +51,22 @@ def patient(patient_id: int):
     found = _scoped(records.patient, patient_id)
     audit.record("patient.view", actor=actor(), organisation=organisation_id(), obj=found, address=address())
     return jsonify(patient=_patient_json(found), documents=[_document_json(d) for d in records.documents_of(found)])
+
+
+@bp.patch("/patients/<int:patient_id>")
+@roles("org_admin")
+def correct_patient(patient_id: int):
+    """Correct a patient's name or date of birth; the patient's clinic boxes learn it at their next sync."""
+    found = _scoped(records.patient, patient_id)
+    data = request.get_json(silent=True) or {}
+    try:
+        dob = dt.date.fromisoformat(data["dob"]) if data.get("dob") else found.dob
+        corrected = box_admin.correct_patient(found, last_name=str(data.get("last_name", found.last_name)),
+                                              first_name=str(data.get("first_name", found.first_name)), dob=dob,
+                                              actor=actor())
+    except (ValueError, box_admin.BoxAdminError) as problem:
+        return jsonify(error="bad_request", message=str(problem), retry=False), 400
+    return jsonify(patient=_patient_json(corrected))
 
 
 @bp.get("/documents")

@@ -17,6 +17,7 @@ from tests.hub.conftest import HUB_PASSWORD, sign_in
 
 OBJECT_ROUTES = [
     ("GET", "/api/v1/patients/<int:patient_id>"),
+    ("PATCH", "/api/v1/patients/<int:patient_id>"),
     ("GET", "/api/v1/documents/<int:document_id>"),
     ("GET", "/api/v1/storage/documents/<int:document_id>/original"),
     ("GET", "/documents/<int:document_id>"),
@@ -65,7 +66,11 @@ def test_objects_of_another_organisation_are_not_found(hub_app, records, people,
               "clinic_id": tenants["elsewhere"].id, "uid": records["elsewhere"]["device"],
               "user_id": people["other_admin"].id, "invoice_id": their_invoice.id, "number": 1}
     data = {"csrf_token": _form_token(admin), "name": "taken", "active": "0", "password": "taken-over-123"}
-    answer = admin.open(_url(rule, theirs), method=method, data=data if method == "POST" else None)
+    if method == "PATCH":
+        answer = admin.patch(_url(rule, theirs), json={"last_name": "Taken"},
+                             headers={"X-CSRFToken": admin.get("/api/auth/me").get_json()["csrf_token"]})
+    else:
+        answer = admin.open(_url(rule, theirs), method=method, data=data if method == "POST" else None)
     assert answer.status_code == 404
     with database.connection_context():
         device = Device.get(Device.uid == records["elsewhere"]["device"])
@@ -83,7 +88,14 @@ def test_a_user_limited_to_one_clinic_cannot_reach_another(hub_app, records, peo
     viewer, it = sign_in(hub_app, "vera@acme.test"), sign_in(hub_app, "north-it@acme.test")
     client = it if method == "POST" else viewer
     token = client.get("/api/auth/me").get_json()["csrf_token"]
-    answer = client.open(_url(rule, south), method=method, data={"csrf_token": token, "name": "x"})
+    if method == "PATCH":
+        with database.connection_context():
+            create_user(tenants["acme"], "north-admin@acme.test", HUB_PASSWORD, "org_admin", [tenants["north"]])
+        client = sign_in(hub_app, "north-admin@acme.test")
+        token = client.get("/api/auth/me").get_json()["csrf_token"]
+        answer = client.patch(_url(rule, south), json={"last_name": "X"}, headers={"X-CSRFToken": token})
+    else:
+        answer = client.open(_url(rule, south), method=method, data={"csrf_token": token, "name": "x"})
     assert answer.status_code == 404
 
 

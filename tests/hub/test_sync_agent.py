@@ -205,3 +205,71 @@ def test_confirmed_originals_leave_the_box_after_retention_and_come_back_on_dema
     offline = client.get(f"/documents/{other.id}/original")
     assert offline.status_code == 503 and "kept at head office" in offline.get_data(as_text=True)
     box_database.close()
+
+
+def test_head_office_changes_reach_the_box_and_a_local_edit_is_never_overwritten(box, users, served_hub, hub_config,
+                                                                                tenants, people, tmp_path):
+    import datetime as dt
+
+    from appliance.models import Patient as BoxPatient
+    from appliance.models import SyncConflict
+    from appliance.patients import create_patient
+    from appliance.users import authenticate
+    from appliance.web import create_app
+    from cloud_hub.box_admin import correct_patient
+    from cloud_hub.models import Patient as HubPatient
+    from tests.conftest import sign_in, token_of
+
+    with hub_database.connection_context():
+        token, _ = issue_enrollment_token(tenants["north"], created_by="test", hours=1)
+    assert sync_cli(box, "enroll", "--hub", served_hub, "--token", token).returncode == 0
+    create_patient("100200", "Smyth", "Jon", dt.date(1970, 1, 1), actor="test")
+    assert sync_cli(box, "once").returncode == 0
+
+    admin = requests.Session()
+    admin.post(f"{served_hub}/api/auth/token", json={"email": "admin@acme.test", "password": HUB_PASSWORD})
+    csrf = admin.get(f"{served_hub}/api/auth/me").json()["csrf_token"]
+    with hub_database.connection_context():
+        hub_patient = HubPatient.get(HubPatient.mrn == "100200")
+    corrected = admin.patch(f"{served_hub}/api/v1/patients/{hub_patient.id}", headers={"X-CSRFToken": csrf},
+                            json={"last_name": "Smith", "first_name": "John"})
+    assert corrected.status_code == 200
+
+    hub_env = dict(os.environ, HUB_DATA_DIR=str(tmp_path / "cli-hub"), DATABASE_URL=hub_config.database_url)
+    hub_cli = [sys.executable, "-m", "cloud_hub"]
+    allowed = subprocess.run([*hub_cli, "box-user", "--org", "Acme Health", "--clinic", "North", "--username",
+                              "Nurse.Jane", "--password", "jane-password-1"], cwd=ROOT, env=hub_env,
+                             capture_output=True, text=True)
+    assert allowed.returncode == 0, allowed.stderr
+    settings = subprocess.run([*hub_cli, "box-settings", "--org", "Acme Health", "--clinic", "North",
+                               "--retention-days", "90", "--bandwidth", "500000"], cwd=ROOT, env=hub_env,
+                              capture_output=True, text=True)
+    assert settings.returncode == 0, settings.stderr
+
+    create_patient("300400", "Local", "Edit", dt.date(1980, 2, 2), actor="test")
+    with hub_database.connection_context():
+        elsewhere = HubPatient.create(organisation=tenants["acme"], clinic=tenants["north"], mrn="300400",
+                                      last_name="Headoffice", first_name="Version", dob=dt.date(1980, 2, 2))
+        correct_patient(elsewhere, last_name="Headoffice", first_name="Version", dob=dt.date(1980, 2, 2),
+                        actor="test")
+    assert sync_cli(box, "once").returncode == 0
+
+    assert BoxPatient.get(BoxPatient.mrn == "100200").last_name == "Smith"
+    assert authenticate("nurse.jane", "jane-password-1") is not None
+    assert sync_state.get("setting:retention_days") == "90" and sync_state.get("setting:sync_bandwidth_bytes") == "500000"
+    assert BoxPatient.get(BoxPatient.mrn == "300400").last_name == "Local"
+    conflict = SyncConflict.get(SyncConflict.object_key == "300400")
+    assert conflict.hub_version["last_name"] == "Headoffice" and conflict.resolved_at is None
+
+    client = create_app(box).test_client()
+    sign_in(client, "alice")
+    assert "Take head office" in client.get("/").get_data(as_text=True)
+    client.post(f"/sync/conflicts/{conflict.id}", data={"csrf_token": token_of(client), "keep": "hub"})
+    assert BoxPatient.get(BoxPatient.mrn == "300400").last_name == "Headoffice"
+
+    disabled = subprocess.run([*hub_cli, "box-user", "--org", "Acme Health", "--clinic", "North", "--username",
+                               "nurse.jane", "--disable"], cwd=ROOT, env=hub_env, capture_output=True, text=True)
+    assert disabled.returncode == 0, disabled.stderr
+    assert sync_cli(box, "once").returncode == 0
+    assert authenticate("nurse.jane", "jane-password-1") is None
+    box_database.close()
