@@ -87,12 +87,19 @@ SYNC_CONFLICTS = [
     '"created_at" DATETIME NOT NULL, "resolved_at" DATETIME, "resolution" VARCHAR(64), "resolved_by" VARCHAR(255))',
 ]
 
+AUDIT_TO_HUB = [
+    # Audit events go to the hub too; those recorded before this release are queued now.
+    'INSERT INTO "outbox" ("kind", "object_key", "created_at") '
+    "SELECT 'audit', CAST(\"id\" AS TEXT), \"at\" FROM \"audit_event\"",
+]
+
 MIGRATIONS: list[tuple[int, str, list[str]]] = [
     (1, "initial schema", INITIAL_SCHEMA),
     (2, "web sessions and rate limits", WEB_SESSIONS_AND_RATE_LIMITS),
     (3, "sync outbox", SYNC_OUTBOX),
     (4, "originals evicted after sync", EVICTION),
     (5, "sync conflicts", SYNC_CONFLICTS),
+    (6, "audit events to the hub", AUDIT_TO_HUB),
 ]
 
 

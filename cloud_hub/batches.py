@@ -19,7 +19,7 @@ import peewee as pw
 from . import billing
 from .blobs import SHA256_RE
 from .db import database, is_postgres, locked
-from .models import Batch, Blob, Device, Document, Page, Patient, utcnow
+from .models import AuditEvent, Batch, Blob, Device, Document, Page, Patient, utcnow
 
 DOC_STATUSES = ("filed", "needs_review")
 
@@ -105,6 +105,12 @@ class RemovalData:
 
 
 @dataclass
+class AuditData:
+    key: str
+    fields: dict
+
+
+@dataclass
 class Commit:
     """What one batch's items share: the device, which blobs the hub has, what to meter."""
 
@@ -155,6 +161,26 @@ def check_document(commit: Commit, data) -> DocumentData:
     return DocumentData(uid, sha, fields, patient, sorted((p["number"], p.get("text", "")) for p in pages))
 
 
+def check_audit(commit: Commit, event) -> AuditData:
+    """A box's audit event, checked, as a row of the hub's audit log."""
+    if not isinstance(event, dict):
+        raise ItemRefused("event must be an object")
+    try:
+        at = dt.datetime.fromisoformat(str(event.get("at")))
+    except ValueError:
+        raise ItemRefused("event.at must be an ISO date and time") from None
+    device = commit.device
+    detail = event.get("detail")
+    return AuditData(key=f"{device.uid}:{_text(str(event.get('key', '')), 'event.key', limit=64)}", fields={
+        "organisation": device.organisation_id, "at": at,
+        "actor": f"{_text(event.get('actor'), 'event.actor', limit=200)} (box {device.name})"[:255],
+        "action": _text(event.get("action"), "event.action", limit=100),
+        "object_type": _text(event.get("object_type"), "event.object_type", required=False, limit=64),
+        "object_id": _text(event.get("object_id"), "event.object_id", required=False, limit=64),
+        "address": _text(event.get("address"), "event.address", required=False, limit=100),
+        "detail": json.dumps(detail, sort_keys=True) if detail else None})
+
+
 def check_item(commit: Commit, item) -> PatientData | DocumentData:
     """One item's data, checked, or ItemRefused / ItemNotReady."""
     if not isinstance(item, dict) or not isinstance(item.get("id"), str) or not item["id"]:
@@ -165,7 +191,9 @@ def check_item(commit: Commit, item) -> PatientData | DocumentData:
         return check_patient(item.get("patient"))
     if item.get("type") == "document_removed":
         return RemovalData(_text(item.get("uid"), "uid", limit=64))
-    raise ItemRefused(f"unknown item type {item.get('type')!r}; expected document, document_removed or patient")
+    if item.get("type") == "audit":
+        return check_audit(commit, item.get("event"))
+    raise ItemRefused(f"unknown item type {item.get('type')!r}; expected document, document_removed, patient or audit")
 
 
 def stored_blobs(device: Device, items: list) -> set[str]:
@@ -203,6 +231,12 @@ def _apply_bulk(commit: Commit, checked: list[tuple[int, PatientData | DocumentD
         raise _Fallback("the embedded SQLite hub applies items one by one")
     if any(isinstance(data, RemovalData) for _, data in checked):
         raise _Fallback("removals are applied one by one")
+    events = [(index, data) for index, data in checked if isinstance(data, AuditData)]
+    if events:
+        AuditEvent.insert_many([{"source_key": data.key, **data.fields} for _, data in events]).on_conflict_ignore(
+        ).execute()
+        for index, _ in events:
+            results[index]["status"] = "applied"
     device = commit.device
     documents = [(index, data) for index, data in checked if isinstance(data, DocumentData)]
     if len({data.uid for _, data in documents}) != len(documents):
@@ -243,11 +277,14 @@ def _remove(commit: Commit, data: RemovalData) -> str:
     return "applied"
 
 
-def _apply_one(commit: Commit, data: PatientData | DocumentData | RemovalData) -> str:
+def _apply_one(commit: Commit, data: PatientData | DocumentData | RemovalData | AuditData) -> str:
     """Apply one checked item (the per-item path); 'applied', 'unchanged', or ItemRefused."""
     device = commit.device
     if isinstance(data, RemovalData):
         return _remove(commit, data)
+    if isinstance(data, AuditData):
+        inserted = AuditEvent.insert(source_key=data.key, **data.fields).on_conflict_ignore().execute()
+        return "applied" if inserted else "unchanged"
     if isinstance(data, PatientData):
         _patients(commit, [data])
         return "applied"

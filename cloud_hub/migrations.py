@@ -188,6 +188,11 @@ UPLOADS_SQLITE = [
 ARCHIVE_POSTGRES = ['ALTER TABLE "blob" ADD COLUMN "archived_at" TIMESTAMP']
 ARCHIVE_SQLITE = ['ALTER TABLE "blob" ADD COLUMN "archived_at" DATETIME']
 
+BOX_AUDIT = [
+    'ALTER TABLE "audit_event" ADD COLUMN "source_key" VARCHAR(255)',
+    'CREATE UNIQUE INDEX "audit_event_source_key" ON "audit_event" ("source_key")',
+]
+
 MIGRATIONS: list[tuple[int, str, list[str], list[str]]] = [
     (1, "initial schema", INITIAL_POSTGRES, INITIAL_SQLITE),
     (2, "page search and append-only audit", SEARCH_AND_AUDIT_POSTGRES, SEARCH_AND_AUDIT_SQLITE),
@@ -195,6 +200,7 @@ MIGRATIONS: list[tuple[int, str, list[str], list[str]]] = [
     (4, "usage metering, price plans and invoices", BILLING_POSTGRES, BILLING_SQLITE),
     (5, "uploads at the hub", UPLOADS_POSTGRES, UPLOADS_SQLITE),
     (6, "blob archival", ARCHIVE_POSTGRES, ARCHIVE_SQLITE),
+    (7, "audit events from the boxes", BOX_AUDIT, BOX_AUDIT),
 ]
 
 BOOKKEEPING = (

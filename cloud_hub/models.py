@@ -227,6 +227,7 @@ class AuditEvent(BaseModel):
     object_id = pw.CharField(null=True)
     address = pw.CharField(null=True)
     detail = pw.TextField(null=True)
+    source_key = pw.CharField(null=True, unique=True)
 
 
 class UsageDaily(BaseModel):

@@ -1,7 +1,7 @@
 """Batch items made from the box's current state (the outbox row says what changed, not how)."""
 from __future__ import annotations
 
-from appliance.models import Document, Page, Patient, Scan
+from appliance.models import AuditEvent, Document, Page, Patient, Scan
 
 
 def patient_json(patient: Patient) -> dict:
@@ -32,6 +32,14 @@ def item_for(kind: str, key: str) -> tuple[dict | None, Scan | None]:
         if Document.select().where(Document.uid == key).exists():
             return None, None
         return {"id": item_id, "type": "document_removed", "uid": key}, None
+    if kind == "audit":
+        event = AuditEvent.get_or_none(AuditEvent.id == int(key))
+        if event is None:
+            return None, None
+        return {"id": item_id, "type": "audit", "event": {
+            "key": key, "at": event.at.isoformat(), "actor": event.actor, "action": event.action,
+            "object_type": event.object_type, "object_id": event.object_id, "address": event.address,
+            "detail": event.detail}}, None
     if kind == "patient":
         patient = Patient.get_or_none(Patient.id == int(key))
         if patient is None:

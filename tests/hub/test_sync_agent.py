@@ -18,6 +18,7 @@ from appliance.models import Document as BoxDocument
 from appliance.models import Outbox
 from cloud_hub.db import database as hub_database
 from cloud_hub.devices import issue_enrollment_token
+from cloud_hub.models import AuditEvent as HubAuditEvent
 from cloud_hub.models import Document as HubDocument
 from sync import state as sync_state
 from tests.factories import record_lines, render_page, save_image
@@ -87,6 +88,8 @@ def test_filed_documents_reach_the_hub_once_with_identical_originals(box, runner
     filed = next(d for d in hub_documents.values() if d.status == "filed")
     with hub_database.connection_context():
         assert filed.patient.mrn == "31415926" and filed.clinic_id == tenants["north"].id
+        box_events = {e.action for e in HubAuditEvent.select().where(HubAuditEvent.actor.contains("(box North desk)"))}
+    assert {"document.filed", "document.needs_review", "patient.create"} <= box_events
 
     signed = requests.Session()
     signed.post(f"{served_hub}/api/auth/token", json={"email": "admin@acme.test", "password": HUB_PASSWORD})
@@ -96,7 +99,7 @@ def test_filed_documents_reach_the_hub_once_with_identical_originals(box, runner
     review = next(d for d in box_documents.values() if d.status == "needs_review")
     update_metadata(review, doc_type="referral", doc_date=None, patient=None, actor="test")
     status_before = json.loads(sync_cli(box, "status", "--json").stdout)
-    assert status_before["backlog"] == 1 and status_before["configured"]
+    assert status_before["backlog"] == 2 and status_before["configured"]  # the edit and its audit event
     assert sync_cli(box, "once").returncode == 0
     with hub_database.connection_context():
         assert HubDocument.get(HubDocument.uid == review.uid).doc_type == "referral"
