@@ -363,17 +363,30 @@ def commit(device: Device, body: bytes, batch: dict) -> tuple[dict, bool]:
             if gap:
                 answer["gap"] = {"expected_seq": current.last_seq + 1, "missing": gap}
             Batch.update(response=json.dumps(answer)).where(Batch.id == record.id).execute()
-            backlog = batch.get("backlog")
-            Device.update(
-                last_seq=max(current.last_seq, batch["seq"]), seq_gaps=Device.seq_gaps + gap, last_batch_at=utcnow(),
-                reported_backlog=backlog if isinstance(backlog, int) and backlog >= 0 else current.reported_backlog,
-            ).where(Device.id == device.id).execute()
+            Device.update(last_seq=max(current.last_seq, batch["seq"]), seq_gaps=Device.seq_gaps + gap,
+                          last_batch_at=utcnow(), **_reported(batch, current)).where(Device.id == device.id).execute()
     except pw.IntegrityError:
         earlier = _earlier_answer(device, batch["batch_id"], digest)
         if earlier is None:
             raise
         return earlier, True
     return answer, False
+
+
+def _count(value, fallback):
+    return value if isinstance(value, int) and value >= 0 else fallback
+
+
+def _reported(batch: dict, current: Device) -> dict:
+    """The sync state the box reported with the batch (backlog, oldest, bytes pending, last error)."""
+    status = batch.get("status") if isinstance(batch.get("status"), dict) else {}
+    last_error = status.get("last_error")
+    return {
+        "reported_backlog": _count(batch.get("backlog"), current.reported_backlog),
+        "reported_oldest_seconds": _count(status.get("oldest_unsynced_age_seconds"), None),
+        "reported_bytes_pending": _count(status.get("bytes_pending"), None),
+        "reported_last_error": last_error[:500] if isinstance(last_error, str) else None,
+    }
 
 
 def _earlier_answer(device: Device, batch_uid: str, digest: str) -> dict | None:

@@ -193,6 +193,12 @@ BOX_AUDIT = [
     'CREATE UNIQUE INDEX "audit_event_source_key" ON "audit_event" ("source_key")',
 ]
 
+BOX_REPORTS = [
+    'ALTER TABLE "device" ADD COLUMN "reported_oldest_seconds" INTEGER',
+    'ALTER TABLE "device" ADD COLUMN "reported_bytes_pending" BIGINT',
+    'ALTER TABLE "device" ADD COLUMN "reported_last_error" TEXT',
+]
+
 MIGRATIONS: list[tuple[int, str, list[str], list[str]]] = [
     (1, "initial schema", INITIAL_POSTGRES, INITIAL_SQLITE),
     (2, "page search and append-only audit", SEARCH_AND_AUDIT_POSTGRES, SEARCH_AND_AUDIT_SQLITE),
@@ -201,6 +207,7 @@ MIGRATIONS: list[tuple[int, str, list[str], list[str]]] = [
     (5, "uploads at the hub", UPLOADS_POSTGRES, UPLOADS_SQLITE),
     (6, "blob archival", ARCHIVE_POSTGRES, ARCHIVE_SQLITE),
     (7, "audit events from the boxes", BOX_AUDIT, BOX_AUDIT),
+    (8, "sync state reported by the boxes", BOX_REPORTS, BOX_REPORTS),
 ]
 
 BOOKKEEPING = (

@@ -100,6 +100,9 @@ class Device(BaseModel):
     last_seq = pw.BigIntegerField(default=0)
     seq_gaps = pw.IntegerField(default=0)
     reported_backlog = pw.IntegerField(null=True)
+    reported_oldest_seconds = pw.IntegerField(null=True)
+    reported_bytes_pending = pw.BigIntegerField(null=True)
+    reported_last_error = pw.TextField(null=True)
     bytes_in = pw.BigIntegerField(default=0)
     bytes_out = pw.BigIntegerField(default=0)
 

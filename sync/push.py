@@ -26,6 +26,7 @@ from appliance.models import Outbox, Scan, SyncBatch, utcnow
 from . import state
 from .client import HubClient
 from .limits import Throttle, in_window, parse_window
+from .status import sync_status
 from .payloads import item_for
 
 
@@ -61,6 +62,12 @@ def pending_rows(limit: int) -> list[Outbox]:
 def backlog() -> int:
     """Outbox rows not yet acknowledged by the hub (set-aside rows excluded)."""
     return Outbox.select().where(Outbox.synced_at.is_null() & Outbox.poisoned_at.is_null()).count()
+
+
+def reported_status(config: Config) -> dict:
+    """What the hub's device page shows of this box's sync."""
+    summary = sync_status(config)
+    return {key: summary[key] for key in ("oldest_unsynced_age_seconds", "bytes_pending", "last_error")}
 
 
 def upload_blob(client: HubClient, config: Config, scan: Scan, result: PushResult, rules: Rules) -> None:
@@ -119,7 +126,7 @@ def _new_batch(client: HubClient, config: Config, result: PushResult, rules: Rul
     if not items:
         return None
     seq = int(state.get("seq", "0")) + 1
-    body = json.dumps({"batch_id": uuid.uuid4().hex, "seq": seq, "backlog": backlog(),
+    body = json.dumps({"batch_id": uuid.uuid4().hex, "seq": seq, "backlog": backlog(), "status": reported_status(config),
                        "items": list(items.values())}, separators=(",", ":"))
     with database.atomic():
         batch = SyncBatch.create(batch_uid=json.loads(body)["batch_id"], seq=seq, body=body)

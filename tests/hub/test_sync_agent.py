@@ -19,6 +19,7 @@ from appliance.models import Outbox
 from cloud_hub.db import database as hub_database
 from cloud_hub.devices import issue_enrollment_token
 from cloud_hub.models import AuditEvent as HubAuditEvent
+from cloud_hub.models import Device as HubDevice
 from cloud_hub.models import Document as HubDocument
 from sync import state as sync_state
 from tests.factories import record_lines, render_page, save_image
@@ -89,6 +90,8 @@ def test_filed_documents_reach_the_hub_once_with_identical_originals(box, runner
     with hub_database.connection_context():
         assert filed.patient.mrn == "31415926" and filed.clinic_id == tenants["north"].id
         box_events = {e.action for e in HubAuditEvent.select().where(HubAuditEvent.actor.contains("(box North desk)"))}
+        device = HubDevice.get(HubDevice.name == "North desk")
+        assert device.reported_backlog is not None and device.reported_bytes_pending is not None
     assert {"document.filed", "document.needs_review", "patient.create"} <= box_events
 
     signed = requests.Session()
