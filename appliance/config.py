@@ -80,6 +80,7 @@ class Config:
     sync_max_backoff_seconds: float = 300.0
     sync_timeout_seconds: float = 60.0
     sync_bandwidth_bytes: int = 0
+    sync_parallel_uploads: int = 4
     sync_blob_window: str = ""
     metrics_token: str | None = None
     retention_days: int = 0
@@ -160,6 +161,8 @@ class Config:
                                                 defaults.sync_max_backoff_seconds),
             sync_timeout_seconds=read_float(env, "APPLIANCE_SYNC_TIMEOUT_SECONDS", defaults.sync_timeout_seconds),
             sync_bandwidth_bytes=read_int(env, "APPLIANCE_SYNC_BANDWIDTH_BYTES", defaults.sync_bandwidth_bytes),
+            sync_parallel_uploads=max(1, read_int(env, "APPLIANCE_SYNC_PARALLEL_UPLOADS",
+                                                  defaults.sync_parallel_uploads)),
             sync_blob_window=env.get("APPLIANCE_SYNC_BLOB_WINDOW") or defaults.sync_blob_window,
             metrics_token=env.get("APPLIANCE_METRICS_TOKEN") or None,
             retention_days=read_int(env, "APPLIANCE_RETENTION_DAYS", defaults.retention_days),

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,6 +51,12 @@ def missing(organisation_id: int, hashes: list[str]) -> list[str]:
     return [sha for sha in wanted if sha not in have]
 
 
+def partial_uploads(device: Device, hashes: list[str]) -> dict[str, int]:
+    """How far this device's unfinished uploads of `hashes` have got (to resume without asking)."""
+    return {sha: received for sha, received in Upload.select(Upload.sha256, Upload.received).where(
+        (Upload.device == device) & Upload.sha256.in_(hashes) & (Upload.received > 0)).tuples()}
+
+
 def _staging_path(staging_dir: Path, device: Device, sha256: str) -> Path:
     return staging_dir / device.uid / f"{sha256}.part"
 
@@ -69,12 +74,15 @@ def state(device: Device, sha256: str) -> UploadState | None:
 
 
 def receive_chunk(device: Device, sha256: str, size: int, offset: int, data: bytes, staging_dir: Path,
-                  storage: Storage) -> UploadState:
+                  storage: Storage, verified_digest: str | None = None) -> UploadState:
     """Append one chunk at `offset`; when the last byte is in, verify the hash and store the blob.
 
     A chunk at the wrong offset is refused with 409 and the offset to resume from, so a box
     whose link died after the hub wrote a chunk (but before the answer arrived) picks up
     exactly there. Nothing is stored or acknowledged unless the whole blob hashes to its name.
+    A blob sent whole in one chunk goes straight to storage from memory (`verified_digest`, the
+    request body's checked SHA-256, spares hashing it again). Chunks in staging are not fsynced:
+    after a crash a short staging file simply fails the final hash and the box sends again.
     """
     sha256 = check_sha(sha256)
     if not 0 < size <= MAX_BLOB_BYTES:
@@ -82,6 +90,15 @@ def receive_chunk(device: Device, sha256: str, size: int, offset: int, data: byt
     done = state(device, sha256)
     if done is not None and done.complete:
         return done
+    if offset == 0 and len(data) == size:
+        if (verified_digest or hashlib.sha256(data).hexdigest()) != sha256:
+            raise BlobError(422, "hash_mismatch", "the bytes received do not hash to the blob's name; "
+                            "the upload was discarded, send it again from the start")
+        key = blob_key(Organisation.get_by_id(device.organisation_id).uid, sha256)
+        storage.put_bytes(key, data)
+        _record(device, sha256, size, key)
+        _staging_path(staging_dir, device, sha256).unlink(missing_ok=True)
+        return UploadState(sha256, size, size, True)
     path = _staging_path(staging_dir, device, sha256)
     path.parent.mkdir(parents=True, exist_ok=True)
     with database.atomic():
@@ -99,8 +116,6 @@ def receive_chunk(device: Device, sha256: str, size: int, offset: int, data: byt
             handle.seek(offset)
             handle.write(data)
             handle.truncate()
-            handle.flush()
-            os.fsync(handle.fileno())
         received = offset + len(data)
         Upload.update(received=received, updated_at=utcnow()).where(Upload.id == upload.id).execute()
     if received < size:
@@ -123,15 +138,19 @@ def _finish(device: Device, sha256: str, size: int, path: Path, storage: Storage
         path.unlink(missing_ok=True)
         raise BlobError(422, "hash_mismatch", "the bytes received do not hash to the blob's name; "
                         "the upload was discarded, send it again from the start")
-    organisation = Organisation.get_by_id(device.organisation_id)
-    key = blob_key(organisation.uid, sha256)
+    key = blob_key(Organisation.get_by_id(device.organisation_id).uid, sha256)
     storage.put_file(key, path)
+    _record(device, sha256, size, key)
+    path.unlink(missing_ok=True)
+    return UploadState(sha256, size, size, True)
+
+
+def _record(device: Device, sha256: str, size: int, key: str) -> None:
+    """The blob is stored: record it for the organisation and forget the upload."""
     with database.atomic():
         try:
             with database.atomic():
-                Blob.create(organisation=organisation, sha256=sha256, size=size, storage_key=key)
+                Blob.create(organisation=device.organisation_id, sha256=sha256, size=size, storage_key=key)
         except pw.IntegrityError:
             pass  # another box of the organisation finished the same content first
         Upload.delete().where((Upload.device == device) & (Upload.sha256 == sha256)).execute()
-    path.unlink(missing_ok=True)
-    return UploadState(sha256, size, size, True)

@@ -29,6 +29,8 @@ def blob_key(organisation_uid: str, sha256: str) -> str:
 class Storage(Protocol):
     def put_file(self, key: str, path: Path) -> None: ...
 
+    def put_bytes(self, key: str, data: bytes) -> None: ...
+
     def exists(self, key: str) -> bool: ...
 
     def open(self, key: str) -> BinaryIO: ...
@@ -56,6 +58,16 @@ class LocalStorage:
         partial = target.with_name(target.name + ".part")
         shutil.copyfile(path, partial)
         with open(partial, "rb") as handle:
+            os.fsync(handle.fileno())
+        os.replace(partial, target)
+
+    def put_bytes(self, key: str, data: bytes) -> None:
+        target = self._path(key)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        partial = target.with_name(target.name + ".part")
+        with open(partial, "wb") as handle:
+            handle.write(data)
+            handle.flush()
             os.fsync(handle.fileno())
         os.replace(partial, target)
 
@@ -93,6 +105,9 @@ class S3Storage:
     def put_file(self, key: str, path: Path) -> None:
         self.client.upload_file(str(path), self.bucket, key, ExtraArgs={"ServerSideEncryption": "AES256"},
                                 Config=self.transfer)
+
+    def put_bytes(self, key: str, data: bytes) -> None:
+        self.client.put_object(Bucket=self.bucket, Key=key, Body=data, ServerSideEncryption="AES256")
 
     def exists(self, key: str) -> bool:
         try:

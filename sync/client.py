@@ -22,17 +22,23 @@ class HubError(Exception):
 class HubClient:
     """Signed requests for one enrolled box; learns the clock offset from every answer."""
 
-    def __init__(self, base_url: str, device_id: str, key, timeout: float):
+    def __init__(self, base_url: str, device_id: str, key, timeout: float, offset: float | None = None):
         self.base = base_url.rstrip("/")
         self.device, self.key, self.timeout = device_id, key, timeout
         self.session = requests.Session()
-        self.offset = float(state.get("clock_offset", "0"))
+        self.persist_clock = offset is None
+        self.offset = float(state.get("clock_offset", "0")) if offset is None else offset
+
+    def clone(self) -> "HubClient":
+        """Another client for the same box with its own connection (for uploads in parallel)."""
+        return HubClient(self.base, self.device, self.key, self.timeout, offset=self.offset)
 
     def _learn_clock(self, response, sent_at: float):
         server = response.headers.get(protocol.SERVER_TIME)
         if server:
             self.offset = float(server) - (sent_at + time.time()) / 2
-            state.put("clock_offset", f"{self.offset:.3f}")
+            if self.persist_clock:
+                state.put("clock_offset", f"{self.offset:.3f}")
 
     def request(self, method: str, path: str, body: bytes = b"", content_type: str = "application/json") -> dict:
         """Send one signed request; its JSON answer, or HubError. A clock refusal is corrected once."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import threading
 import time
 
 from appliance.config import ConfigError
@@ -44,12 +45,14 @@ class Throttle:
     def __init__(self, rate: int, clock=time.monotonic, sleep=time.sleep):
         self.rate, self.clock, self.sleep = rate, clock, sleep
         self.started, self.sent = clock(), 0
+        self.lock = threading.Lock()
 
     def account(self, size: int) -> None:
         """Count `size` bytes just sent, and wait as long as the cap asks."""
         if self.rate <= 0:
             return
-        self.sent += size
-        ahead = self.sent / self.rate - (self.clock() - self.started)
+        with self.lock:
+            self.sent += size
+            ahead = self.sent / self.rate - (self.clock() - self.started)
         if ahead > 0:
             self.sleep(ahead)

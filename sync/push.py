@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from appliance.config import Config
@@ -24,7 +25,7 @@ from appliance.ingest.intake import store_path
 from appliance.models import Outbox, Scan, SyncBatch, utcnow
 
 from . import state
-from .client import HubClient
+from .client import HubClient, HubError
 from .limits import Throttle, in_window, parse_window
 from .status import sync_status
 from .payloads import item_for
@@ -70,25 +71,52 @@ def reported_status(config: Config) -> dict:
     return {key: summary[key] for key in ("oldest_unsynced_age_seconds", "bytes_pending", "last_error")}
 
 
-def upload_blob(client: HubClient, config: Config, scan: Scan, result: PushResult, rules: Rules) -> None:
-    """Send the scan's original from wherever the hub's copy stops."""
+def upload_blob(client: HubClient, config: Config, scan: Scan, rules: Rules, offset: int = 0) -> int:
+    """Send the scan's original from `offset` (what the hub said it has); the bytes sent.
+
+    Should the hub hold a different part by now, it answers 409 with its offset and the upload
+    continues from there.
+    """
     path = store_path(config, scan.sha256)
     size = path.stat().st_size
-    done = client.request("GET", f"/api/v1/sync/blobs/{scan.sha256}")
-    offset = size if done.get("complete") else int(done.get("received", 0))
+    sent = 0
     with open(path, "rb") as handle:
-        handle.seek(offset)
         while offset < size:
+            handle.seek(offset)
             chunk = handle.read(config.sync_chunk_bytes)
-            answer = client.request("PUT", f"/api/v1/sync/blobs/{scan.sha256}?size={size}&offset={offset}", chunk,
-                                    "application/octet-stream")
+            try:
+                answer = client.request("PUT", f"/api/v1/sync/blobs/{scan.sha256}?size={size}&offset={offset}",
+                                        chunk, "application/octet-stream")
+            except HubError as error:
+                if error.code != "wrong_offset" or "received" not in error.body:
+                    raise
+                offset = int(error.body["received"])
+                continue
             offset += len(chunk)
-            result.bytes_sent += len(chunk)
+            sent += len(chunk)
             if rules.throttle is not None:
                 rules.throttle.account(len(chunk))
             if answer.get("complete"):
                 break
-    result.blobs_sent += 1
+    return sent
+
+
+def upload_all(client: HubClient, config: Config, scans: list[Scan], received: dict[str, int], result: PushResult,
+               rules: Rules) -> None:
+    """Upload originals, several at once (APPLIANCE_SYNC_PARALLEL_UPLOADS), each from where the hub's
+    copy stops; the first failure is raised once the others have finished (what they stored stays)."""
+    with ThreadPoolExecutor(max_workers=config.sync_parallel_uploads) as pool:
+        futures = [pool.submit(upload_blob, client.clone(), config, scan, rules, int(received.get(scan.sha256, 0)))
+                   for scan in scans]
+    failure = None
+    for future in futures:
+        try:
+            result.bytes_sent += future.result()
+            result.blobs_sent += 1
+        except HubError as error:
+            failure = failure or error
+    if failure is not None:
+        raise failure
 
 
 def _new_batch(client: HubClient, config: Config, result: PushResult, rules: Rules) -> SyncBatch | None:
@@ -113,10 +141,10 @@ def _new_batch(client: HubClient, config: Config, result: PushResult, rules: Rul
     if obsolete:
         Outbox.update(synced_at=utcnow(), last_error="nothing left to send").where(Outbox.id.in_(obsolete)).execute()
     if scans:
-        missing = client.post_json("/api/v1/sync/blobs/missing", {"sha256": list(scans)})["missing"]
+        answer = client.post_json("/api/v1/sync/blobs/missing", {"sha256": list(scans)})
+        missing = answer["missing"]
         if rules.blobs_allowed:
-            for sha in missing:
-                upload_blob(client, config, scans[sha], result, rules)
+            upload_all(client, config, [scans[sha] for sha in missing], answer.get("received", {}), result, rules)
         else:
             held = [name for name, item in items.items()
                     if item["type"] == "document" and item["document"]["blob_sha256"] in missing]

@@ -107,7 +107,8 @@ def missing_blobs():
     hashes = data.get("sha256")
     if not isinstance(hashes, list) or len(hashes) > 1000:
         return error(400, "bad_request", "send {\"sha256\": [...]} with at most 1000 hashes")
-    return jsonify({"missing": blobs.missing(g.device.organisation_id, hashes)})
+    missing = blobs.missing(g.device.organisation_id, hashes)
+    return jsonify({"missing": missing, "received": blobs.partial_uploads(g.device, missing)})
 
 
 @bp.get("/blobs/<sha256>")
@@ -140,7 +141,8 @@ def upload_chunk(sha256: str):
     data = request.get_data()
     if len(data) > hub.config.chunk_bytes:
         return error(413, "chunk_too_large", f"chunks may be at most {hub.config.chunk_bytes} bytes")
-    state = blobs.receive_chunk(g.device, sha256, size, offset, data, hub.config.staging_dir, hub.storage)
+    state = blobs.receive_chunk(g.device, sha256, size, offset, data, hub.config.staging_dir, hub.storage,
+                                verified_digest=request.headers.get(protocol.DIGEST))
     return jsonify(state.as_json()), 201 if state.complete else 200
 
 
