@@ -16,6 +16,8 @@ from boto3.s3.transfer import TransferConfig
 from botocore.config import Config as BotoConfig
 from botocore.exceptions import ClientError
 
+from appliance.files import write_durably
+
 from .config import HubConfig
 
 MULTIPART_THRESHOLD = 16 * 1024 * 1024
@@ -62,14 +64,7 @@ class LocalStorage:
         os.replace(partial, target)
 
     def put_bytes(self, key: str, data: bytes) -> None:
-        target = self._path(key)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        partial = target.with_name(target.name + ".part")
-        with open(partial, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(partial, target)
+        write_durably(self._path(key), data)
 
     def exists(self, key: str) -> bool:
         return self._path(key).is_file()

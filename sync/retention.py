@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import os
 from pathlib import Path
 
 from appliance.config import Config
+from appliance.files import write_durably
 from appliance.ingest.intake import store_path
 from appliance.models import Document, Outbox, Scan, utcnow
 
@@ -60,13 +60,7 @@ def fetch_original(config: Config, client: HubClient, scan: Scan) -> Path:
         raise OriginalUnavailable(str(error)) from None
     if hashlib.sha256(response).hexdigest() != scan.sha256:
         raise OriginalUnavailable("the hub sent bytes that do not match the original's SHA-256")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(path.name + ".part")
-    with open(partial, "wb") as handle:
-        handle.write(response)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(partial, path)
+    write_durably(path, response)
     Scan.update(evicted_at=None).where(Scan.sha256 == scan.sha256).execute()
     return path
 

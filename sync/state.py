@@ -2,10 +2,10 @@
 from __future__ import annotations
 
 import datetime as dt
-import os
 from pathlib import Path
 
 from appliance.config import Config
+from appliance.files import write_durably
 from appliance.models import SyncState
 
 from . import protocol
@@ -32,14 +32,7 @@ def key_path(config: Config) -> Path:
 
 def save_key(config: Config, key) -> None:
     """Write the device's private key, readable by the box's user only."""
-    config.sync_dir.mkdir(parents=True, exist_ok=True)
-    path = key_path(config)
-    partial = path.with_suffix(".part")
-    with open(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as handle:
-        handle.write(protocol.private_key_bytes(key))
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(partial, path)
+    write_durably(key_path(config), protocol.private_key_bytes(key), mode=0o600)
 
 
 def load_key(config: Config):

@@ -4,7 +4,10 @@ an S3 bucket on the S3 server process, all from DATABASE_URL, REDIS_URL and S3_E
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import uuid
+from pathlib import Path
 from urllib.parse import urlparse, urlunparse
 
 import psycopg
@@ -13,6 +16,9 @@ import pytest
 from cloud_hub.config import HubConfig
 from cloud_hub.db import database
 from sync import protocol
+from tests.servers import free_port, wait_for_http
+
+ROOT = Path(__file__).resolve().parents[2]
 
 SERVERS_HINT = "run the hub tests through `make test` (it starts the servers) or set {}"
 
@@ -199,3 +205,20 @@ def records(hub_app, tenants, people):
                              "clinic": tenants[clinic].id,
                              "device": Device.get(Device.uid == box.device_id).uid, "word": word}
     return found
+
+
+@pytest.fixture
+def served_hub(tmp_path, hub_app, hub_config):
+    """The hub under gunicorn on this test's database, Redis and bucket; its base URL."""
+    port = free_port()
+    env = dict(os.environ, HUB_DATA_DIR=str(tmp_path / "served-hub"), DATABASE_URL=hub_config.database_url,
+               REDIS_URL=hub_config.redis_url, S3_BUCKET=hub_config.s3_bucket, S3_ENDPOINT_URL=hub_config.s3_endpoint_url,
+               S3_REGION=hub_config.s3_region, HUB_SECURE_COOKIES="false")
+    server = subprocess.Popen([sys.executable, "-m", "cloud_hub", "serve", "--bind", f"127.0.0.1:{port}"], cwd=ROOT,
+                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_for_http(f"http://127.0.0.1:{port}/healthz")
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.terminate()
+        server.wait(timeout=30)

@@ -24,27 +24,9 @@ from cloud_hub.models import Document as HubDocument
 from sync import state as sync_state
 from tests.factories import record_lines, render_page, save_image
 from tests.hub.conftest import HUB_PASSWORD
-from tests.servers import free_port, wait_for_http
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.ocr
-
-
-@pytest.fixture
-def served_hub(tmp_path, hub_app, hub_config):
-    """The hub under gunicorn on this test's database, Redis and bucket; its base URL."""
-    port = free_port()
-    env = dict(os.environ, HUB_DATA_DIR=str(tmp_path / "served-hub"), DATABASE_URL=hub_config.database_url,
-               REDIS_URL=hub_config.redis_url, S3_BUCKET=hub_config.s3_bucket, S3_ENDPOINT_URL=hub_config.s3_endpoint_url,
-               S3_REGION=hub_config.s3_region, HUB_SECURE_COOKIES="false")
-    server = subprocess.Popen([sys.executable, "-m", "cloud_hub", "serve", "--bind", f"127.0.0.1:{port}"], cwd=ROOT,
-                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        wait_for_http(f"http://127.0.0.1:{port}/healthz")
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
 
 
 def sync_cli(box_config, *args, extra_env: dict | None = None):

@@ -24,7 +24,7 @@ from sync.push import backlog
 from sync.client import HubError
 from tests.factories import quick_documents
 from tests.faultproxy import FaultProxy
-from tests.hub.test_sync_agent import served_hub, sync_cli  # noqa: F401  (fixture)
+from tests.hub.test_sync_agent import sync_cli
 
 ROOT = Path(__file__).resolve().parents[2]
 FAULTS = ("refuse", "error503", "blackhole", "cut", "slow")
@@ -37,7 +37,7 @@ def attempt(config, max_batches=1) -> bool:
         return False
 
 
-def test_nothing_is_lost_or_doubled_through_faults_and_kills(box, served_hub, hub_config, tenants, tmp_path):  # noqa: F811
+def test_nothing_is_lost_or_doubled_through_faults_and_kills(box, served_hub, hub_config, tenants, tmp_path):
     hub_port = int(served_hub.rsplit(":", 1)[1])
     proxy = FaultProxy(hub_port, cut_after=40_000, slow_bytes_per_second=1_000_000)
     with hub_database.connection_context():
