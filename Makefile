@@ -20,6 +20,7 @@ bench: deps
 	$(PY) bench/ingest.py
 	$(PY) bench/search.py
 	$(PY) -m tests.servers -- $(PY) bench/hub_ingest.py
+	$(PY) -m tests.servers -- $(PY) bench/sync.py
 
 deps: system-packages $(STAMP)
 
