@@ -1,0 +1,47 @@
+"""The systemd units, checked with systemd's own tools on the units as they are installed."""
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+UNITS = sorted((ROOT / "systemd").glob("*.service"))
+EXPOSURE_THRESHOLD = 20  # systemd-analyze counts tenths here: 20 is an exposure of 2.0 (the units score 1.5 today)
+pytestmark = pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="systemd-analyze missing")
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory) -> Path:
+    """The units with the install paths pointing at this checkout and its virtual environment."""
+    folder = tmp_path_factory.mktemp("units")
+    for unit in UNITS:
+        text = unit.read_text().replace("/opt/digifort/venv/bin/python", sys.executable)
+        (folder / unit.name).write_text(text.replace("/opt/digifort/app", str(ROOT)))
+    return folder
+
+
+def test_every_long_running_process_has_a_unit():
+    assert {unit.name for unit in UNITS} == {
+        "digifort-box-web.service", "digifort-box-worker.service", "digifort-box-sync.service",
+        "digifort-hub-web.service", "digifort-hub-worker.service"}
+    for unit in UNITS:
+        text = unit.read_text()
+        assert "Restart=on-failure" in text and "EnvironmentFile=/etc/digifort/" in text
+        assert "User=root" not in text and "NoNewPrivileges=yes" in text and "CapabilityBoundingSet=\n" in text
+    assert "MemoryMax=" in (ROOT / "systemd" / "digifort-box-worker.service").read_text()
+
+
+@pytest.mark.parametrize("unit", [u.name for u in UNITS])
+def test_systemd_analyze_verify_passes(installed, unit):
+    result = subprocess.run(["systemd-analyze", "verify", str(installed / unit)], capture_output=True, text=True)
+    assert result.returncode == 0 and result.stderr.strip() == "", result.stderr
+
+
+@pytest.mark.parametrize("unit", [u.name for u in UNITS])
+def test_systemd_analyze_security_stays_under_the_threshold(installed, unit):
+    result = subprocess.run(["systemd-analyze", "security", "--offline=yes", f"--threshold={EXPOSURE_THRESHOLD}",
+                             str(installed / unit)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout[-600:]
+    assert "Overall exposure level" in result.stdout
