@@ -84,6 +84,7 @@ class Config:
     sync_blob_window: str = ""
     metrics_token: str | None = None
     retention_days: int = 0
+    proxy_hops: int = 0
     min_free_mb: int = 200
 
     def __post_init__(self):
@@ -166,5 +167,6 @@ class Config:
             sync_blob_window=env.get("APPLIANCE_SYNC_BLOB_WINDOW") or defaults.sync_blob_window,
             metrics_token=env.get("APPLIANCE_METRICS_TOKEN") or None,
             retention_days=read_int(env, "APPLIANCE_RETENTION_DAYS", defaults.retention_days),
+            proxy_hops=read_int(env, "APPLIANCE_PROXY_HOPS", defaults.proxy_hops),
             min_free_mb=read_int(env, "APPLIANCE_MIN_FREE_MB", defaults.min_free_mb),
         )

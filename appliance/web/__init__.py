@@ -4,6 +4,7 @@ from __future__ import annotations
 import secrets
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from ..box import open_box
 from ..config import Config
@@ -42,6 +43,9 @@ def create_app(config: Config | None = None) -> Flask:
         RATELIMIT_STORAGE_URI="digifort+sqlite://",
         RATELIMIT_HEADERS_ENABLED=True,
     )
+    if config.proxy_hops > 0:
+        # Behind nginx: trust exactly that many hops for the client's address and scheme.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=config.proxy_hops, x_proto=config.proxy_hops)
     login_manager.init_app(app)
     csrf.init_app(app)
     limiter.init_app(app)
