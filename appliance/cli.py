@@ -13,6 +13,19 @@ from .config import Config, ConfigError
 from .models import Job, User
 
 
+def _password_from_file(path: str | None) -> str | None:
+    """The password kept in `path`; a new one written there (mode 0600) when the file is missing."""
+    if not path:
+        return None
+    from .files import write_durably
+    from .users import generate_password
+
+    file = Path(path)
+    if not file.exists():
+        write_durably(file, generate_password().encode(), mode=0o600)
+    return file.read_text().strip()
+
+
 def _init(args, config: Config) -> int:
     from .users import UserError, create_user, generate_password
 
@@ -21,14 +34,15 @@ def _init(args, config: Config) -> int:
     if User.select().where(User.username == args.admin_user).exists():
         print(f"admin user {args.admin_user!r} already exists; password unchanged")
         return 0
-    password = args.admin_password or generate_password()
+    password = args.admin_password or _password_from_file(args.admin_password_file) or generate_password()
     try:
         create_user(args.admin_user, password, role="admin", actor="cli")
     except UserError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    if args.admin_password:
-        print(f"created admin user {args.admin_user!r}")
+    if args.admin_password or args.admin_password_file:
+        print(f"created admin user {args.admin_user!r}"
+              + (f" (password in {args.admin_password_file})" if args.admin_password_file else ""))
     else:
         print(f"created admin user {args.admin_user!r} with password: {password}")
         print("this password is shown once; store it now")
@@ -142,6 +156,8 @@ def build_parser() -> argparse.ArgumentParser:
     init = sub.add_parser("init", help="create or migrate the database and create the admin user")
     init.add_argument("--admin-user", default="admin")
     init.add_argument("--admin-password", help="use this password instead of generating one")
+    init.add_argument("--admin-password-file", help="read the password from this file, or generate one into it "
+                                                    "(mode 0600) when it does not exist; nothing is printed")
     init.set_defaults(handler=_init)
     sub.add_parser("demo", help="run the demo box on ./demo-data").set_defaults(handler=_demo)
     serve = sub.add_parser("serve", help="serve the clinic web UI with gunicorn")

@@ -203,6 +203,13 @@ def _box_settings(args, config: HubConfig) -> int:
     return 0
 
 
+def _backup_upload(args, config: HubConfig) -> int:
+    storage = prepare_storage(config)
+    storage.put_stream(args.key, sys.stdin.buffer)
+    print(f"stored {args.key} in {'S3 bucket ' + config.s3_bucket if config.s3_bucket else config.blobs_dir}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m cloud_hub", description="DigiFort cloud hub")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -281,6 +288,9 @@ def build_parser() -> argparse.ArgumentParser:
     box_settings.add_argument("--bandwidth", type=int, help="bytes per second for originals (0: no cap)")
     box_settings.add_argument("--retention-days", type=int, help="days before confirmed originals leave the box")
     box_settings.set_defaults(handler=_box_settings)
+    backup = sub.add_parser("backup-upload", help="store standard input (a pg_dump) in the blob storage, encrypted")
+    backup.add_argument("--key", required=True, help="e.g. backups/postgres/digifort-2026-11-26.dump")
+    backup.set_defaults(handler=_backup_upload)
     return parser
 
 

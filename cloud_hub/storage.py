@@ -33,6 +33,8 @@ class Storage(Protocol):
 
     def put_bytes(self, key: str, data: bytes) -> None: ...
 
+    def put_stream(self, key: str, stream: BinaryIO) -> None: ...
+
     def exists(self, key: str) -> bool: ...
 
     def open(self, key: str) -> BinaryIO: ...
@@ -65,6 +67,16 @@ class LocalStorage:
 
     def put_bytes(self, key: str, data: bytes) -> None:
         write_durably(self._path(key), data)
+
+    def put_stream(self, key: str, stream: BinaryIO) -> None:
+        target = self._path(key)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        partial = target.with_name(target.name + ".part")
+        with open(partial, "wb") as handle:
+            shutil.copyfileobj(stream, handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(partial, target)
 
     def exists(self, key: str) -> bool:
         return self._path(key).is_file()
@@ -103,6 +115,10 @@ class S3Storage:
 
     def put_bytes(self, key: str, data: bytes) -> None:
         self.client.put_object(Bucket=self.bucket, Key=key, Body=data, ServerSideEncryption="AES256")
+
+    def put_stream(self, key: str, stream: BinaryIO) -> None:
+        self.client.upload_fileobj(stream, self.bucket, key, ExtraArgs={"ServerSideEncryption": "AES256"},
+                                   Config=self.transfer)
 
     def exists(self, key: str) -> bool:
         try:

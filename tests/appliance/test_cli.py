@@ -74,3 +74,14 @@ def test_without_tesseract_the_worker_stops_at_start_up_and_no_scan_is_quarantin
     assert result.returncode == 3 and "Tesseract is not installed" in result.stderr
     status = json.loads(cli(dict(env, PATH=os.environ["PATH"]), "status", "--json").stdout)
     assert status["quarantine_open"] == 0 and status["queue_depth"] == 1
+
+
+def test_init_with_a_password_file_generates_it_once_and_prints_no_password(tmp_path):
+    env = dict(os.environ, APPLIANCE_DATA_DIR=str(tmp_path / "box"))
+    secret = tmp_path / "admin-password"
+    first = cli(env, "init", "--admin-password-file", str(secret))
+    password = secret.read_text().strip()
+    assert first.returncode == 0 and password and password not in first.stdout
+    assert oct(secret.stat().st_mode & 0o777) == "0o600"
+    again = cli(env, "init", "--admin-password-file", str(secret))
+    assert again.returncode == 0 and "already exists" in again.stdout and secret.read_text().strip() == password

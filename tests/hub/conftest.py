@@ -38,7 +38,8 @@ def postgres_url():
     with psycopg.connect(server, autocommit=True) as admin:
         admin.execute(f'CREATE DATABASE "{name}"')
     yield urlunparse(urlparse(server)._replace(path=f"/{name}"))
-    database.close()
+    if database.obj is not None:
+        database.close()
     with psycopg.connect(server, autocommit=True) as admin:
         admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 

@@ -102,3 +102,18 @@ def test_a_box_enrols_uploads_and_commits_through_gunicorn(tmp_path, postgres_ur
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+def test_backup_upload_stores_a_dump_encrypted_in_the_bucket(tmp_path, postgres_url, s3_bucket):
+    import boto3
+
+    endpoint, bucket = s3_bucket
+    env = dict(os.environ, HUB_DATA_DIR=str(tmp_path / "hub"), DATABASE_URL=postgres_url, S3_BUCKET=bucket,
+               S3_ENDPOINT_URL=endpoint, S3_REGION="us-east-1")
+    dump = subprocess.run(["pg_dump", "--format=custom", postgres_url], capture_output=True, check=True).stdout
+    stored = subprocess.run([sys.executable, "-m", "cloud_hub", "backup-upload", "--key", "backups/test.dump"],
+                            cwd=ROOT, env=env, input=dump, capture_output=True, timeout=120)
+    assert stored.returncode == 0, stored.stderr
+    s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1")
+    copy = s3.get_object(Bucket=bucket, Key="backups/test.dump")
+    assert copy["Body"].read() == dump and copy["ServerSideEncryption"] == "AES256"
