@@ -136,6 +136,27 @@ def _status(args, config: Config) -> int:
     return 0
 
 
+def _backup(args, config: Config) -> int:
+    from .backup import backup_database
+
+    open_box(config)
+    target = backup_database(config, Path(args.to))
+    print(f"database backed up to {target} (originals and thumbnails: copy store/ and thumbs/ as files)")
+    return 0
+
+
+def _restore(args, config: Config) -> int:
+    from .backup import BackupError, restore_database
+
+    try:
+        restore_database(config, Path(args.source))
+    except BackupError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print(f"database restored from {args.source} into {config.database_path}")
+    return 0
+
+
 def _serve(args, config: Config) -> int:
     from .web.server import serve
 
@@ -174,6 +195,12 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("--json", action="store_true")
     search.add_argument("--limit", type=int, default=20)
     search.set_defaults(handler=_search)
+    backup = sub.add_parser("backup", help="an online backup of the database (safe while the box runs)")
+    backup.add_argument("--to", required=True, help="the backup file to write")
+    backup.set_defaults(handler=_backup)
+    restore = sub.add_parser("restore", help="put a database backup in place (stop the box's services first)")
+    restore.add_argument("source", help="a file written by backup")
+    restore.set_defaults(handler=_restore)
     status = sub.add_parser("status", help="counts by status, queue depth, oldest job age")
     status.add_argument("--json", action="store_true")
     status.set_defaults(handler=_status)

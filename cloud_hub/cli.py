@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import shutil
 import sys
 
 from appliance.config import ConfigError
@@ -210,6 +211,15 @@ def _backup_upload(args, config: HubConfig) -> int:
     return 0
 
 
+def _backup_download(args, config: HubConfig) -> int:
+    stream = prepare_storage(config).open(args.key)
+    try:
+        shutil.copyfileobj(stream, sys.stdout.buffer)
+    finally:
+        stream.close()
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m cloud_hub", description="DigiFort cloud hub")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -291,6 +301,9 @@ def build_parser() -> argparse.ArgumentParser:
     backup = sub.add_parser("backup-upload", help="store standard input (a pg_dump) in the blob storage, encrypted")
     backup.add_argument("--key", required=True, help="e.g. backups/postgres/digifort-2026-11-26.dump")
     backup.set_defaults(handler=_backup_upload)
+    fetch = sub.add_parser("backup-download", help="write a stored backup (e.g. a pg_dump) to standard output")
+    fetch.add_argument("--key", required=True)
+    fetch.set_defaults(handler=_backup_download)
     return parser
 
 

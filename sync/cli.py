@@ -10,7 +10,7 @@ import sys
 from appliance.box import open_box
 from appliance.config import Config, ConfigError
 
-from . import state
+from . import protocol, state
 from .agent import NotEnrolled, run_agent, run_once
 from .client import HubError
 from .enrolment import enroll_box
@@ -26,6 +26,18 @@ def _enroll(args, config: Config) -> int:
     answer = enroll_box(config, args.hub, args.token, args.name or socket.gethostname())
     print(f"enrolled with {args.hub} as device {answer['device_id']} for clinic {answer['clinic']['name']!r} "
           f"of {answer['organisation']['name']!r}")
+    return 0
+
+
+def _rotate_key(args, config: Config) -> int:
+    from .agent import client_for
+
+    open_box(config)
+    client = client_for(config)
+    key = protocol.new_private_key()
+    client.post_json("/api/v1/sync/device/key", {"public_key": protocol.public_key_text(key)})
+    state.save_key(config, key)
+    print(f"new key registered for device {state.get('device_id')}; the old key is refused from now on")
     return 0
 
 
@@ -85,6 +97,8 @@ def build_parser() -> argparse.ArgumentParser:
     enrolling.add_argument("--name", help="display name at the hub (default: host name)")
     enrolling.add_argument("--force", action="store_true", help="enrol again with a new key")
     enrolling.set_defaults(handler=_enroll)
+    sub.add_parser("rotate-key", help="replace this box's key at the hub (signed with the current key)").set_defaults(
+        handler=_rotate_key)
     sub.add_parser("once", help="one full sync cycle; exit 0 when the backlog is drained").set_defaults(handler=_once)
     sub.add_parser("agent", help="keep syncing (the box's sync process)").set_defaults(handler=_agent)
     pushing = sub.add_parser("push", help="read a folder of scans here and push them (a site without a box)")

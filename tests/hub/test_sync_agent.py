@@ -136,6 +136,12 @@ def test_outside_the_bulk_window_only_metadata_travels_until_sync_now_or_the_win
     assert sync_cli(box, "once").returncode == 0
     with hub_database.connection_context():
         assert HubDocument.select().count() == 3
+    old_key = (box.sync_dir / "device-key.pem").read_bytes()
+    rotated = sync_cli(box, "rotate-key")
+    assert rotated.returncode == 0, rotated.stderr
+    assert (box.sync_dir / "device-key.pem").read_bytes() != old_key
+    quick_documents(box, 1, first=3)
+    assert sync_cli(box, "once").returncode == 0
     box_database.close()
 
 
