@@ -34,13 +34,15 @@ system-packages:
 	fi
 
 # The browser tests drive Debian's Chromium (a test tool's own browser download is never used);
-# the hub's tests need PostgreSQL's and Redis's server binaries, the deployment tests nginx.
+# the hub's tests need PostgreSQL's and Redis's server binaries, the deployment tests nginx and
+# debootstrap (the Ansible converge runs in a fresh Debian root).
 test-system-packages:
 	@missing=""; \
 	command -v chromium >/dev/null 2>&1 || missing="chromium"; \
 	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
 	command -v redis-server >/dev/null 2>&1 || missing="$$missing redis-server"; \
 	command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing="$$missing nginx"; \
+	command -v debootstrap >/dev/null 2>&1 || [ -x /usr/sbin/debootstrap ] || missing="$$missing debootstrap"; \
 	if [ -n "$$missing" ]; then \
 		echo "installing with apt:$$missing"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
