@@ -24,7 +24,7 @@ pytestmark = pytest.mark.skipif(os.geteuid() != 0 or shutil.which("debootstrap")
 
 
 @pytest.fixture(scope="module")
-def target(tmp_path_factory) -> Path:
+def target(tmp_path_factory):
     """A minimal Debian 12 root with Python (Ansible's modules need it) and the project's code."""
     root = tmp_path_factory.mktemp("converge") / "root"
     subprocess.run(["debootstrap", "--variant=minbase", "--include=python3,python3-venv,python3-apt,git,"
@@ -39,7 +39,8 @@ def target(tmp_path_factory) -> Path:
             (root / bundle.lstrip("/")).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy(bundle, root / bundle.lstrip("/"))
     subprocess.run(["git", "clone", "--quiet", str(ROOT), str(root / "srv/digifort-src")], check=True)
-    return root
+    yield root
+    shutil.rmtree(root, ignore_errors=True)
 
 
 def converge(target: Path, tmp_path: Path) -> subprocess.CompletedProcess:
