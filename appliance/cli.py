@@ -207,11 +207,22 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv=None) -> int:
-    args = build_parser().parse_args(argv)
+def run_command(args, load_config, config_errors: tuple = (ConfigError,)) -> int:
+    """Run the chosen subcommand with the configuration; a bad setting is exit 2 with the reason.
+
+    Shared by `python -m appliance`, `python -m sync` and `python -m cloud_hub`."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
-        return args.handler(args, Config.from_env())
-    except ConfigError as error:
+        config = load_config()
+    except config_errors as error:
         print(f"configuration error: {error}", file=sys.stderr)
         return 2
+    try:
+        return args.handler(args, config)
+    except config_errors as error:
+        print(f"configuration error: {error}", file=sys.stderr)
+        return 2
+
+
+def main(argv=None) -> int:
+    return run_command(build_parser().parse_args(argv), Config.from_env)

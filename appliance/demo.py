@@ -5,15 +5,13 @@ import logging
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
-
-import requests
 
 from .box import open_box
 from .config import Config
 from .ingest.worker import run_worker
 from .models import User
+from .waiting import wait_for_http
 from .users import create_user, generate_password
 
 DEMO_ROOT = Path("demo-data")
@@ -52,17 +50,6 @@ def _start_hub(env: dict):
     return process, hub_config, email, password
 
 
-def _wait_for(url: str, seconds: float = 60) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        try:
-            if requests.get(url, timeout=1).ok:
-                return
-        except requests.RequestException:
-            time.sleep(0.2)
-    raise RuntimeError(f"{url} did not answer within {seconds:.0f} s")
-
-
 def _start_sync(config: Config, env: dict, hub_config) -> subprocess.Popen:
     """Enrol the demo box with the demo hub (first start only), then run the sync agent."""
     from cloud_hub.demo import enrollment_token
@@ -70,7 +57,7 @@ def _start_sync(config: Config, env: dict, hub_config) -> subprocess.Popen:
     from sync.enrolment import enroll_box
 
     hub_url = f"http://{hub_config.bind}"
-    _wait_for(f"{hub_url}/healthz")
+    wait_for_http(f"{hub_url}/healthz")
     if not state.enrolled(config) or state.get("hub_url") != hub_url:
         enroll_box(config, hub_url, enrollment_token(hub_config), "Demo box")
     return subprocess.Popen([sys.executable, "-m", "sync", "agent"],

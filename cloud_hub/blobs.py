@@ -145,12 +145,17 @@ def _finish(device: Device, sha256: str, size: int, path: Path, storage: Storage
     return UploadState(sha256, size, size, True)
 
 
+def record_blob(organisation_id: int, sha256: str, size: int, key: str) -> None:
+    """A stored blob, recorded for the organisation (once, however many boxes sent it)."""
+    try:
+        with database.atomic():
+            Blob.create(organisation=organisation_id, sha256=sha256, size=size, storage_key=key)
+    except pw.IntegrityError:
+        pass  # another box of the organisation finished the same content first
+
+
 def _record(device: Device, sha256: str, size: int, key: str) -> None:
     """The blob is stored: record it for the organisation and forget the upload."""
     with database.atomic():
-        try:
-            with database.atomic():
-                Blob.create(organisation=device.organisation_id, sha256=sha256, size=size, storage_key=key)
-        except pw.IntegrityError:
-            pass  # another box of the organisation finished the same content first
+        record_blob(device.organisation_id, sha256, size, key)
         Upload.delete().where((Upload.device == device) & (Upload.sha256 == sha256)).execute()

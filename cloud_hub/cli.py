@@ -2,10 +2,10 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import shutil
 import sys
 
+from appliance.cli import run_command
 from appliance.config import ConfigError
 
 from .config import HubConfig
@@ -313,13 +313,8 @@ def main(argv=None) -> int:
     from .devices import EnrollmentError
     from .tenancy import TenancyError
 
-    args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
-        return args.handler(args, HubConfig.from_env())
-    except (ConfigError, DatabaseUrlError) as error:
-        print(f"configuration error: {error}", file=sys.stderr)
-        return 2
+        return run_command(build_parser().parse_args(argv), HubConfig.from_env, (ConfigError, DatabaseUrlError))
     except (TenancyError, EnrollmentError, BillingError, BoxAdminError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

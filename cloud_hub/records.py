@@ -60,10 +60,15 @@ def original_blob(document_row: Document) -> Blob:
     return blob
 
 
+def visible_clinics(organisation_id: int, clinic_ids: list[int]) -> list[Clinic]:
+    """The clinics of the organisation the user may see, by name."""
+    return list(Clinic.select().where((Clinic.organisation == organisation_id) & Clinic.id.in_(clinic_ids))
+                .order_by(Clinic.name))
+
+
 def clinic_overview(organisation_id: int, clinic_ids: list[int]) -> list[dict]:
     """Per clinic: its devices (sync state, backlog, bytes) and how many documents and pages it has."""
-    clinics = list(Clinic.select().where((Clinic.organisation == organisation_id) & Clinic.id.in_(clinic_ids))
-                   .order_by(Clinic.name))
+    clinics = visible_clinics(organisation_id, clinic_ids)
     documents = dict(Document.select(Document.clinic, pw.fn.COUNT(Document.id)).where(
         Document.clinic.in_(clinic_ids)).group_by(Document.clinic).tuples())
     pages = dict(Page.select(Document.clinic, pw.fn.COUNT(Page.id)).join(Document).where(

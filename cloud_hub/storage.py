@@ -57,13 +57,8 @@ class LocalStorage:
         return path
 
     def put_file(self, key: str, path: Path) -> None:
-        target = self._path(key)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        partial = target.with_name(target.name + ".part")
-        shutil.copyfile(path, partial)
-        with open(partial, "rb") as handle:
-            os.fsync(handle.fileno())
-        os.replace(partial, target)
+        with open(path, "rb") as source:
+            self.put_stream(key, source)
 
     def put_bytes(self, key: str, data: bytes) -> None:
         write_durably(self._path(key), data)

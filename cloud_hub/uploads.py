@@ -23,7 +23,8 @@ from appliance.ingest.rasterize import Limits, Rejected, inspect
 from . import audit, billing
 from .config import HubConfig
 from .db import database
-from .models import Blob, Clinic, Document, HubUpload, Organisation, Page, Patient, utcnow
+from .blobs import record_blob
+from .models import Clinic, Document, HubUpload, Organisation, Page, Patient, utcnow
 from .storage import Storage, blob_key
 
 LIMITS = Limits(max_pages=300, max_page_pixels=90_000_000, max_file_bytes=500 * 1024 * 1024)
@@ -94,8 +95,7 @@ def process(config: HubConfig, storage: Storage, upload_id: int) -> str:
     key = blob_key(organisation.uid, upload.sha256)
     storage.put_file(key, path)
     with database.atomic():
-        if not Blob.select().where((Blob.organisation == organisation) & (Blob.sha256 == upload.sha256)).exists():
-            Blob.create(organisation=organisation, sha256=upload.sha256, size=upload.size, storage_key=key)
+        record_blob(organisation.id, upload.sha256, upload.size, key)
         patient = decision.patient
         if decision.new_patient:
             patient = Patient.create(organisation=organisation, clinic=upload.clinic_id, **decision.new_patient)

@@ -3,12 +3,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import socket
 import sys
 
 from appliance.box import open_box
-from appliance.config import Config, ConfigError
+from appliance.cli import run_command
+from appliance.config import Config
 
 from . import protocol, state
 from .agent import NotEnrolled, run_agent, run_once
@@ -115,13 +115,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
-    args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
-        return args.handler(args, Config.from_env())
-    except ConfigError as error:
-        print(f"configuration error: {error}", file=sys.stderr)
-        return 2
+        return run_command(build_parser().parse_args(argv), Config.from_env)
     except NotEnrolled as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

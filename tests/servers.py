@@ -24,7 +24,7 @@ import tempfile
 import time
 from pathlib import Path
 
-import requests
+from appliance.waiting import wait_for_http  # noqa: F401  (the tests' helper too)
 
 START_TIMEOUT = 60
 
@@ -60,19 +60,6 @@ def serving(process: subprocess.Popen, port: int, name: str, url: str):
         yield url
     finally:
         stop(process)
-
-
-def wait_for_http(url: str, timeout: float = 30) -> None:
-    """Return once `url` answers 200 (a web server has started); fail after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if requests.get(url, timeout=1).ok:
-                return
-        except requests.ConnectionError:
-            pass
-        time.sleep(0.1)
-    raise ServerError(f"{url} did not answer within {timeout:.0f} s")
 
 
 def postgres_bindir() -> Path:

@@ -95,7 +95,7 @@ def upload_page():
     recent = HubUpload.select().where(HubUpload.organisation == organisation_id()).order_by(
         HubUpload.id.desc()).limit(50)
     return render_template("hub_upload.html", uploads=recent,
-                           clinics=records.clinic_overview(organisation_id(), visible_clinic_ids()))
+                           clinics=records.visible_clinics(organisation_id(), visible_clinic_ids()))
 
 
 @bp.post("/upload")
@@ -122,7 +122,7 @@ def device_list():
     visible = set(visible_clinic_ids())
     rows = [device for device in devices.devices_of(organisation_id()) if device.clinic_id in visible]
     return render_template("hub_devices.html", devices=rows,
-                           clinics=records.clinic_overview(organisation_id(), visible_clinic_ids()))
+                           clinics=records.visible_clinics(organisation_id(), visible_clinic_ids()))
 
 
 def _device(uid: str) -> Device:
@@ -168,7 +168,7 @@ def enrollment_token(clinic_id: int):
 def users():
     rows = User.select().where(User.organisation == organisation_id()).order_by(User.email)
     return render_template("hub_users.html", users=rows, roles=ROLES,
-                           clinics=records.clinic_overview(organisation_id(), visible_clinic_ids()))
+                           clinics=records.visible_clinics(organisation_id(), visible_clinic_ids()))
 
 
 def _user(user_id: int) -> User:
