@@ -43,7 +43,7 @@ def create_app(config: HubConfig | None = None) -> Flask:
     from .web.extensions import csrf, limiter
 
     config = config or HubConfig.from_env()
-    open_hub(config)
+    open_hub(config, pooled=True)
     static = Path(__file__).resolve().parent.parent / "appliance" / "web" / "static"
     app = Flask(__name__, template_folder="web/templates", static_folder=str(static))
     app.config.update(

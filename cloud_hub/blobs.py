@@ -6,10 +6,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-import peewee as pw
-
 from .db import database, locked
-from .models import Blob, Device, Organisation, Upload, utcnow
+from .models import Blob, Device, Upload, utcnow
 from .storage import Storage, blob_key
 
 SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
@@ -80,25 +78,17 @@ def receive_chunk(device: Device, sha256: str, size: int, offset: int, data: byt
     A chunk at the wrong offset is refused with 409 and the offset to resume from, so a box
     whose link died after the hub wrote a chunk (but before the answer arrived) picks up
     exactly there. Nothing is stored or acknowledged unless the whole blob hashes to its name.
-    A blob sent whole in one chunk goes straight to storage from memory (`verified_digest`, the
-    request body's checked SHA-256, spares hashing it again). Chunks in staging are not fsynced:
-    after a crash a short staging file simply fails the final hash and the box sends again.
+    Chunks in staging are not fsynced: after a crash a short staging file simply fails the
+    final hash and the box sends again.
     """
     sha256 = check_sha(sha256)
     if not 0 < size <= MAX_BLOB_BYTES:
         raise BlobError(400, "bad_size", f"blob size must be between 1 and {MAX_BLOB_BYTES} bytes")
+    if offset == 0 and len(data) == size:
+        return _receive_whole(device, sha256, data, staging_dir, storage, verified_digest)
     done = state(device, sha256)
     if done is not None and done.complete:
         return done
-    if offset == 0 and len(data) == size:
-        if (verified_digest or hashlib.sha256(data).hexdigest()) != sha256:
-            raise BlobError(422, "hash_mismatch", "the bytes received do not hash to the blob's name; "
-                            "the upload was discarded, send it again from the start")
-        key = blob_key(Organisation.get_by_id(device.organisation_id).uid, sha256)
-        storage.put_bytes(key, data)
-        _record(device, sha256, size, key)
-        _staging_path(staging_dir, device, sha256).unlink(missing_ok=True)
-        return UploadState(sha256, size, size, True)
     path = _staging_path(staging_dir, device, sha256)
     path.parent.mkdir(parents=True, exist_ok=True)
     with database.atomic():
@@ -123,6 +113,29 @@ def receive_chunk(device: Device, sha256: str, size: int, offset: int, data: byt
     return _finish(device, sha256, size, path, storage)
 
 
+def _receive_whole(device: Device, sha256: str, data: bytes, staging_dir: Path, storage: Storage,
+                   verified_digest: str | None) -> UploadState:
+    """A blob sent in one chunk goes straight to storage from memory. `verified_digest` (the
+    request body's SHA-256, already checked against the signature) spares hashing it again.
+
+    The box sends only what /blobs/missing named, so the hub does not look first: should
+    another box of the organisation have stored the same content meanwhile, the same bytes
+    are written again under the same key and recorded once. An earlier chunked attempt is
+    forgotten only when its staging file shows there was one."""
+    size = len(data)
+    if (verified_digest or hashlib.sha256(data).hexdigest()) != sha256:
+        raise BlobError(422, "hash_mismatch", "the bytes received do not hash to the blob's name; "
+                        "the upload was discarded, send it again from the start")
+    key = blob_key(device.organisation.uid, sha256)
+    storage.put_bytes(key, data)
+    record_blob(device.organisation_id, sha256, size, key)
+    staging = _staging_path(staging_dir, device, sha256)
+    if staging.exists():
+        Upload.delete().where((Upload.device == device) & (Upload.sha256 == sha256)).execute()
+        staging.unlink(missing_ok=True)
+    return UploadState(sha256, size, size, True)
+
+
 def _file_sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
@@ -138,7 +151,7 @@ def _finish(device: Device, sha256: str, size: int, path: Path, storage: Storage
         path.unlink(missing_ok=True)
         raise BlobError(422, "hash_mismatch", "the bytes received do not hash to the blob's name; "
                         "the upload was discarded, send it again from the start")
-    key = blob_key(Organisation.get_by_id(device.organisation_id).uid, sha256)
+    key = blob_key(device.organisation.uid, sha256)
     storage.put_file(key, path)
     _record(device, sha256, size, key)
     path.unlink(missing_ok=True)
@@ -146,16 +159,13 @@ def _finish(device: Device, sha256: str, size: int, path: Path, storage: Storage
 
 
 def record_blob(organisation_id: int, sha256: str, size: int, key: str) -> None:
-    """A stored blob, recorded for the organisation (once, however many boxes sent it)."""
-    try:
-        with database.atomic():
-            Blob.create(organisation=organisation_id, sha256=sha256, size=size, storage_key=key)
-    except pw.IntegrityError:
-        pass  # another box of the organisation finished the same content first
+    """A stored blob, recorded for the organisation (once, however many boxes sent it: the
+    first to finish the same content wins, the others find it there)."""
+    Blob.insert(organisation=organisation_id, sha256=sha256, size=size, storage_key=key).on_conflict_ignore().execute()
 
 
 def _record(device: Device, sha256: str, size: int, key: str) -> None:
-    """The blob is stored: record it for the organisation and forget the upload."""
-    with database.atomic():
-        record_blob(device.organisation_id, sha256, size, key)
-        Upload.delete().where((Upload.device == device) & (Upload.sha256 == sha256)).execute()
+    """The blob is stored: record it for the organisation and forget the upload (a leftover
+    upload row after a crash between the two is harmless: the blob is found first)."""
+    record_blob(device.organisation_id, sha256, size, key)
+    Upload.delete().where((Upload.device == device) & (Upload.sha256 == sha256)).execute()

@@ -6,7 +6,7 @@ import time
 
 from sync import protocol
 
-from .models import Device, utcnow
+from .models import Device, Organisation, utcnow
 
 SEEN_EVERY = dt.timedelta(seconds=60)
 
@@ -26,7 +26,8 @@ def authenticate(headers, method: str, path: str, body: bytes, skew_seconds: int
     missing = [name for name in protocol.SIGNED_HEADERS if not headers.get(name)]
     if missing:
         raise DeviceAuthError(401, "unsigned", f"signed request headers missing: {', '.join(missing)}")
-    device = Device.get_or_none(Device.uid == headers[protocol.DEVICE])
+    device = (Device.select(Device, Organisation).join(Organisation)
+              .where(Device.uid == headers[protocol.DEVICE]).first())
     if device is None:
         raise DeviceAuthError(401, "unknown_device", "this device is not enrolled")
     if device.revoked_at is not None:

@@ -7,11 +7,12 @@ from .migrations import migrate
 from .storage import S3Storage, Storage, storage_for
 
 
-def open_hub(config: HubConfig) -> list[int]:
-    """Create the data folders, open the database and apply pending migrations."""
+def open_hub(config: HubConfig, pooled: bool = False) -> list[int]:
+    """Create the data folders, open the database (`pooled`: for the web app) and apply pending
+    migrations."""
     for folder in (config.data_dir, config.staging_dir):
         folder.mkdir(parents=True, exist_ok=True)
-    open_database(config.effective_database_url)
+    open_database(config.effective_database_url, pooled)
     return migrate()
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import threading
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -103,11 +104,18 @@ def upload_blob(client: HubClient, config: Config, scan: Scan, rules: Rules, off
 
 def upload_all(client: HubClient, config: Config, scans: list[Scan], received: dict[str, int], result: PushResult,
                rules: Rules) -> None:
-    """Upload originals, several at once (APPLIANCE_SYNC_PARALLEL_UPLOADS), each from where the hub's
-    copy stops; the first failure is raised once the others have finished (what they stored stays)."""
+    """Upload originals, several at once (APPLIANCE_SYNC_PARALLEL_UPLOADS, one connection each),
+    each from where the hub's copy stops; the first failure is raised once the others have
+    finished (what they stored stays)."""
+    connections = threading.local()
+
+    def upload(scan: Scan) -> int:
+        if not hasattr(connections, "client"):
+            connections.client = client.clone()
+        return upload_blob(connections.client, config, scan, rules, int(received.get(scan.sha256, 0)))
+
     with ThreadPoolExecutor(max_workers=config.sync_parallel_uploads) as pool:
-        futures = [pool.submit(upload_blob, client.clone(), config, scan, rules, int(received.get(scan.sha256, 0)))
-                   for scan in scans]
+        futures = [pool.submit(upload, scan) for scan in scans]
     failure = None
     for future in futures:
         try:
