@@ -2,10 +2,11 @@
 HTTP PUT of the same bytes to the same hub process, and the bytes re-sent after a cut link.
 
 The hub runs under gunicorn on PostgreSQL, Redis and S3 (the throwaway servers of
-tests/servers.py, or DATABASE_URL, REDIS_URL and S3_ENDPOINT_URL), with one extra route that
-only this bench adds: PUT /bench/sink, which writes the body to a temporary file and answers
-204 (the floor: HTTP into the same process, nothing else). The box is a fresh data directory
-with K recorded documents whose originals are random bytes (no OCR: this measures sync).
+tests/servers.py, or DATABASE_URL, REDIS_URL and S3_ENDPOINT_URL), with two extra routes that
+only this bench adds: PUT /bench/store streams the body into the hub's blob storage (the
+baseline: a plain upload the hub keeps), PUT /bench/sink writes it to a temporary file (the
+floor: HTTP into the same process, nothing else). The box is a fresh data directory; each
+round records K documents whose originals are random bytes (no OCR: this measures sync).
 
     .venv/bin/python -m tests.servers -- .venv/bin/python bench/sync.py [--documents 40] [--mb 1] [--json]
 """
@@ -36,6 +37,7 @@ from appliance.config import Config  # noqa: E402
 from appliance.db import database as box_database  # noqa: E402
 from appliance.ingest.intake import store_path  # noqa: E402
 from appliance.models import Document  # noqa: E402
+from cloud_hub.blobs import MAX_BLOB_BYTES  # noqa: E402
 from cloud_hub.config import HubConfig  # noqa: E402
 from cloud_hub.db import database as hub_database  # noqa: E402
 from cloud_hub.devices import issue_enrollment_token  # noqa: E402
@@ -52,7 +54,7 @@ MB = 1024 * 1024
 
 
 def bench_app():
-    """The hub's app plus PUT /bench/sink (gunicorn's factory in the served process)."""
+    """The hub's app plus PUT /bench/store and /bench/sink (gunicorn's factory in the served process)."""
     from flask import request
 
     from cloud_hub import create_app
@@ -62,11 +64,13 @@ def bench_app():
 
     @app.put("/bench/store")
     def store():
-        app.extensions["digifort_hub"].storage.put_bytes(f"bench/{uuid.uuid4().hex}", request.get_data())
+        request.max_content_length = MAX_BLOB_BYTES
+        app.extensions["digifort_hub"].storage.put_stream(f"bench/{uuid.uuid4().hex}", request.stream)
         return "", 204
 
     @app.put("/bench/sink")
     def sink():
+        request.max_content_length = MAX_BLOB_BYTES
         with tempfile.NamedTemporaryFile(dir=os.environ["HUB_DATA_DIR"]) as out:
             while block := request.stream.read(MB):
                 out.write(block)
@@ -86,6 +90,7 @@ class Figures:
     rounds: int
     mb_per_document: float
     chunk_mb: float
+    parallel: int
     sync_seconds: float
     sync_documents_per_second: float
     sync_mb_per_second: float
@@ -139,7 +144,8 @@ def measure(args) -> Figures:
             wait_for_http(f"{base}/healthz", 60)
 
             size = int(args.mb * MB)
-            box = Config(data_dir=Path(tmp) / "box", sync_chunk_bytes=int(args.chunk_mb * MB), sync_batch_items=50)
+            box = Config(data_dir=Path(tmp) / "box", sync_chunk_bytes=int(args.chunk_mb * MB), sync_batch_items=50,
+                         sync_parallel_uploads=args.parallel)
             open_box(box)
             enroll_box(box, base, tokens[0], "bench box")
             session = requests.Session()
@@ -189,6 +195,7 @@ def measure(args) -> Figures:
     return Figures(
         machine=f"{os.cpu_count()}-core {platform.processor() or platform.machine()}, Python {platform.python_version()}",
         documents=documents, rounds=args.rounds, mb_per_document=args.mb, chunk_mb=args.chunk_mb,
+        parallel=args.parallel,
         sync_seconds=round(sync_seconds, 2), sync_documents_per_second=round(documents / sync_seconds, 2),
         sync_mb_per_second=round(total_mb / sync_seconds, 2), put_seconds=round(put_seconds, 2),
         put_mb_per_second=round(total_mb / put_seconds, 2), ratio=round(put_seconds / sync_seconds, 3),
@@ -202,7 +209,7 @@ def measure(args) -> Figures:
 def report(f: Figures) -> str:
     return "\n".join([
         f"Sync: {f.documents} documents x {f.mb_per_document:g} MB originals in {f.rounds} rounds, "
-        f"chunks of {f.chunk_mb:g} MB",
+        f"chunks of {f.chunk_mb:g} MB, {f.parallel} uploads at a time",
         f"machine: {f.machine}",
         f"{'':42}{'seconds':>9}{'MB/s':>8}{'docs/s':>8}",
         f"{'sync (box -> hub, all steps)':42}{f.sync_seconds:>9.2f}{f.sync_mb_per_second:>8.2f}"
@@ -222,7 +229,11 @@ def main(argv=None) -> int:
     parser.add_argument("--documents", type=int, default=40, help="documents to move per round (default 40)")
     parser.add_argument("--rounds", type=int, default=3, help="rounds, each syncing new documents (default 3)")
     parser.add_argument("--mb", type=float, default=1.0, help="size of each original in MB (default 1)")
-    parser.add_argument("--chunk-mb", type=float, default=4.0, help="upload chunk size in MB (default 4)")
+    defaults = Config()
+    parser.add_argument("--chunk-mb", type=float, default=defaults.sync_chunk_bytes / MB,
+                        help="upload chunk size in MB (default: the box's, %(default)g)")
+    parser.add_argument("--parallel", type=int, default=defaults.sync_parallel_uploads,
+                        help="uploads at a time (default: the box's, %(default)s)")
     parser.add_argument("--cut-mb", type=float, default=16.0, help="original cut at 90%% (default 16 MB)")
     parser.add_argument("--cut-chunk-mb", type=float, default=1.0, help="chunk size for the cut test (default 1)")
     parser.add_argument("--json", action="store_true")

@@ -6,6 +6,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from sync import protocol
+
 from .db import database, locked
 from .models import Blob, Device, Upload, utcnow
 from .storage import Storage, blob_key
@@ -86,13 +88,14 @@ def receive_chunk(device: Device, sha256: str, size: int, offset: int, data: byt
         raise BlobError(400, "bad_size", f"blob size must be between 1 and {MAX_BLOB_BYTES} bytes")
     if offset == 0 and len(data) == size:
         return _receive_whole(device, sha256, data, staging_dir, storage, verified_digest)
-    done = state(device, sha256)
-    if done is not None and done.complete:
-        return done
     path = _staging_path(staging_dir, device, sha256)
     path.parent.mkdir(parents=True, exist_ok=True)
     with database.atomic():
         upload = locked(Upload.select().where((Upload.device == device) & (Upload.sha256 == sha256))).first()
+        if upload is None:
+            blob = Blob.get_or_none((Blob.organisation == device.organisation_id) & (Blob.sha256 == sha256))
+            if blob is not None:
+                return UploadState(sha256, blob.size, blob.size, True)
         if upload is None or upload.size != size:
             Upload.delete().where((Upload.device == device) & (Upload.sha256 == sha256)).execute()
             upload = Upload.create(device=device, sha256=sha256, size=size, received=0)
@@ -134,6 +137,53 @@ def _receive_whole(device: Device, sha256: str, data: bytes, staging_dir: Path, 
         Upload.delete().where((Upload.device == device) & (Upload.sha256 == sha256)).execute()
         staging.unlink(missing_ok=True)
     return UploadState(sha256, size, size, True)
+
+
+def parse_pack(listing: str, body_size: int, max_bytes: int) -> list[tuple[str, int]]:
+    """The `sha256:size,...` list of a pack, checked against the body it describes."""
+    parts = []
+    for entry in (listing or "").split(","):
+        sha, _, size = entry.partition(":")
+        if not size.isdigit() or int(size) < 1:
+            raise BlobError(400, "bad_pack", "name each blob of a pack as sha256:size, separated by commas")
+        parts.append((check_sha(sha), int(size)))
+    if len(parts) > protocol.MAX_PACK_BLOBS:
+        raise BlobError(400, "bad_pack", f"a pack holds at most {protocol.MAX_PACK_BLOBS} blobs")
+    if len({sha for sha, _ in parts}) != len(parts):
+        raise BlobError(400, "bad_pack", "a pack names each blob once")
+    if body_size > max_bytes:
+        raise BlobError(413, "pack_too_large", f"a pack may be at most {max_bytes} bytes")
+    if sum(size for _, size in parts) != body_size:
+        raise BlobError(400, "bad_pack", "the sizes listed do not add up to the body's length")
+    return parts
+
+
+def receive_pack(device: Device, parts: list[tuple[str, int]], data: bytes, staging_dir: Path,
+                 storage: Storage) -> list[str]:
+    """Several small blobs in one request, one after another in `data`: each must hash to its
+    name before any is stored (a mismatch refuses the whole pack); then each is stored and
+    all are recorded at once. The SHA-256s stored, in order."""
+    pieces, offset = [], 0
+    for sha, size in parts:
+        piece = data[offset:offset + size]
+        offset += size
+        if hashlib.sha256(piece).hexdigest() != sha:
+            raise BlobError(422, "hash_mismatch", f"blob {sha} of the pack does not hash to its name; "
+                            "nothing of the pack was stored, send it again")
+        pieces.append((sha, piece))
+    organisation = device.organisation
+    rows = []
+    for sha, piece in pieces:
+        key = blob_key(organisation.uid, sha)
+        storage.put_bytes(key, piece)
+        rows.append({"organisation": organisation.id, "sha256": sha, "size": len(piece), "storage_key": key})
+    Blob.insert_many(rows).on_conflict_ignore().execute()
+    for sha, _ in pieces:
+        staging = _staging_path(staging_dir, device, sha)
+        if staging.exists():
+            Upload.delete().where((Upload.device == device) & (Upload.sha256 == sha)).execute()
+            staging.unlink(missing_ok=True)
+    return [sha for sha, _ in pieces]
 
 
 def _file_sha256(path: Path) -> str:

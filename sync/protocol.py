@@ -24,6 +24,9 @@ DIGEST = "X-DigiFort-Content-SHA256"
 SIGNATURE = "X-DigiFort-Signature"
 SERVER_TIME = "X-DigiFort-Server-Time"
 SIGNED_HEADERS = (DEVICE, TIMESTAMP, NONCE, DIGEST, SIGNATURE)
+# Blobs in one pack upload: their `sha256:size` list in the query stays well inside the
+# request-line limits of gunicorn (4094 bytes) and nginx.
+MAX_PACK_BLOBS = 32
 
 
 class SignatureError(ValueError):

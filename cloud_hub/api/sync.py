@@ -146,6 +146,17 @@ def upload_chunk(sha256: str):
     return jsonify(state.as_json()), 201 if state.complete else 200
 
 
+@bp.post("/blobs/pack")
+def upload_pack():
+    """Small blobs together: `?blobs=sha256:size,...` names them, the body is their bytes in
+    that order (no larger than one chunk)."""
+    hub = current_app.extensions["digifort_hub"]
+    data = request.get_data()
+    parts = blobs.parse_pack(request.args.get("blobs", ""), len(data), hub.config.chunk_bytes)
+    stored = blobs.receive_pack(g.device, parts, data, hub.config.staging_dir, hub.storage)
+    return jsonify({"stored": stored}), 201
+
+
 @bp.post("/batches")
 def commit_batch():
     hub = current_app.extensions["digifort_hub"]

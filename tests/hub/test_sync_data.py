@@ -80,6 +80,65 @@ def test_a_blob_that_does_not_hash_to_its_name_is_refused_and_not_stored(hub_app
     assert box.request("GET", f"/api/v1/sync/blobs/{claimed}").get_json()["received"] == 0
 
 
+def send_pack(box, blobs: list[bytes], listing: str | None = None):
+    listing = listing or ",".join(f"{hashlib.sha256(b).hexdigest()}:{len(b)}" for b in blobs)
+    return box.request("POST", f"/api/v1/sync/blobs/pack?blobs={listing}", b"".join(blobs),
+                       content_type="application/octet-stream")
+
+
+def test_a_pack_of_small_blobs_stores_each_under_its_own_name_once(hub_app, hub_config, tenants):
+    box = enroll_box(hub_app, tenants["north"])
+    blobs = [os.urandom(size) for size in (1, 5000, 20_000)]
+    shas = [hashlib.sha256(b).hexdigest() for b in blobs]
+    answer = send_pack(box, blobs)
+    assert answer.status_code == 201 and answer.get_json()["stored"] == shas
+    assert box.post_json("/api/v1/sync/blobs/missing", {"sha256": shas}).get_json()["missing"] == []
+    s3 = s3_client(hub_config)
+    for sha, data in zip(shas, blobs):
+        stored = s3.get_object(Bucket=hub_config.s3_bucket, Key=blob_key(tenants["acme"].uid, sha))
+        assert stored["Body"].read() == data and stored["ServerSideEncryption"] == "AES256"
+    assert send_pack(box, blobs).status_code == 201  # an answer lost on the way: sent again, recorded once
+    with database.connection_context():
+        assert sorted(b.sha256 for b in Blob.select()) == sorted(shas)
+        assert {b.size for b in Blob.select()} == {1, 5000, 20_000}
+
+
+def test_a_pack_with_one_blob_not_matching_its_name_stores_none_of_them(hub_app, hub_config, tenants):
+    box = enroll_box(hub_app, tenants["north"])
+    good, bad = os.urandom(3000), os.urandom(3000)
+    claimed = hashlib.sha256(b"another scan").hexdigest()
+    listing = f"{hashlib.sha256(good).hexdigest()}:3000,{claimed}:3000"
+    answer = send_pack(box, [good, bad], listing)
+    assert answer.status_code == 422 and answer.get_json()["error"] == "hash_mismatch"
+    assert claimed in answer.get_json()["message"] and not answer.get_json()["retry"]
+    listed = s3_client(hub_config).list_objects_v2(Bucket=hub_config.s3_bucket, Prefix=tenants["acme"].uid)
+    assert listed.get("KeyCount", 0) == 0
+    with database.connection_context():
+        assert not Blob.select().exists()
+
+
+def test_malformed_packs_are_refused_with_the_reason(hub_app, hub_config, tenants):
+    box = enroll_box(hub_app, tenants["north"])
+    one, two = os.urandom(100), os.urandom(200)
+    sha_one, sha_two = hashlib.sha256(one).hexdigest(), hashlib.sha256(two).hexdigest()
+    cases = {
+        f"{sha_one}:100,{sha_two}:150": [one, two],  # sizes do not add up to the body
+        f"{sha_one}:100,{sha_one}:100": [one, one],  # the same blob twice
+        f"{sha_one}:100,nothex:200": [one, two],
+        f"{sha_one}": [one],
+        ",".join(f"{hashlib.sha256(bytes([n])).hexdigest()}:1" for n in range(33)): [bytes([n]) for n in range(33)],
+    }
+    for listing, blobs in cases.items():
+        answer = send_pack(box, blobs, listing)
+        assert answer.status_code == 400, listing
+        assert answer.get_json()["error"] in ("bad_pack", "bad_sha256"), answer.get_json()
+    big = [os.urandom(hub_config.chunk_bytes // 2 + 1) for _ in range(2)]
+    too_large = send_pack(box, big)
+    assert too_large.status_code == 413 and too_large.get_json()["error"] == "pack_too_large"
+    with database.connection_context():
+        assert not Blob.select().exists()
+
+
 def test_blobs_are_per_organisation(hub_app, tenants):
     acme_box = enroll_box(hub_app, tenants["north"])
     other_box = enroll_box(hub_app, tenants["elsewhere"])

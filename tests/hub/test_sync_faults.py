@@ -43,7 +43,8 @@ def test_nothing_is_lost_or_doubled_through_faults_and_kills(box, served_hub, hu
     with hub_database.connection_context():
         token, _ = issue_enrollment_token(tenants["north"], created_by="test", hours=1)
     assert sync_cli(box, "enroll", "--hub", proxy.url, "--token", token).returncode == 0
-    quick_documents(box, 200)
+    quick_documents(box, 150, size=12_000)  # several to a pack
+    quick_documents(box, 50, first=150)  # one to a request
     config = box.with_overrides(sync_batch_items=5, sync_chunk_bytes=64 * 1024, sync_timeout_seconds=2)
     tried = 0
     for _ in range(6):
@@ -54,7 +55,7 @@ def test_nothing_is_lost_or_doubled_through_faults_and_kills(box, served_hub, hu
             proxy.set("pass")
             attempt(config)
 
-    quick_documents(box, 20, first=200)
+    quick_documents(box, 20, first=200, size=150_000)  # in chunks
     env = dict(os.environ, APPLIANCE_DATA_DIR=str(box.data_dir), APPLIANCE_INBOX=str(box.inbox),
                APPLIANCE_SYNC_INTERVAL_SECONDS="300", APPLIANCE_SYNC_MAX_BACKOFF_SECONDS="300")
     proxy.set("refuse")
@@ -70,7 +71,7 @@ def test_nothing_is_lost_or_doubled_through_faults_and_kills(box, served_hub, hu
     agent.send_signal(signal.SIGTERM)
     assert agent.wait(timeout=30) == 0
 
-    quick_documents(box, 80, first=220)
+    quick_documents(box, 80, first=220, size=20_000)
     env = dict(os.environ, APPLIANCE_DATA_DIR=str(box.data_dir), APPLIANCE_INBOX=str(box.inbox),
                APPLIANCE_SYNC_INTERVAL_SECONDS="0.5", APPLIANCE_SYNC_BATCH_ITEMS="10",
                APPLIANCE_SYNC_CHUNK_BYTES=str(64 * 1024))
