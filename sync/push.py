@@ -117,11 +117,15 @@ def upload_pack(client: HubClient, config: Config, scans: list[Scan], rules: Rul
 def plan_uploads(config: Config, scans: list[Scan], received: dict[str, int]) -> list[list[Scan]]:
     """The requests to make: originals no larger than a chunk and not yet started travel
     together in packs of up to a chunk's bytes (fewer round trips for a day of one-page
-    scans); the others go alone, chunked and resumable."""
+    scans); the others go alone, chunked and resumable (so does one that cannot be read, to
+    be set aside on its own)."""
     units, pack, pack_bytes = [], [], 0
     for scan in scans:
-        size = store_path(config, scan.sha256).stat().st_size
-        if received.get(scan.sha256) or size > config.sync_chunk_bytes:
+        try:
+            size = store_path(config, scan.sha256).stat().st_size
+        except OSError:
+            size = None
+        if size is None or received.get(scan.sha256) or size > config.sync_chunk_bytes:
             units.append([scan])
             continue
         if pack and (pack_bytes + size > config.sync_chunk_bytes or len(pack) == protocol.MAX_PACK_BLOBS):
@@ -134,32 +138,68 @@ def plan_uploads(config: Config, scans: list[Scan], received: dict[str, int]) ->
     return units
 
 
+def send_unit(client: HubClient, config: Config, unit: list[Scan], received: dict[str, int],
+              rules: Rules) -> tuple[int, dict[str, str]]:
+    """Upload one planned unit; the bytes sent and the originals that can never be sent as they
+    are (SHA-256 → reason): the hub found they do not hash to their name, or the box cannot
+    read them. Any other refusal, and every failure that may pass, is raised.
+
+    A pack the hub refuses is sent again one original at a time, so the refusal lands on the
+    original that earned it (and a hub without packs still gets everything)."""
+    if len(unit) > 1:
+        try:
+            return upload_pack(client, config, unit, rules), {}
+        except HubError as error:
+            if error.retry:
+                raise
+        except OSError:
+            pass
+    sent, refused = 0, {}
+    for scan in unit:
+        try:
+            sent += upload_blob(client, config, scan, rules, int(received.get(scan.sha256, 0)))
+        except HubError as error:
+            if error.code != "hash_mismatch":
+                raise
+            refused[scan.sha256] = f"the hub refused the original: it does not match its SHA-256 ({error})"
+        except OSError as error:
+            refused[scan.sha256] = f"the original cannot be read on the box: {error.strerror or error}"
+    return sent, refused
+
+
 def upload_all(client: HubClient, config: Config, scans: list[Scan], received: dict[str, int], result: PushResult,
-               rules: Rules) -> None:
+               rules: Rules) -> dict[str, str]:
     """Upload originals, several requests at once (APPLIANCE_SYNC_PARALLEL_UPLOADS, one connection
-    each), large ones from where the hub's copy stops; the first failure is raised once the
-    others have finished (what they stored stays)."""
+    each), large ones from where the hub's copy stops; the originals that can never be sent
+    (SHA-256 → reason). The first failure is raised once the others have finished (what they
+    stored stays)."""
     connections = threading.local()
 
-    def upload(unit: list[Scan]) -> int:
+    def upload(unit: list[Scan]) -> tuple[int, dict[str, str]]:
         if not hasattr(connections, "client"):
             connections.client = client.clone()
-        if len(unit) > 1:
-            return upload_pack(connections.client, config, unit, rules)
-        return upload_blob(connections.client, config, unit[0], rules, int(received.get(unit[0].sha256, 0)))
+        return send_unit(connections.client, config, unit, received, rules)
 
     units = plan_uploads(config, scans, received)
     with ThreadPoolExecutor(max_workers=config.sync_parallel_uploads) as pool:
         futures = [(unit, pool.submit(upload, unit)) for unit in units]
-    failure = None
+    failure, refused = None, {}
     for unit, future in futures:
         try:
-            result.bytes_sent += future.result()
-            result.blobs_sent += len(unit)
+            sent, unsendable = future.result()
         except HubError as error:
             failure = failure or error
+            continue
+        result.bytes_sent += sent
+        result.blobs_sent += len(unit) - len(unsendable)
+        refused.update(unsendable)
     if failure is not None:
         raise failure
+    return refused
+
+
+def _set_aside(ids: list[int], reason: str) -> None:
+    Outbox.update(poisoned_at=utcnow(), poison_reason=reason).where(Outbox.id.in_(ids)).execute()
 
 
 def _new_batch(client: HubClient, config: Config, result: PushResult, rules: Rules) -> SyncBatch | None:
@@ -187,7 +227,12 @@ def _new_batch(client: HubClient, config: Config, result: PushResult, rules: Rul
         answer = client.post_json("/api/v1/sync/blobs/missing", {"sha256": list(scans)})
         missing = answer["missing"]
         if rules.blobs_allowed:
-            upload_all(client, config, [scans[sha] for sha in missing], answer.get("received", {}), result, rules)
+            refused = upload_all(client, config, [scans[sha] for sha in missing], answer.get("received", {}), result,
+                                 rules)
+            for name in [name for name, item in items.items()
+                         if item["type"] == "document" and item["document"]["blob_sha256"] in refused]:
+                _set_aside(members[name], refused[items.pop(name)["document"]["blob_sha256"]])
+                result.poisoned += len(members[name])
         else:
             held = [name for name, item in items.items()
                     if item["type"] == "document" and item["document"]["blob_sha256"] in missing]
@@ -219,8 +264,7 @@ def _apply_answer(batch: SyncBatch, answer: dict, result: PushResult) -> None:
                 Outbox.update(synced_at=now, last_error=None).where(Outbox.id.in_(ids)).execute()
                 result.synced += len(ids)
             elif item.get("status") == "refused":
-                Outbox.update(poisoned_at=now, poison_reason=item.get("error") or "refused by the hub").where(
-                    Outbox.id.in_(ids)).execute()
+                _set_aside(ids, item.get("error") or "refused by the hub")
                 result.poisoned += len(ids)
             else:
                 Outbox.update(batch_id=None, attempts=Outbox.attempts + 1, last_error=item.get("error")).where(

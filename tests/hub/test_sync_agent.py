@@ -145,6 +145,33 @@ def test_outside_the_bulk_window_only_metadata_travels_until_sync_now_or_the_win
     box_database.close()
 
 
+def test_an_original_damaged_or_lost_on_the_box_is_set_aside_and_the_rest_still_goes(box, served_hub, tenants):
+    from appliance.ingest.intake import store_path
+    from tests.factories import quick_documents
+
+    with hub_database.connection_context():
+        token, _ = issue_enrollment_token(tenants["north"], created_by="test", hours=1)
+    assert sync_cli(box, "enroll", "--hub", served_hub, "--token", token).returncode == 0
+    quick_documents(box, 6, size=20_000)  # small enough to travel in one pack
+    documents = list(BoxDocument.select().order_by(BoxDocument.id))
+    damaged, lost = documents[1], documents[4]
+    store_path(box, damaged.scan.sha256).write_bytes(os.urandom(20_000))
+    store_path(box, lost.scan.sha256).unlink()
+
+    once = sync_cli(box, "once")
+    assert once.returncode == 0, once.stdout + once.stderr
+    with hub_database.connection_context():
+        at_hub = {d.uid for d in HubDocument.select()}
+    assert at_hub == {d.uid for d in documents} - {damaged.uid, lost.uid}
+    status = json.loads(sync_cli(box, "status", "--json").stdout)
+    assert status["backlog"] == 0 and status["last_error"] is None
+    reasons = {item["key"]: item["reason"] for item in status["set_aside"]}
+    assert set(reasons) == {damaged.uid, lost.uid}
+    assert "does not match its SHA-256" in reasons[damaged.uid]
+    assert "cannot be read on the box" in reasons[lost.uid]
+    box_database.close()
+
+
 def test_push_reads_a_folder_here_and_sends_it_once(tmp_path, served_hub, tenants):
     scans = tmp_path / "records box 14"
     (scans / "folder a").mkdir(parents=True)
