@@ -1,6 +1,7 @@
 """Writing a file so that a crash leaves either the old file or the whole new one, never half."""
 from __future__ import annotations
 
+import hashlib
 import os
 from pathlib import Path
 
@@ -14,3 +15,12 @@ def write_durably(target: Path, data: bytes, mode: int = 0o644) -> None:
         handle.flush()
         os.fsync(handle.fileno())
     os.replace(partial, target)
+
+
+def file_sha256(path: Path) -> str:
+    """The SHA-256 of a file's bytes, in hex, read a megabyte at a time."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while block := handle.read(1024 * 1024):
+            digest.update(block)
+    return digest.hexdigest()

@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from appliance.files import file_sha256
 from sync import protocol
 
 from .db import database, locked
@@ -186,16 +187,8 @@ def receive_pack(device: Device, parts: list[tuple[str, int]], data: bytes, stag
     return [sha for sha, _ in pieces]
 
 
-def _file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1024 * 1024), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _finish(device: Device, sha256: str, size: int, path: Path, storage: Storage) -> UploadState:
-    actual = _file_sha256(path)
+    actual = file_sha256(path)
     if actual != sha256:
         Upload.delete().where((Upload.device == device) & (Upload.sha256 == sha256)).execute()
         path.unlink(missing_ok=True)

@@ -31,6 +31,9 @@ from .retention import evict_confirmed_originals
 
 log = logging.getLogger(__name__)
 PROBE_SECONDS = 5.0
+# The proxy in front of the hub answers for it while the hub itself is down: probe, as for a
+# lost connection, rather than wait out the backoff.
+GATEWAY_DOWN = (502, 503, 504)
 
 
 class NotEnrolled(RuntimeError):
@@ -59,6 +62,9 @@ def cycle(config: Config, max_batches: int | None = None, ignore_window: bool = 
     except HubError as error:
         state.put("last_error", f"{state.now_iso()} {error}")
         raise
+    except Exception as error:
+        state.put("last_error", f"{state.now_iso()} {type(error).__name__}: {error}")
+        raise
     state.put("last_success", state.now_iso())
     if changes:
         log.info("sync: %d change(s) from head office applied", changes)
@@ -80,7 +86,7 @@ def run_once(config: Config, max_batches: int | None = None) -> bool:
 
 def backoff_seconds(failures: int, cap: float) -> float:
     """Capped exponential backoff with full jitter: uniform in [0, min(cap, 2^failures)]."""
-    return random.uniform(0, min(cap, 2.0 ** failures))
+    return random.uniform(0, min(cap, 2.0 ** min(failures, 64)))
 
 
 @dataclass
@@ -88,6 +94,20 @@ class AgentState:
     failures: int = 0
     next_due: float = 0.0
     unreachable: bool = False
+
+    def succeeded(self, interval: float) -> None:
+        self.failures, self.unreachable = 0, False
+        self.next_due = time.monotonic() + interval
+
+    def failed(self, error: Exception, max_backoff: float) -> float:
+        """Count a failed cycle; the seconds until the next one unless the hub answers a probe
+        sooner (probed when it could not be reached, or its proxy answered for it)."""
+        self.failures += 1
+        status = getattr(error, "status", "not a hub error")
+        self.unreachable = isinstance(error, HubError) and (status is None or status in GATEWAY_DOWN)
+        wait = backoff_seconds(self.failures, max_backoff)
+        self.next_due = time.monotonic() + wait
+        return wait
 
 
 def run_agent(config: Config, stop: threading.Event | None = None) -> None:
@@ -110,17 +130,16 @@ def run_agent(config: Config, stop: threading.Event | None = None) -> None:
             return
         try:
             cycle(config, ignore_window=asked)
-            agent.failures, agent.unreachable = 0, False
-            agent.next_due = time.monotonic() + config.sync_interval_seconds
+            agent.succeeded(config.sync_interval_seconds)
         except HubError as error:
-            agent.failures += 1
-            agent.unreachable = error.status is None
-            wait = backoff_seconds(agent.failures, config.sync_max_backoff_seconds)
-            agent.next_due = time.monotonic() + wait
+            wait = agent.failed(error, config.sync_max_backoff_seconds)
             log.warning("sync failed (%s); next try in %.0f s unless the hub answers sooner", error, wait)
         except NotEnrolled as error:
             log.error("%s", error)
             agent.next_due = time.monotonic() + config.sync_interval_seconds
+        except Exception as error:  # noqa: BLE001 - a fault here must not stop the agent; logged, backed off
+            wait = agent.failed(error, config.sync_max_backoff_seconds)
+            log.exception("sync cycle failed; next try in %.0f s", wait)
         finally:
             database.close()
 

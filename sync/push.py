@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 from appliance.config import Config
 from appliance.db import database
+from appliance.files import file_sha256
 from appliance.ingest.intake import store_path
 from appliance.models import Outbox, Scan, SyncBatch, utcnow
 
@@ -40,6 +41,7 @@ class PushResult:
     blobs_sent: int = 0
     bytes_sent: int = 0
     held_for_window: int = 0
+    held_through_id: int = 0  # every row still pending up to this id waits for the bulk window
 
 
 @dataclass
@@ -52,13 +54,18 @@ class Rules:
     @classmethod
     def for_now(cls, config: Config, ignore_window: bool = False) -> "Rules":
         window = parse_window(config.sync_blob_window)
-        allowed = ignore_window or in_window(window, dt.datetime.now().time())
+        # The window is read on the box's clock corrected by the hub's (it may have no real-time clock).
+        now = dt.datetime.now() + dt.timedelta(seconds=float(state.get("clock_offset", "0")))
+        allowed = ignore_window or in_window(window, now.time())
         return cls(allowed, Throttle(config.sync_bandwidth_bytes) if config.sync_bandwidth_bytes > 0 else None)
 
 
-def pending_rows(limit: int) -> list[Outbox]:
+def pending_rows(limit: int, after_id: int = 0) -> list[Outbox]:
+    """The oldest rows waiting to be batched, after `after_id` (those up to it are held for the
+    bulk window in this cycle)."""
     return list(Outbox.select().where(Outbox.synced_at.is_null() & Outbox.poisoned_at.is_null()
-                                      & Outbox.batch_id.is_null()).order_by(Outbox.id).limit(limit))
+                                      & Outbox.batch_id.is_null() & (Outbox.id > after_id))
+                .order_by(Outbox.id).limit(limit))
 
 
 def backlog() -> int:
@@ -66,10 +73,11 @@ def backlog() -> int:
     return Outbox.select().where(Outbox.synced_at.is_null() & Outbox.poisoned_at.is_null()).count()
 
 
-def reported_status(config: Config) -> dict:
-    """What the hub's device page shows of this box's sync."""
-    summary = sync_status(config)
-    return {key: summary[key] for key in ("oldest_unsynced_age_seconds", "bytes_pending", "last_error")}
+def reported_status(config: Config, sending: list[int]) -> dict:
+    """What the hub's device page shows of this box's sync: what remains once the rows being
+    sent are acknowledged."""
+    summary = sync_status(config, sending)
+    return {key: summary[key] for key in ("backlog", "oldest_unsynced_age_seconds", "bytes_pending", "last_error")}
 
 
 def upload_blob(client: HubClient, config: Config, scan: Scan, rules: Rules, offset: int = 0) -> int:
@@ -161,6 +169,9 @@ def send_unit(client: HubClient, config: Config, unit: list[Scan], received: dic
         except HubError as error:
             if error.code != "hash_mismatch":
                 raise
+            if file_sha256(store_path(config, scan.sha256)) == scan.sha256:
+                # The bytes here are sound; what reached the hub was not (it discarded it): send again.
+                raise HubError(str(error), retry=True, status=error.status, code=error.code) from None
             refused[scan.sha256] = f"the hub refused the original: it does not match its SHA-256 ({error})"
         except OSError as error:
             refused[scan.sha256] = f"the original cannot be read on the box: {error.strerror or error}"
@@ -203,7 +214,7 @@ def _set_aside(ids: list[int], reason: str) -> None:
 
 
 def _new_batch(client: HubClient, config: Config, result: PushResult, rules: Rules) -> SyncBatch | None:
-    rows = pending_rows(config.sync_batch_items)
+    rows = pending_rows(config.sync_batch_items, result.held_through_id)
     items, scans, members, size = {}, {}, {}, 0
     for row in rows:
         name = f"{row.kind}:{row.object_key}"
@@ -238,16 +249,18 @@ def _new_batch(client: HubClient, config: Config, result: PushResult, rules: Rul
                     if item["type"] == "document" and item["document"]["blob_sha256"] in missing]
             for name in held:
                 items.pop(name)
+                result.held_through_id = max(result.held_through_id, *members[name])
             result.held_for_window += len(held)
     if not items:
         return None
     seq = int(state.get("seq", "0")) + 1
-    body = json.dumps({"batch_id": uuid.uuid4().hex, "seq": seq, "backlog": backlog(), "status": reported_status(config),
+    ids = [row_id for name in items for row_id in members[name]]
+    status = reported_status(config, ids)
+    body = json.dumps({"batch_id": uuid.uuid4().hex, "seq": seq, "backlog": status.pop("backlog"), "status": status,
                        "items": list(items.values())}, separators=(",", ":"))
     with database.atomic():
         batch = SyncBatch.create(batch_uid=json.loads(body)["batch_id"], seq=seq, body=body)
         state.put("seq", seq)
-        ids = [row_id for name in items for row_id in members[name]]
         Outbox.update(batch_id=batch.id).where(Outbox.id.in_(ids)).execute()
     return batch
 
@@ -285,11 +298,15 @@ def push(client: HubClient, config: Config, max_batches: int | None = None, rule
         if batch is None:
             batch = _new_batch(client, config, result, rules)
         if batch is None:
+            # Every row looked at was held for the window or set aside: the ones behind them
+            # (metadata travels at any time) are next.
+            if pending_rows(1, result.held_through_id):
+                continue
             return result
         answer = client.request("POST", "/api/v1/sync/batches", batch.body.encode())
         settled = result.synced + result.poisoned
         _apply_answer(batch, answer, result)
         answered += 1
-        if not pending_rows(1) or result.synced + result.poisoned == settled:
+        if not pending_rows(1, result.held_through_id) or result.synced + result.poisoned == settled:
             return result
     return result

@@ -11,9 +11,12 @@ from appliance.models import Document, Outbox, Scan, SyncConflict, utcnow
 from . import state
 
 
-def sync_status(config: Config) -> dict:
-    """Backlog, oldest unsynced age, bytes pending, set-aside items, last success and last error."""
+def sync_status(config: Config, sending: list[int] = ()) -> dict:
+    """Backlog, oldest unsynced age, bytes pending, set-aside items, last success and last error;
+    `sending`: outbox rows counted as sent (what a batch reports is what remains after it)."""
     pending = Outbox.select().where(Outbox.synced_at.is_null() & Outbox.poisoned_at.is_null())
+    if sending:
+        pending = pending.where(Outbox.id.not_in(list(sending)))
     oldest = pending.select(pw.fn.MIN(Outbox.created_at)).scalar()
     if isinstance(oldest, str):
         oldest = dt.datetime.fromisoformat(oldest)

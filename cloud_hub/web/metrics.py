@@ -1,7 +1,8 @@
 """GET /metrics for Prometheus, with a bearer token (HUB_METRICS_TOKEN); absent when unset.
 
-Per box: backlog it reported, last seen and last batch times, bytes in and out, sequence
-gaps, revoked; per organisation: documents and pages.
+Per box: what it reported of its sync (backlog, oldest unsynced age, bytes pending, whether its
+last attempt failed), last seen and last batch times, bytes in and out, sequence gaps, revoked;
+per organisation: documents and pages.
 """
 from __future__ import annotations
 
@@ -22,6 +23,9 @@ def hub_metrics() -> bytes:
     registry = CollectorRegistry()
     gauges = {name: Gauge(f"digifort_hub_device_{name}", text, DEVICE_LABELS, registry=registry) for name, text in (
         ("backlog", "changes the box reported still to send"),
+        ("oldest_unsynced_age_seconds", "age of the oldest change the box reported still to send"),
+        ("bytes_pending", "bytes of originals the box reported still to send"),
+        ("error", "1 when the box reported that its last sync attempt failed"),
         ("last_seen_timestamp_seconds", "last signed request from the box"),
         ("last_batch_timestamp_seconds", "last batch committed from the box"),
         ("bytes_in", "bytes received from the box"),
@@ -32,6 +36,9 @@ def hub_metrics() -> bytes:
     for device in rows:
         labels = {"organisation": device.organisation.name, "clinic": device.clinic.name, "device": device.uid}
         values = {"backlog": device.reported_backlog or 0,
+                  "oldest_unsynced_age_seconds": device.reported_oldest_seconds or 0,
+                  "bytes_pending": device.reported_bytes_pending or 0,
+                  "error": 1 if device.reported_last_error else 0,
                   "last_seen_timestamp_seconds": device.last_seen_at.timestamp() if device.last_seen_at else 0,
                   "last_batch_timestamp_seconds": device.last_batch_at.timestamp() if device.last_batch_at else 0,
                   "bytes_in": device.bytes_in, "bytes_out": device.bytes_out, "sequence_gaps": device.seq_gaps,

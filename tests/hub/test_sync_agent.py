@@ -75,7 +75,7 @@ def test_filed_documents_reach_the_hub_once_with_identical_originals(box, runner
         assert filed.patient.mrn == "31415926" and filed.clinic_id == tenants["north"].id
         box_events = {e.action for e in HubAuditEvent.select().where(HubAuditEvent.actor.contains("(box North desk)"))}
         device = HubDevice.get(HubDevice.name == "North desk")
-        assert device.reported_backlog is not None and device.reported_bytes_pending is not None
+        assert device.reported_backlog == 0 and device.reported_bytes_pending == 0  # what remained after the last batch
     assert {"document.filed", "document.needs_review", "patient.create"} <= box_events
 
     signed = requests.Session()
@@ -107,6 +107,9 @@ def test_filed_documents_reach_the_hub_once_with_identical_originals(box, runner
     assert scraper.get("/metrics").status_code == 401
     text = scraper.get("/metrics", headers={"Authorization": "Bearer scrape-secret"}).get_data(as_text=True)
     assert 'digifort_hub_device_backlog{clinic="North",device=' in text
+    assert 'digifort_hub_device_oldest_unsynced_age_seconds{clinic="North",device=' in text
+    assert 'digifort_hub_device_bytes_pending{clinic="North",device=' in text
+    assert 'digifort_hub_device_error{clinic="North",device=' in text
     assert 'digifort_hub_documents{organisation="Acme Health"} 2.0' in text
     box_database.close()
 
@@ -126,7 +129,8 @@ def test_outside_the_bulk_window_only_metadata_travels_until_sync_now_or_the_win
     create_patient("555111", "Hopper", "Grace", dt.date(1906, 12, 9), actor="test")
     later = (dt.datetime.now() + dt.timedelta(hours=3)).strftime("%H:%M")
     until = (dt.datetime.now() + dt.timedelta(hours=4)).strftime("%H:%M")
-    env = {"APPLIANCE_SYNC_BLOB_WINDOW": f"{later}-{until}"}
+    # Batches of 2: the held documents fill the first batches, and the patient behind them still goes.
+    env = {"APPLIANCE_SYNC_BLOB_WINDOW": f"{later}-{until}", "APPLIANCE_SYNC_BATCH_ITEMS": "2"}
     held = sync_cli(box, "once", extra_env=env)
     assert held.returncode == 1 and "backlog 3" in held.stdout
     with hub_database.connection_context():
