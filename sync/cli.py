@@ -48,6 +48,15 @@ def _once(args, config: Config) -> int:
     return 0 if drained else 1
 
 
+def _requeue(args, config: Config) -> int:
+    from .push import requeue_set_aside
+
+    open_box(config)
+    count = requeue_set_aside(args.key or None, actor="sync requeue (command line)")
+    print(f"{count} set-aside item(s) back in the queue; they go with the next cycle")
+    return 0
+
+
 def _agent(args, config: Config) -> int:
     run_agent(config)
     return 0
@@ -108,6 +117,9 @@ def build_parser() -> argparse.ArgumentParser:
     pushing.add_argument("--name", help="display name at the hub (default: host name)")
     pushing.add_argument("--data-dir", help="where this machine keeps its local state (default APPLIANCE_DATA_DIR)")
     pushing.set_defaults(handler=_push)
+    requeue = sub.add_parser("requeue", help="put set-aside items back in the queue once their cause is fixed")
+    requeue.add_argument("--key", action="append", help="only this item (as `status` lists it); repeatable")
+    requeue.set_defaults(handler=_requeue)
     status = sub.add_parser("status", help="backlog, oldest unsynced, last success and error")
     status.add_argument("--json", action="store_true")
     status.set_defaults(handler=_status)

@@ -20,6 +20,7 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
+from appliance import audit
 from appliance.config import Config
 from appliance.db import database
 from appliance.files import file_sha256
@@ -207,6 +208,19 @@ def upload_all(client: HubClient, config: Config, scans: list[Scan], received: d
     if failure is not None:
         raise failure
     return refused
+
+
+def requeue_set_aside(keys: list[str] | None = None, actor: str = "system") -> int:
+    """Put set-aside items (all, or those of `keys`) back in the queue once their cause is fixed
+    (an original restored, a hub refusal resolved); how many rows went back. Audited."""
+    query = Outbox.update(poisoned_at=None, poison_reason=None, attempts=0).where(Outbox.poisoned_at.is_null(False))
+    if keys:
+        query = query.where(Outbox.object_key.in_(keys))
+    with database.atomic():
+        count = query.execute()
+        if count:
+            audit.record("sync.requeue", actor=actor, items=count)
+    return count
 
 
 def _set_aside(ids: list[int], reason: str) -> None:

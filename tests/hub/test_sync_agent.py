@@ -160,6 +160,7 @@ def test_an_original_damaged_or_lost_on_the_box_is_set_aside_and_the_rest_still_
     documents = list(BoxDocument.select().order_by(BoxDocument.id))
     damaged, lost = documents[1], documents[4]
     store_path(box, damaged.scan.sha256).write_bytes(os.urandom(20_000))
+    lost_bytes = store_path(box, lost.scan.sha256).read_bytes()
     store_path(box, lost.scan.sha256).unlink()
 
     once = sync_cli(box, "once")
@@ -173,6 +174,16 @@ def test_an_original_damaged_or_lost_on_the_box_is_set_aside_and_the_rest_still_
     assert set(reasons) == {damaged.uid, lost.uid}
     assert "does not match its SHA-256" in reasons[damaged.uid]
     assert "cannot be read on the box" in reasons[lost.uid]
+
+    store_path(box, lost.scan.sha256).write_bytes(lost_bytes)  # found in a backup
+    requeued = sync_cli(box, "requeue", "--key", lost.uid)
+    assert requeued.returncode == 0 and "1 set-aside item(s) back" in requeued.stdout
+    assert sync_cli(box, "once").returncode == 0
+    with hub_database.connection_context():
+        assert HubDocument.select().where(HubDocument.uid == lost.uid).exists()
+        assert not HubDocument.select().where(HubDocument.uid == damaged.uid).exists()
+    status = json.loads(sync_cli(box, "status", "--json").stdout)
+    assert [item["key"] for item in status["set_aside"]] == [damaged.uid]
     box_database.close()
 
 

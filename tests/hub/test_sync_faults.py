@@ -107,3 +107,27 @@ def test_nothing_is_lost_or_doubled_through_faults_and_kills(box, served_hub, hu
         body = s3.get_object(Bucket=hub_config.s3_bucket, Key=blobs[sha].storage_key)["Body"].read()
         assert hashlib.sha256(body).hexdigest() == sha
     box_database.close()
+
+
+def test_a_link_cut_at_90_percent_of_a_large_original_resumes_near_90_percent(box, served_hub, tenants):
+    size, chunk = 1_000_000, 64 * 1024
+    hub_port = int(served_hub.rsplit(":", 1)[1])
+    proxy = FaultProxy(hub_port, cut_after=int(size * 0.9))
+    with hub_database.connection_context():
+        token, _ = issue_enrollment_token(tenants["north"], created_by="test", hours=1)
+    assert sync_cli(box, "enroll", "--hub", proxy.url, "--token", token).returncode == 0
+    quick_documents(box, 1, size=size)
+    config = box.with_overrides(sync_chunk_bytes=chunk, sync_timeout_seconds=5)
+    before = proxy.bytes_up
+    proxy.set("cut")
+    assert not attempt(config) and proxy.cuts == 1
+    proxy.set("pass")
+    assert attempt(config)
+    sent = proxy.bytes_up - before
+    proxy.close()
+    # Everything again from the start would be ~1.9 MB; resuming costs at most the chunk in
+    # flight plus the requests' headers and the batch.
+    assert size < sent < size + chunk + 40_000, sent
+    with hub_database.connection_context():
+        assert HubDocument.select().count() == 1 and Blob.select().count() == 1
+    box_database.close()
