@@ -228,7 +228,8 @@ def _set_aside(ids: list[int], reason: str) -> None:
 
 
 def _new_batch(client: HubClient, config: Config, result: PushResult, rules: Rules) -> SyncBatch | None:
-    rows = pending_rows(config.sync_batch_items, result.held_through_id)
+    singly = int(state.get("send_singly", "0"))
+    rows = pending_rows(1 if singly else config.sync_batch_items, result.held_through_id)
     items, scans, members, size = {}, {}, {}, 0
     for row in rows:
         name = f"{row.kind}:{row.object_key}"
@@ -275,6 +276,8 @@ def _new_batch(client: HubClient, config: Config, result: PushResult, rules: Rul
     with database.atomic():
         batch = SyncBatch.create(batch_uid=json.loads(body)["batch_id"], seq=seq, body=body)
         state.put("seq", seq)
+        if singly:
+            state.put("send_singly", singly - 1)
         Outbox.update(batch_id=batch.id).where(Outbox.id.in_(ids)).execute()
     return batch
 
@@ -302,6 +305,24 @@ def _apply_answer(batch: SyncBatch, answer: dict, result: PushResult) -> None:
         SyncBatch.update(committed_at=now).where(SyncBatch.id == batch.id).execute()
 
 
+def _refused_whole(batch: SyncBatch, error: HubError, result: PushResult) -> None:
+    """The hub refused the whole batch (too large, or unreadable to it) and applied none of it.
+    A batch of one item sets that item aside; a larger one goes back to the queue to be sent
+    again one item at a time, so the item that caused it is found and the rest still goes.
+    Its sequence number is used again (the hub never counted it)."""
+    items = len(json.loads(batch.body)["items"])
+    with database.atomic():
+        SyncBatch.update(committed_at=utcnow()).where(SyncBatch.id == batch.id).execute()
+        state.put("seq", batch.seq - 1)
+        ids = [row.id for row in Outbox.select(Outbox.id).where(Outbox.batch_id == batch.id)]
+        if items == 1:
+            _set_aside(ids, f"the hub refused it: {error}")
+            result.poisoned += len(ids)
+        else:
+            Outbox.update(batch_id=None).where(Outbox.id.in_(ids)).execute()
+            state.put("send_singly", items)
+
+
 def push(client: HubClient, config: Config, max_batches: int | None = None, rules: Rules | None = None) -> PushResult:
     """Send batches until the outbox is empty, or `max_batches` were answered (a failed request
     raises HubError; whatever was acknowledged before it stays acknowledged). Documents whose
@@ -317,7 +338,13 @@ def push(client: HubClient, config: Config, max_batches: int | None = None, rule
             if pending_rows(1, result.held_through_id):
                 continue
             return result
-        answer = client.request("POST", "/api/v1/sync/batches", batch.body.encode())
+        try:
+            answer = client.request("POST", "/api/v1/sync/batches", batch.body.encode())
+        except HubError as error:
+            if error.retry or error.status not in (400, 413):
+                raise
+            _refused_whole(batch, error, result)
+            continue
         settled = result.synced + result.poisoned
         _apply_answer(batch, answer, result)
         answered += 1

@@ -187,6 +187,34 @@ def test_an_original_damaged_or_lost_on_the_box_is_set_aside_and_the_rest_still_
     box_database.close()
 
 
+def test_an_item_too_large_for_the_hub_is_found_and_set_aside_and_the_rest_of_its_batch_goes(box, served_hub,
+                                                                                             tenants):
+    from appliance.models import Page as BoxPage
+    from tests.factories import quick_documents
+
+    with hub_database.connection_context():
+        token, _ = issue_enrollment_token(tenants["north"], created_by="test", hours=1)
+    assert sync_cli(box, "enroll", "--hub", served_hub, "--token", token).returncode == 0
+    quick_documents(box, 4)
+    documents = list(BoxDocument.select().order_by(BoxDocument.id))
+    huge = documents[2]
+    BoxPage.update(text="haemoglobin " * 800_000).where(BoxPage.document == huge.id).execute()  # ~9.6 MB
+
+    once = sync_cli(box, "once")
+    assert once.returncode == 0, once.stdout + once.stderr
+    with hub_database.connection_context():
+        assert {d.uid for d in HubDocument.select()} == {d.uid for d in documents} - {huge.uid}
+        assert HubDevice.get(HubDevice.uid == sync_state.get("device_id")).seq_gaps == 0
+    status = json.loads(sync_cli(box, "status", "--json").stdout)
+    assert status["backlog"] == 0 and [item["key"] for item in status["set_aside"]] == [huge.uid]
+    assert "413" in status["set_aside"][0]["reason"]
+    quick_documents(box, 1, first=4)
+    assert sync_cli(box, "once").returncode == 0
+    with hub_database.connection_context():
+        assert HubDocument.select().count() == 4
+    box_database.close()
+
+
 def test_push_reads_a_folder_here_and_sends_it_once(tmp_path, served_hub, tenants):
     scans = tmp_path / "records box 14"
     (scans / "folder a").mkdir(parents=True)
