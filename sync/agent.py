@@ -55,10 +55,20 @@ def cycle(config: Config, max_batches: int | None = None, ignore_window: bool = 
     """
     state.put("last_attempt", state.now_iso())
     client = client_for(config)
+    pull_failure = None
     try:
-        changes = pull(client)
+        try:
+            changes = pull(client)
+        except HubError:
+            raise
+        except Exception as error:  # noqa: BLE001 - a change the box cannot apply must not stop the push
+            pull_failure, changes = error, 0
+            log.error("a change from head office could not be applied (%s); the box's own changes still go",
+                      type(error).__name__)
         config = config.with_overrides(**settings_overrides())
         result = push(client, config, max_batches, Rules.for_now(config, ignore_window))
+        if pull_failure is not None:
+            raise pull_failure
     except HubError as error:
         state.put("last_error", f"{state.now_iso()} {error}")
         raise

@@ -42,7 +42,8 @@ class PushResult:
     blobs_sent: int = 0
     bytes_sent: int = 0
     held_for_window: int = 0
-    held_through_id: int = 0  # every row still pending up to this id waits for the bulk window
+    held_through_id: int = 0  # every row still pending up to this id waits for a later cycle
+    upload_failure: HubError | None = None  # raised once the rest has gone
 
 
 @dataclass
@@ -223,6 +224,17 @@ def requeue_set_aside(keys: list[str] | None = None, actor: str = "system") -> i
     return count
 
 
+def _hold(items: dict, members: dict, missing: set[str], result: PushResult) -> int:
+    """Leave out of this batch the documents whose originals are not at the hub (they wait in
+    the outbox, behind `result.held_through_id`, until the next cycle); how many."""
+    held = [name for name, item in items.items()
+            if item["type"] == "document" and item["document"]["blob_sha256"] in missing]
+    for name in held:
+        items.pop(name)
+        result.held_through_id = max(result.held_through_id, *members[name])
+    return len(held)
+
+
 def _set_aside(ids: list[int], reason: str) -> None:
     Outbox.update(poisoned_at=utcnow(), poison_reason=reason).where(Outbox.id.in_(ids)).execute()
 
@@ -253,19 +265,25 @@ def _new_batch(client: HubClient, config: Config, result: PushResult, rules: Rul
         answer = client.post_json("/api/v1/sync/blobs/missing", {"sha256": list(scans)})
         missing = answer["missing"]
         if rules.blobs_allowed:
-            refused = upload_all(client, config, [scans[sha] for sha in missing], answer.get("received", {}), result,
-                                 rules)
+            try:
+                refused = upload_all(client, config, [scans[sha] for sha in missing], answer.get("received", {}),
+                                     result, rules)
+            except HubError as error:
+                if error.status is None:
+                    raise  # no link: nothing else would go either
+                # The hub answers but took not every original: the rest of the batch still goes.
+                result.upload_failure = result.upload_failure or error
+                rules.blobs_allowed = False  # and no more uploads this cycle
+                _hold(items, members, set(missing), result)
+                refused = {}
             for name in [name for name, item in items.items()
                          if item["type"] == "document" and item["document"]["blob_sha256"] in refused]:
                 _set_aside(members[name], refused[items.pop(name)["document"]["blob_sha256"]])
                 result.poisoned += len(members[name])
         else:
-            held = [name for name, item in items.items()
-                    if item["type"] == "document" and item["document"]["blob_sha256"] in missing]
-            for name in held:
-                items.pop(name)
-                result.held_through_id = max(result.held_through_id, *members[name])
-            result.held_for_window += len(held)
+            held = _hold(items, members, set(missing), result)
+            if result.upload_failure is None:
+                result.held_for_window += held
     if not items:
         return None
     seq = int(state.get("seq", "0")) + 1
@@ -326,8 +344,18 @@ def _refused_whole(batch: SyncBatch, error: HubError, result: PushResult) -> Non
 def push(client: HubClient, config: Config, max_batches: int | None = None, rules: Rules | None = None) -> PushResult:
     """Send batches until the outbox is empty, or `max_batches` were answered (a failed request
     raises HubError; whatever was acknowledged before it stays acknowledged). Documents whose
-    originals may not travel now (outside the window) wait in the outbox."""
-    result, answered, rules = PushResult(), 0, rules or Rules.for_now(config)
+    originals may not travel now (outside the window) or did not (an upload the hub answered
+    with an error, raised at the end) wait in the outbox; everything else still goes."""
+    result = PushResult()
+    _send_batches(client, config, max_batches, rules or Rules.for_now(config), result)
+    if result.upload_failure is not None:
+        raise result.upload_failure
+    return result
+
+
+def _send_batches(client: HubClient, config: Config, max_batches: int | None, rules: Rules,
+                  result: PushResult) -> None:
+    answered = 0
     while max_batches is None or answered < max_batches:
         batch = SyncBatch.select().where(SyncBatch.committed_at.is_null()).order_by(SyncBatch.id).first()
         if batch is None:
@@ -337,7 +365,7 @@ def push(client: HubClient, config: Config, max_batches: int | None = None, rule
             # (metadata travels at any time) are next.
             if pending_rows(1, result.held_through_id):
                 continue
-            return result
+            return
         try:
             answer = client.request("POST", "/api/v1/sync/batches", batch.body.encode())
         except HubError as error:
@@ -349,5 +377,4 @@ def push(client: HubClient, config: Config, max_batches: int | None = None, rule
         _apply_answer(batch, answer, result)
         answered += 1
         if not pending_rows(1, result.held_through_id) or result.synced + result.poisoned == settled:
-            return result
-    return result
+            return

@@ -215,6 +215,50 @@ def test_an_item_too_large_for_the_hub_is_found_and_set_aside_and_the_rest_of_it
     box_database.close()
 
 
+def test_a_change_from_head_office_the_box_cannot_apply_does_not_stop_its_own_documents(box, served_hub, tenants):
+    from cloud_hub.changes import publish
+    from tests.factories import quick_documents
+
+    with hub_database.connection_context():
+        token, _ = issue_enrollment_token(tenants["north"], created_by="test", hours=1)
+        publish(tenants["acme"], tenants["north"], "patient.correct", {"first_name": "Ada"})  # no MRN: unusable
+    assert sync_cli(box, "enroll", "--hub", served_hub, "--token", token).returncode == 0
+    quick_documents(box, 3)
+    once = sync_cli(box, "once")
+    assert once.returncode != 0 and "KeyError" in once.stderr
+    with hub_database.connection_context():
+        assert HubDocument.select().count() == 3
+    status = json.loads(sync_cli(box, "status", "--json").stdout)
+    assert status["backlog"] == 0 and "KeyError" in status["last_error"]
+    assert sync_state.get("cursor", "0") == "0"  # the change is not skipped silently: the pull stops there
+    box_database.close()
+
+
+def test_when_the_hub_takes_no_originals_the_metadata_still_goes(box, served_hub, tenants):
+    import datetime as dt
+
+    from appliance.patients import create_patient
+    from cloud_hub.models import Patient as HubPatient
+    from tests.factories import quick_documents
+
+    with hub_database.connection_context():
+        token, _ = issue_enrollment_token(tenants["north"], created_by="test", hours=1)
+    assert sync_cli(box, "enroll", "--hub", served_hub, "--token", token).returncode == 0
+    quick_documents(box, 2, size=9 * 1024 * 1024)  # one request each, above the hub's 8 MiB
+    create_patient("271828", "Noether", "Emmy", dt.date(1882, 3, 23), actor="test")
+    once = sync_cli(box, "once", extra_env={"APPLIANCE_SYNC_CHUNK_BYTES": str(16 * 1024 * 1024)})
+    assert once.returncode == 2 and "413" in once.stderr
+    with hub_database.connection_context():
+        assert HubPatient.select().where(HubPatient.mrn == "271828").exists()
+        assert HubDocument.select().count() == 0
+    status = json.loads(sync_cli(box, "status", "--json").stdout)
+    assert status["backlog"] == 2 and "413" in status["last_error"]
+    assert sync_cli(box, "once").returncode == 0  # the box's default chunks fit
+    with hub_database.connection_context():
+        assert HubDocument.select().count() == 2
+    box_database.close()
+
+
 def test_push_reads_a_folder_here_and_sends_it_once(tmp_path, served_hub, tenants):
     scans = tmp_path / "records box 14"
     (scans / "folder a").mkdir(parents=True)
