@@ -1,13 +1,16 @@
 """A fault-injecting TCP proxy for the sync fault tests: it sits between box and hub and, on
 command, refuses connections, answers 503, swallows requests (timeouts), cuts connections
-after a number of uploaded bytes, or slows the link down."""
+after a number of uploaded bytes, lets a batch commit or an upload through but loses the hub's
+answer, or slows the link down."""
 from __future__ import annotations
 
 import socket
 import threading
 import time
 
-MODES = ("pass", "refuse", "error503", "blackhole", "cut", "slow")
+MODES = ("pass", "refuse", "error503", "blackhole", "cut", "lose_commit", "lose_upload", "slow")
+LOST = {"lose_commit": (b"POST /api/v1/sync/batches",),
+        "lose_upload": (b"POST /api/v1/sync/blobs/pack", b"PUT /api/v1/sync/blobs/")}
 
 
 class FaultProxy:
@@ -19,6 +22,8 @@ class FaultProxy:
         self.mode = "pass"
         self.faults = 0
         self.cuts = 0
+        self.answers_lost = 0
+        self.commits_lost = 0
         self.bytes_up = 0
         self.lock = threading.Lock()
         self.listener = socket.create_server(("127.0.0.1", 0))
@@ -62,8 +67,10 @@ class FaultProxy:
             client.close()
             return
         limit = self.cut_after if mode == "cut" else None
-        threading.Thread(target=self._pump, args=(client, upstream, limit, mode == "slow", True), daemon=True).start()
-        self._pump(upstream, client, None, mode == "slow", False)
+        last_request = [b""]
+        threading.Thread(target=self._pump, args=(client, upstream, limit, mode == "slow", True, last_request),
+                         daemon=True).start()
+        self._pump(upstream, client, None, mode == "slow", False, last_request, lose=LOST.get(mode, ()))
 
     def _count(self, up: bool, size: int) -> None:
         if up:
@@ -89,12 +96,19 @@ class FaultProxy:
         finally:
             client.close()
 
-    def _pump(self, source: socket.socket, target: socket.socket, limit: int | None, slow: bool, up: bool) -> None:
+    def _pump(self, source: socket.socket, target: socket.socket, limit: int | None, slow: bool, up: bool,
+              last_request: list, lose: tuple = ()) -> None:
         sent = 0
         try:
             while True:
                 data = source.recv(16384)
                 if not data:
+                    break
+                if up and data[:4] in (b"GET ", b"POST", b"PUT "):
+                    last_request[0] = data.split(b"\r\n", 1)[0]
+                if lose and last_request[0].startswith(lose):
+                    self.answers_lost += 1  # the hub has done the work and answered; the box never hears it
+                    self.commits_lost += last_request[0].startswith(LOST["lose_commit"])
                     break
                 if limit is not None and sent + len(data) > limit:
                     target.sendall(data[:max(0, limit - sent)])

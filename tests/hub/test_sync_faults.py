@@ -27,7 +27,7 @@ from tests.faultproxy import FaultProxy
 from tests.hub.test_sync_agent import sync_cli
 
 ROOT = Path(__file__).resolve().parents[2]
-FAULTS = ("refuse", "error503", "blackhole", "cut", "slow")
+FAULTS = ("refuse", "error503", "blackhole", "cut", "lose_commit", "lose_upload", "slow")
 
 
 def attempt(config, max_batches=1) -> bool:
@@ -71,24 +71,31 @@ def test_nothing_is_lost_or_doubled_through_faults_and_kills(box, served_hub, hu
     agent.send_signal(signal.SIGTERM)
     assert agent.wait(timeout=30) == 0
 
-    quick_documents(box, 80, first=220, size=20_000)
     env = dict(os.environ, APPLIANCE_DATA_DIR=str(box.data_dir), APPLIANCE_INBOX=str(box.inbox),
                APPLIANCE_SYNC_INTERVAL_SECONDS="0.5", APPLIANCE_SYNC_BATCH_ITEMS="10",
                APPLIANCE_SYNC_CHUNK_BYTES=str(64 * 1024))
-    rng, kills = random.Random(7), 0
-    for _ in range(15):
+    # Scans keep arriving over a slow link, so every kill lands while there is work in flight.
+    proxy.rate = 100_000
+    proxy.set("slow")
+    rng, kills, mid_sync = random.Random(7), 0, 0
+    for round_ in range(16):
+        quick_documents(box, 5, first=220 + 5 * round_, size=100_000)  # ~5 s of sending
         agent = subprocess.Popen([sys.executable, "-m", "sync", "agent"], cwd=ROOT, env=env,
                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         time.sleep(rng.uniform(0.8, 2.5))
         agent.send_signal(signal.SIGKILL)
         agent.wait()
         kills += 1
+        mid_sync += backlog() > 0  # killed with work left: not after the sync had finished
+    proxy.set("pass")
     for _ in range(20):
         if attempt(config, max_batches=None):
             break
     print(f"\nfault points tried: {tried} faulted cycles ({proxy.faults} faulty connections, {proxy.cuts} cut "
-          f"mid-request), {kills} SIGKILLs of the agent")
-    assert proxy.cuts > 0 and proxy.faults >= tried
+          f"mid-request, {proxy.answers_lost} answers lost after the hub did the work, {proxy.commits_lost} of them "
+          f"batch commits), {kills} SIGKILLs of the agent ({mid_sync} with work left)")
+    assert proxy.cuts > 0 and proxy.commits_lost > 0 and proxy.answers_lost > proxy.commits_lost
+    assert proxy.faults >= tried and mid_sync >= kills // 2
     proxy.close()
 
     box_uids = {d.uid for d in Document.select()}
