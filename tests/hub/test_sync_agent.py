@@ -5,6 +5,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import boto3
@@ -137,9 +138,27 @@ def test_outside_the_bulk_window_only_metadata_travels_until_sync_now_or_the_win
         assert HubPatient.select().where(HubPatient.mrn == "555111").exists()
         assert HubDocument.select().count() == 0
     assert sync_cli(box, "once", extra_env={"APPLIANCE_SYNC_BLOB_WINDOW": "7pm-7am"}).returncode == 2
-    assert sync_cli(box, "once").returncode == 0
-    with hub_database.connection_context():
-        assert HubDocument.select().count() == 3
+
+    agent = subprocess.Popen([sys.executable, "-m", "sync", "agent"], cwd=ROOT, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL,
+                             env=dict(os.environ, APPLIANCE_DATA_DIR=str(box.data_dir), APPLIANCE_INBOX=str(box.inbox),
+                                      APPLIANCE_SYNC_INTERVAL_SECONDS="2", **env))
+    try:
+        time.sleep(4)  # a few of its cycles, all inside the held window
+        with hub_database.connection_context():
+            assert HubDocument.select().count() == 0
+        sync_state.put("sync_now", "1")  # what the dashboard's "Sync now" does
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            with hub_database.connection_context():
+                if HubDocument.select().count() == 3:
+                    break
+            time.sleep(0.5)
+        with hub_database.connection_context():
+            assert HubDocument.select().count() == 3
+    finally:
+        agent.terminate()
+        agent.wait(timeout=30)
     old_key = (box.sync_dir / "device-key.pem").read_bytes()
     rotated = sync_cli(box, "rotate-key")
     assert rotated.returncode == 0, rotated.stderr
@@ -256,6 +275,26 @@ def test_when_the_hub_takes_no_originals_the_metadata_still_goes(box, served_hub
     assert sync_cli(box, "once").returncode == 0  # the box's default chunks fit
     with hub_database.connection_context():
         assert HubDocument.select().count() == 2
+    box_database.close()
+
+
+def test_every_byte_of_the_originals_goes_through_the_bandwidth_cap(box, served_hub, tenants):
+    from sync.agent import client_for
+    from sync.limits import Throttle
+    from sync.push import Rules, push
+    from tests.factories import quick_documents
+
+    with hub_database.connection_context():
+        token, _ = issue_enrollment_token(tenants["north"], created_by="test", hours=1)
+    assert sync_cli(box, "enroll", "--hub", served_hub, "--token", token).returncode == 0
+    sizes = [3_000, 40_000, 40_000, 2_500_000]  # packed, whole and chunked
+    for n, size in enumerate(sizes):
+        quick_documents(box, 1, first=n, size=size)
+    waits = []
+    throttle = Throttle(100_000, clock=lambda: 0.0, sleep=waits.append)  # a clock that stands still
+    result = push(client_for(box), box, rules=Rules(blobs_allowed=True, throttle=throttle))
+    assert result.synced == 4 and result.bytes_sent == sum(sizes) == throttle.sent
+    assert max(waits) == sum(sizes) / 100_000  # the cap asked for 61.83 s in all
     box_database.close()
 
 
