@@ -41,7 +41,8 @@ class HubClient:
                 state.put("clock_offset", f"{self.offset:.3f}")
 
     def request(self, method: str, path: str, body: bytes = b"", content_type: str = "application/json") -> dict:
-        """Send one signed request; its JSON answer, or HubError. A clock refusal is corrected once."""
+        """Send one signed request; its JSON answer, or HubError. A clock refusal is corrected once
+        (the second of the two attempts always answers or raises)."""
         for attempt in (1, 2):
             headers = protocol.sign_request(self.key, self.device, method, path, body, now=time.time() + self.offset)
             headers["Content-Type"] = content_type
@@ -61,10 +62,11 @@ class HubClient:
             code = answer.get("error")
             if code == "clock_skew" and attempt == 1:
                 continue
-            retry = answer.get("retry", response.status_code >= 500 or response.status_code in (408, 429))
+            # A clock still refused after correcting it once may pass once the offset settles.
+            retry = code == "clock_skew" or answer.get("retry", response.status_code >= 500
+                                                       or response.status_code in (408, 429))
             raise HubError(f"hub answered {response.status_code} {code or ''}: {answer.get('message', '')}".strip(),
                            retry=bool(retry), status=response.status_code, code=code, body=answer)
-        raise HubError("the hub kept refusing the clock", retry=True)
 
     def download(self, path: str) -> bytes:
         """A signed GET whose answer is bytes (a blob); HubError when refused or unreachable."""
