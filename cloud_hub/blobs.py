@@ -145,7 +145,7 @@ def parse_pack(listing: str, body_size: int, max_bytes: int) -> list[tuple[str, 
     parts = []
     for entry in (listing or "").split(","):
         sha, _, size = entry.partition(":")
-        if not size.isdigit() or int(size) < 1:
+        if not size.isascii() or not size.isdigit() or int(size) < 1:
             raise BlobError(400, "bad_pack", "name each blob of a pack as sha256:size, separated by commas")
         parts.append((check_sha(sha), int(size)))
     if len(parts) > protocol.MAX_PACK_BLOBS:

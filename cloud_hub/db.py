@@ -16,9 +16,9 @@ from playhouse.postgres_ext import PooledPsycopg3Database, Psycopg3Database
 database = pw.DatabaseProxy()
 
 SQLITE_PRAGMAS = {"journal_mode": "wal", "foreign_keys": 1, "busy_timeout": 10_000, "synchronous": "full"}
-# Per web process: connections idle for 5 minutes are closed, each one is checked on the way
-# out of the pool (a restarted PostgreSQL costs no failed request), a request waits up to 30 s
-# for a free one.
+# Per web process: a connection is replaced once it is 5 minutes old, each one is checked on
+# the way out of the pool (a restarted PostgreSQL costs no failed request), a request waits up
+# to 30 s for a free one.
 POOL = {"max_connections": 16, "stale_timeout": 300, "timeout": 30}
 
 

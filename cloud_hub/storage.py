@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import uuid
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
@@ -66,7 +67,7 @@ class LocalStorage:
     def put_stream(self, key: str, stream: BinaryIO) -> None:
         target = self._path(key)
         target.parent.mkdir(parents=True, exist_ok=True)
-        partial = target.with_name(target.name + ".part")
+        partial = target.with_name(f"{target.name}.{uuid.uuid4().hex}.part")  # two writers never share it
         with open(partial, "wb") as handle:
             shutil.copyfileobj(stream, handle)
             handle.flush()

@@ -18,7 +18,9 @@ import json
 import threading
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+import peewee as pw
 
 from appliance import audit
 from appliance.config import Config
@@ -32,6 +34,8 @@ from .client import HubClient, HubError
 from .limits import Throttle, in_window, parse_window
 from .status import sync_status
 from .payloads import item_for
+
+UNREADABLE_ATTEMPTS = 3
 
 
 @dataclass
@@ -148,47 +152,72 @@ def plan_uploads(config: Config, scans: list[Scan], received: dict[str, int]) ->
     return units
 
 
+@dataclass
+class Unsent:
+    """Originals a cycle could not send: `refused` never will be as they are (set aside at once),
+    `unreadable` could not be read on the box this time (set aside after a few cycles)."""
+
+    refused: dict[str, str] = field(default_factory=dict)
+    unreadable: dict[str, str] = field(default_factory=dict)
+
+    def update(self, other: "Unsent") -> None:
+        self.refused.update(other.refused)
+        self.unreadable.update(other.unreadable)
+
+
 def send_unit(client: HubClient, config: Config, unit: list[Scan], received: dict[str, int],
-              rules: Rules) -> tuple[int, dict[str, str]]:
-    """Upload one planned unit; the bytes sent and the originals that can never be sent as they
-    are (SHA-256 → reason): the hub found they do not hash to their name, or the box cannot
-    read them. Any other refusal, and every failure that may pass, is raised.
+              rules: Rules) -> tuple[int, Unsent]:
+    """Upload one planned unit; the bytes sent and what could not be sent. The hub refuses an
+    original for good when it is malformed for it (400, 413) or does not hash to its name
+    while the box's copy does not either (damaged here); when the box's copy is sound, what
+    reached the hub was not, and it is sent again. Any other refusal, and every failure that
+    may pass, is raised.
 
     A pack the hub refuses is sent again one original at a time, so the refusal lands on the
     original that earned it (and a hub without packs still gets everything)."""
     if len(unit) > 1:
         try:
-            return upload_pack(client, config, unit, rules), {}
+            return upload_pack(client, config, unit, rules), Unsent()
         except HubError as error:
             if error.retry:
                 raise
         except OSError:
             pass
-    sent, refused = 0, {}
+    sent, unsent = 0, Unsent()
     for scan in unit:
+        path = store_path(config, scan.sha256)
         try:
             sent += upload_blob(client, config, scan, rules, int(received.get(scan.sha256, 0)))
+            continue
         except HubError as error:
-            if error.code != "hash_mismatch":
+            if error.retry or error.status not in (400, 413, 422):
                 raise
-            if file_sha256(store_path(config, scan.sha256)) == scan.sha256:
-                # The bytes here are sound; what reached the hub was not (it discarded it): send again.
-                raise HubError(str(error), retry=True, status=error.status, code=error.code) from None
-            refused[scan.sha256] = f"the hub refused the original: it does not match its SHA-256 ({error})"
+            refusal = error
         except OSError as error:
-            refused[scan.sha256] = f"the original cannot be read on the box: {error.strerror or error}"
-    return sent, refused
+            unsent.unreadable[scan.sha256] = f"the original cannot be read on the box: {error.strerror or error}"
+            continue
+        if refusal.code != "hash_mismatch":
+            unsent.refused[scan.sha256] = f"the hub refused the original: {refusal}"
+            continue
+        try:
+            sound = file_sha256(path) == scan.sha256
+        except OSError as error:
+            unsent.unreadable[scan.sha256] = f"the original cannot be read on the box: {error.strerror or error}"
+            continue
+        if sound:
+            raise HubError(str(refusal), retry=True, status=refusal.status, code=refusal.code)
+        unsent.refused[scan.sha256] = f"the hub refused the original: it does not match its SHA-256 ({refusal})"
+    return sent, unsent
 
 
 def upload_all(client: HubClient, config: Config, scans: list[Scan], received: dict[str, int], result: PushResult,
-               rules: Rules) -> dict[str, str]:
+               rules: Rules) -> Unsent:
     """Upload originals, several requests at once (APPLIANCE_SYNC_PARALLEL_UPLOADS, one connection
-    each), large ones from where the hub's copy stops; the originals that can never be sent
-    (SHA-256 → reason). The first failure is raised once the others have finished (what they
-    stored stays)."""
+    each), large ones from where the hub's copy stops; what could not be sent. The first
+    failure is raised once the others have finished (what they stored stays)."""
     connections = threading.local()
 
-    def upload(unit: list[Scan]) -> tuple[int, dict[str, str]]:
+    def upload(unit: list[Scan]) -> tuple[int, Unsent]:
         if not hasattr(connections, "client"):
             connections.client = client.clone()
         return send_unit(connections.client, config, unit, received, rules)
@@ -196,25 +225,26 @@ def upload_all(client: HubClient, config: Config, scans: list[Scan], received: d
     units = plan_uploads(config, scans, received)
     with ThreadPoolExecutor(max_workers=config.sync_parallel_uploads) as pool:
         futures = [(unit, pool.submit(upload, unit)) for unit in units]
-    failure, refused = None, {}
+    failure, unsent = None, Unsent()
     for unit, future in futures:
         try:
-            sent, unsendable = future.result()
+            sent, missed = future.result()
         except HubError as error:
             failure = failure or error
             continue
         result.bytes_sent += sent
-        result.blobs_sent += len(unit) - len(unsendable)
-        refused.update(unsendable)
+        result.blobs_sent += len(unit) - len(missed.refused) - len(missed.unreadable)
+        unsent.update(missed)
     if failure is not None:
         raise failure
-    return refused
+    return unsent
 
 
 def requeue_set_aside(keys: list[str] | None = None, actor: str = "system") -> int:
     """Put set-aside items (all, or those of `keys`) back in the queue once their cause is fixed
     (an original restored, a hub refusal resolved); how many rows went back. Audited."""
-    query = Outbox.update(poisoned_at=None, poison_reason=None, attempts=0).where(Outbox.poisoned_at.is_null(False))
+    query = Outbox.update(poisoned_at=None, poison_reason=None, attempts=0, batch_id=None).where(
+        Outbox.poisoned_at.is_null(False))
     if keys:
         query = query.where(Outbox.object_key.in_(keys))
     with database.atomic():
@@ -235,13 +265,36 @@ def _hold(items: dict, members: dict, missing: set[str], result: PushResult) -> 
     return len(held)
 
 
+def _settle_unsent(items: dict, members: dict, unsent: Unsent, result: PushResult) -> None:
+    """Documents whose originals did not go: refused ones are set aside; unreadable ones wait
+    for the next cycle (a store not mounted yet, a passing read error) and are set aside only
+    after UNREADABLE_ATTEMPTS cycles."""
+    for name in [name for name, item in items.items() if item["type"] == "document"]:
+        sha = items[name]["document"]["blob_sha256"]
+        ids = members[name]
+        if sha in unsent.refused:
+            items.pop(name)
+            _set_aside(ids, unsent.refused[sha])
+            result.poisoned += len(ids)
+        elif sha in unsent.unreadable:
+            Outbox.update(attempts=Outbox.attempts + 1, last_error=unsent.unreadable[sha]).where(
+                Outbox.id.in_(ids)).execute()
+            if Outbox.select(pw.fn.MAX(Outbox.attempts)).where(Outbox.id.in_(ids)).scalar() >= UNREADABLE_ATTEMPTS:
+                items.pop(name)
+                _set_aside(ids, unsent.unreadable[sha])
+                result.poisoned += len(ids)
+            else:
+                _hold(items, members, {sha}, result)
+
+
 def _set_aside(ids: list[int], reason: str) -> None:
-    Outbox.update(poisoned_at=utcnow(), poison_reason=reason).where(Outbox.id.in_(ids)).execute()
+    Outbox.update(poisoned_at=utcnow(), poison_reason=reason, batch_id=None).where(Outbox.id.in_(ids)).execute()
 
 
 def _new_batch(client: HubClient, config: Config, result: PushResult, rules: Rules) -> SyncBatch | None:
-    singly = int(state.get("send_singly", "0"))
-    rows = pending_rows(1 if singly else config.sync_batch_items, result.held_through_id)
+    rows = pending_rows(config.sync_batch_items, result.held_through_id)
+    if rows and rows[0].id <= int(state.get("send_singly_through", "0")):
+        rows = rows[:1]  # what a batch refused whole carried goes one row at a time
     items, scans, members, size = {}, {}, {}, 0
     for row in rows:
         name = f"{row.kind}:{row.object_key}"
@@ -266,8 +319,8 @@ def _new_batch(client: HubClient, config: Config, result: PushResult, rules: Rul
         missing = answer["missing"]
         if rules.blobs_allowed:
             try:
-                refused = upload_all(client, config, [scans[sha] for sha in missing], answer.get("received", {}),
-                                     result, rules)
+                unsent = upload_all(client, config, [scans[sha] for sha in missing], answer.get("received", {}),
+                                    result, rules)
             except HubError as error:
                 if error.status is None:
                     raise  # no link: nothing else would go either
@@ -275,11 +328,8 @@ def _new_batch(client: HubClient, config: Config, result: PushResult, rules: Rul
                 result.upload_failure = result.upload_failure or error
                 rules.blobs_allowed = False  # and no more uploads this cycle
                 _hold(items, members, set(missing), result)
-                refused = {}
-            for name in [name for name, item in items.items()
-                         if item["type"] == "document" and item["document"]["blob_sha256"] in refused]:
-                _set_aside(members[name], refused[items.pop(name)["document"]["blob_sha256"]])
-                result.poisoned += len(members[name])
+                unsent = Unsent()
+            _settle_unsent(items, members, unsent, result)
         else:
             held = _hold(items, members, set(missing), result)
             if result.upload_failure is None:
@@ -294,8 +344,6 @@ def _new_batch(client: HubClient, config: Config, result: PushResult, rules: Rul
     with database.atomic():
         batch = SyncBatch.create(batch_uid=json.loads(body)["batch_id"], seq=seq, body=body)
         state.put("seq", seq)
-        if singly:
-            state.put("send_singly", singly - 1)
         Outbox.update(batch_id=batch.id).where(Outbox.id.in_(ids)).execute()
     return batch
 
@@ -338,7 +386,7 @@ def _refused_whole(batch: SyncBatch, error: HubError, result: PushResult) -> Non
             result.poisoned += len(ids)
         else:
             Outbox.update(batch_id=None).where(Outbox.id.in_(ids)).execute()
-            state.put("send_singly", items)
+            state.put("send_singly_through", max(ids))
 
 
 def push(client: HubClient, config: Config, max_batches: int | None = None, rules: Rules | None = None) -> PushResult:
