@@ -124,8 +124,7 @@ def _receive_whole(device: Device, sha256: str, data: bytes, staging_dir: Path, 
 
     The box sends only what /blobs/missing named, so the hub does not look first: should
     another box of the organisation have stored the same content meanwhile, the same bytes
-    are written again under the same key and recorded once. An earlier chunked attempt is
-    forgotten only when its staging file shows there was one."""
+    are written again under the same key and recorded once."""
     size = len(data)
     if (verified_digest or hashlib.sha256(data).hexdigest()) != sha256:
         raise BlobError(422, "hash_mismatch", "the bytes received do not hash to the blob's name; "
@@ -133,11 +132,16 @@ def _receive_whole(device: Device, sha256: str, data: bytes, staging_dir: Path, 
     key = blob_key(device.organisation.uid, sha256)
     storage.put_bytes(key, data)
     record_blob(device.organisation_id, sha256, size, key)
+    _forget_chunked_attempt(device, sha256, staging_dir)
+    return UploadState(sha256, size, size, True)
+
+
+def _forget_chunked_attempt(device: Device, sha256: str, staging_dir: Path) -> None:
+    """Drop an earlier chunked upload of a blob now stored whole; its staging file shows there was one."""
     staging = _staging_path(staging_dir, device, sha256)
     if staging.exists():
         Upload.delete().where((Upload.device == device) & (Upload.sha256 == sha256)).execute()
         staging.unlink(missing_ok=True)
-    return UploadState(sha256, size, size, True)
 
 
 def parse_pack(listing: str, body_size: int, max_bytes: int) -> list[tuple[str, int]]:
@@ -180,10 +184,7 @@ def receive_pack(device: Device, parts: list[tuple[str, int]], data: bytes, stag
         rows.append({"organisation": organisation.id, "sha256": sha, "size": len(piece), "storage_key": key})
     Blob.insert_many(rows).on_conflict_ignore().execute()
     for sha, _ in pieces:
-        staging = _staging_path(staging_dir, device, sha)
-        if staging.exists():
-            Upload.delete().where((Upload.device == device) & (Upload.sha256 == sha)).execute()
-            staging.unlink(missing_ok=True)
+        _forget_chunked_attempt(device, sha, staging_dir)
     return [sha for sha, _ in pieces]
 
 

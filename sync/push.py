@@ -165,6 +165,10 @@ class Unsent:
         self.unreadable.update(other.unreadable)
 
 
+def _unreadable(error: OSError) -> str:
+    return f"the original cannot be read on the box: {error.strerror or error}"
+
+
 def send_unit(client: HubClient, config: Config, unit: list[Scan], received: dict[str, int],
               rules: Rules) -> tuple[int, Unsent]:
     """Upload one planned unit; the bytes sent and what could not be sent. The hub refuses an
@@ -194,7 +198,7 @@ def send_unit(client: HubClient, config: Config, unit: list[Scan], received: dic
                 raise
             refusal = error
         except OSError as error:
-            unsent.unreadable[scan.sha256] = f"the original cannot be read on the box: {error.strerror or error}"
+            unsent.unreadable[scan.sha256] = _unreadable(error)
             continue
         if refusal.code != "hash_mismatch":
             unsent.refused[scan.sha256] = f"the hub refused the original: {refusal}"
@@ -202,7 +206,7 @@ def send_unit(client: HubClient, config: Config, unit: list[Scan], received: dic
         try:
             sound = file_sha256(path) == scan.sha256
         except OSError as error:
-            unsent.unreadable[scan.sha256] = f"the original cannot be read on the box: {error.strerror or error}"
+            unsent.unreadable[scan.sha256] = _unreadable(error)
             continue
         if sound:
             raise HubError(str(refusal), retry=True, status=refusal.status, code=refusal.code)
