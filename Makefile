@@ -9,7 +9,7 @@ APT_PACKAGES := tesseract-ocr tesseract-ocr-eng tesseract-ocr-osd
 .PHONY: demo test deps test-system-packages system-packages bench clean
 
 demo: deps
-	$(PY) -m appliance demo
+	$(PY) -m demo
 
 # Uses DATABASE_URL, REDIS_URL and S3_ENDPOINT_URL when set; otherwise tests/servers.py starts
 # throwaway PostgreSQL, Redis and S3 (moto) servers on free ports for the run.

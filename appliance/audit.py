@@ -1,4 +1,5 @@
 """Append-only audit events (the database refuses updates and deletes)."""
+
 from __future__ import annotations
 
 from .db import database

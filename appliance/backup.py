@@ -1,5 +1,6 @@
 """Backing up and restoring the box's database with SQLite's online backup (consistent while the
 worker and the web UI keep running). Originals and thumbnails are plain files (store/, thumbs/)."""
+
 from __future__ import annotations
 
 import os

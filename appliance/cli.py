@@ -1,4 +1,5 @@
 """`python -m appliance ...`: the box's command line."""
+
 from __future__ import annotations
 
 import argparse
@@ -8,8 +9,10 @@ import sys
 import time
 from pathlib import Path
 
+from core.commands import run_command
+
 from .box import open_box
-from .config import Config, ConfigError
+from .config import Config
 from .models import Job, User
 
 
@@ -17,8 +20,8 @@ def _password_from_file(path: str | None) -> str | None:
     """The password kept in `path`; a new one written there (mode 0600) when the file is missing."""
     if not path:
         return None
-    from .files import write_durably
-    from .users import generate_password
+    from core.files import write_durably
+    from core.passwords import generate_password
 
     file = Path(path)
     if not file.exists():
@@ -27,7 +30,9 @@ def _password_from_file(path: str | None) -> str | None:
 
 
 def _init(args, config: Config) -> int:
-    from .users import UserError, create_user, generate_password
+    from core.passwords import generate_password
+
+    from .users import UserError, create_user
 
     applied = open_box(config)
     print(f"database ready at {config.database_path} (migrations applied now: {applied or 'none'})")
@@ -41,8 +46,10 @@ def _init(args, config: Config) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
     if args.admin_password or args.admin_password_file:
-        print(f"created admin user {args.admin_user!r}"
-              + (f" (password in {args.admin_password_file})" if args.admin_password_file else ""))
+        print(
+            f"created admin user {args.admin_user!r}"
+            + (f" (password in {args.admin_password_file})" if args.admin_password_file else "")
+        )
     else:
         print(f"created admin user {args.admin_user!r} with password: {password}")
         print("this password is shown once; store it now")
@@ -105,9 +112,15 @@ def _search(args, config: Config) -> int:
     hits = results.hits
     for hit in hits:
         if args.json:
-            row = {"document_id": hit.document_id, "page": hit.page_number, "score": hit.score,
-                   "snippet": hit.marked(), "doc_type": hit.doc_type, "status": hit.status,
-                   "patient": {"mrn": hit.patient_mrn, "name": hit.patient_name} if hit.patient_mrn else None}
+            row = {
+                "document_id": hit.document_id,
+                "page": hit.page_number,
+                "score": hit.score,
+                "snippet": hit.marked(),
+                "doc_type": hit.doc_type,
+                "status": hit.status,
+                "patient": {"mrn": hit.patient_mrn, "name": hit.patient_name} if hit.patient_mrn else None,
+            }
             print(json.dumps(row, ensure_ascii=False))
         else:
             who = f"{hit.patient_name} (MRN {hit.patient_mrn})" if hit.patient_mrn else hit.status
@@ -129,8 +142,10 @@ def _status(args, config: Config) -> int:
         return 0
     docs, scans = summary["documents"], summary["scans"]
     print(f"documents: {docs['filed']} filed, {docs['needs_review']} waiting for review")
-    print(f"scans: {scans['duplicate']} duplicates, {scans['pending'] + scans['processing']} in the queue; "
-          f"quarantine: {summary['quarantine_open']} open")
+    print(
+        f"scans: {scans['duplicate']} duplicates, {scans['pending'] + scans['processing']} in the queue; "
+        f"quarantine: {summary['quarantine_open']} open"
+    )
     age = summary["oldest_job_age_seconds"]
     print(f"queue depth: {summary['queue_depth']}; oldest job: {f'{age:.0f} s' if age is not None else 'none'}")
     return 0
@@ -165,22 +180,18 @@ def _serve(args, config: Config) -> int:
     return 0
 
 
-def _demo(args, config: Config) -> int:
-    from .demo import run_demo
-
-    return run_demo()
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m appliance", description="DigiFort clinic box")
     sub = parser.add_subparsers(dest="command", required=True)
     init = sub.add_parser("init", help="create or migrate the database and create the admin user")
     init.add_argument("--admin-user", default="admin")
     init.add_argument("--admin-password", help="use this password instead of generating one")
-    init.add_argument("--admin-password-file", help="read the password from this file, or generate one into it "
-                                                    "(mode 0600) when it does not exist; nothing is printed")
+    init.add_argument(
+        "--admin-password-file",
+        help="read the password from this file, or generate one into it "
+        "(mode 0600) when it does not exist; nothing is printed",
+    )
     init.set_defaults(handler=_init)
-    sub.add_parser("demo", help="run the demo box on ./demo-data").set_defaults(handler=_demo)
     serve = sub.add_parser("serve", help="serve the clinic web UI with gunicorn")
     serve.add_argument("--bind", help="address:port to listen on (default APPLIANCE_BIND)")
     serve.set_defaults(handler=_serve)
@@ -205,23 +216,6 @@ def build_parser() -> argparse.ArgumentParser:
     status.add_argument("--json", action="store_true")
     status.set_defaults(handler=_status)
     return parser
-
-
-def run_command(args, load_config, config_errors: tuple = (ConfigError,)) -> int:
-    """Run the chosen subcommand with the configuration; a bad setting is exit 2 with the reason.
-
-    Shared by `python -m appliance`, `python -m sync` and `python -m cloud_hub`."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    try:
-        config = load_config()
-    except config_errors as error:
-        print(f"configuration error: {error}", file=sys.stderr)
-        return 2
-    try:
-        return args.handler(args, config)
-    except config_errors as error:
-        print(f"configuration error: {error}", file=sys.stderr)
-        return 2
 
 
 def main(argv=None) -> int:

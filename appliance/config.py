@@ -1,50 +1,13 @@
 """The box's configuration: one explicit object read from the environment."""
+
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-DATE_ORDERS = ("DMY", "MDY")
-
-
-class ConfigError(ValueError):
-    """A setting has a value the box cannot use."""
-
-
-def read_int(env, name, default):
-    """A whole number from `env[name]`, or `default` when unset or empty."""
-    raw = env.get(name)
-    if raw in (None, ""):
-        return default
-    try:
-        return int(raw)
-    except ValueError:
-        raise ConfigError(f"{name} must be a whole number, got {raw!r}") from None
-
-
-def read_float(env, name, default):
-    """A number from `env[name]`, or `default` when unset or empty."""
-    raw = env.get(name)
-    if raw in (None, ""):
-        return default
-    try:
-        return float(raw)
-    except ValueError:
-        raise ConfigError(f"{name} must be a number, got {raw!r}") from None
-
-
-def read_bool(env, name, default):
-    """true/false (yes/no, on/off, 1/0) from `env[name]`, or `default` when unset or empty."""
-    raw = env.get(name)
-    if raw in (None, ""):
-        return default
-    value = raw.strip().lower()
-    if value in ("1", "true", "yes", "on"):
-        return True
-    if value in ("0", "false", "no", "off"):
-        return False
-    raise ConfigError(f"{name} must be true or false, got {raw!r}")
+from core.config import ConfigError, absolute, read_bool, read_float, read_int
+from core.ingest.dates import DATE_ORDERS
 
 
 @dataclass(frozen=True)
@@ -88,8 +51,10 @@ class Config:
     min_free_mb: int = 200
 
     def __post_init__(self):
-        if self.inbox is None:
-            object.__setattr__(self, "inbox", self.data_dir / "inbox")
+        object.__setattr__(self, "data_dir", absolute(Path(self.data_dir)))
+        object.__setattr__(self, "inbox", absolute(Path(self.inbox)) if self.inbox else self.data_dir / "inbox")
+        if self.doc_type_rules is not None:
+            object.__setattr__(self, "doc_type_rules", absolute(Path(self.doc_type_rules)))
         if self.date_order not in DATE_ORDERS:
             raise ConfigError(f"APPLIANCE_DATE_ORDER must be one of {', '.join(DATE_ORDERS)}, got {self.date_order!r}")
         if self.ocr_processes < 1:
@@ -119,12 +84,12 @@ class Config:
     def sync_dir(self) -> Path:
         return self.data_dir / "sync"
 
-    def with_overrides(self, **changes) -> "Config":
+    def with_overrides(self, **changes) -> Config:
         """A copy with some settings changed (tests and the CLI use it)."""
         return replace(self, **changes)
 
     @classmethod
-    def from_env(cls, env=None) -> "Config":
+    def from_env(cls, env=None) -> Config:
         """Read the configuration from environment variables (APPLIANCE_*)."""
         env = os.environ if env is None else env
         data_dir = Path(env.get("APPLIANCE_DATA_DIR") or cls.data_dir)
@@ -158,12 +123,14 @@ class Config:
             sync_batch_bytes=read_int(env, "APPLIANCE_SYNC_BATCH_BYTES", defaults.sync_batch_bytes),
             sync_chunk_bytes=read_int(env, "APPLIANCE_SYNC_CHUNK_BYTES", defaults.sync_chunk_bytes),
             sync_interval_seconds=read_float(env, "APPLIANCE_SYNC_INTERVAL_SECONDS", defaults.sync_interval_seconds),
-            sync_max_backoff_seconds=read_float(env, "APPLIANCE_SYNC_MAX_BACKOFF_SECONDS",
-                                                defaults.sync_max_backoff_seconds),
+            sync_max_backoff_seconds=read_float(
+                env, "APPLIANCE_SYNC_MAX_BACKOFF_SECONDS", defaults.sync_max_backoff_seconds
+            ),
             sync_timeout_seconds=read_float(env, "APPLIANCE_SYNC_TIMEOUT_SECONDS", defaults.sync_timeout_seconds),
             sync_bandwidth_bytes=read_int(env, "APPLIANCE_SYNC_BANDWIDTH_BYTES", defaults.sync_bandwidth_bytes),
-            sync_parallel_uploads=max(1, read_int(env, "APPLIANCE_SYNC_PARALLEL_UPLOADS",
-                                                  defaults.sync_parallel_uploads)),
+            sync_parallel_uploads=max(
+                1, read_int(env, "APPLIANCE_SYNC_PARALLEL_UPLOADS", defaults.sync_parallel_uploads)
+            ),
             sync_blob_window=env.get("APPLIANCE_SYNC_BLOB_WINDOW") or defaults.sync_blob_window,
             metrics_token=env.get("APPLIANCE_METRICS_TOKEN") or None,
             retention_days=read_int(env, "APPLIANCE_RETENTION_DAYS", defaults.retention_days),

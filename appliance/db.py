@@ -1,4 +1,5 @@
 """The box's SQLite database: one late-initialised handle, pragmas in one place."""
+
 from __future__ import annotations
 
 import peewee as pw

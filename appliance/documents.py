@@ -1,11 +1,13 @@
 """Staff decisions on documents: metadata edits, assigning, splitting and merging. All audited."""
+
 from __future__ import annotations
 
 import datetime as dt
 
+from core.ingest.extract import DOC_TYPES
+
 from . import audit, outbox
 from .db import database
-from .ingest.extract import DOC_TYPES
 from .models import Document, Page, Patient, utcnow
 
 
@@ -19,19 +21,36 @@ def document_pages(document: Document) -> list[Page]:
 
 
 def _refresh_page_count(document_id: int):
-    numbers = [number for (number,) in Page.select(Page.number).where(Page.document == document_id)
-               .order_by(Page.scan, Page.number).tuples()]
-    Document.update(page_count=len(numbers), first_page=numbers[0] if numbers else 0,
-                    updated_at=utcnow()).where(Document.id == document_id).execute()
+    numbers = [
+        number
+        for (number,) in Page.select(Page.number)
+        .where(Page.document == document_id)
+        .order_by(Page.scan, Page.number)
+        .tuples()
+    ]
+    Document.update(page_count=len(numbers), first_page=numbers[0] if numbers else 0, updated_at=utcnow()).where(
+        Document.id == document_id
+    ).execute()
 
 
-def update_metadata(document: Document, *, doc_type: str, doc_date: dt.date | None,
-                    patient: Patient | None, actor: str, address: str | None = None) -> Document:
+def update_metadata(
+    document: Document,
+    *,
+    doc_type: str,
+    doc_date: dt.date | None,
+    patient: Patient | None,
+    actor: str,
+    address: str | None = None,
+) -> Document:
     """Correct type, date and patient; choosing a patient files the document."""
     if doc_type not in DOC_TYPES:
         raise DocumentError(f"unknown document type {doc_type!r}")
-    before = {"doc_type": document.doc_type, "doc_date": str(document.doc_date) if document.doc_date else None,
-              "patient": document.patient_id, "status": document.status}
+    before = {
+        "doc_type": document.doc_type,
+        "doc_date": str(document.doc_date) if document.doc_date else None,
+        "patient": document.patient_id,
+        "status": document.status,
+    }
     changes = {"doc_type": doc_type, "doc_date": doc_date, "updated_at": utcnow()}
     if patient is not None and patient.id != document.patient_id:
         changes.update(patient=patient.id, status="filed", review_reason=None)
@@ -39,9 +58,19 @@ def update_metadata(document: Document, *, doc_type: str, doc_date: dt.date | No
         Document.update(**changes).where(Document.id == document.id).execute()
         outbox.document_changed(document)
         after = Document.get_by_id(document.id)
-        audit.record("document.edit", actor=actor, obj=document, address=address, before=before, after={
-            "doc_type": after.doc_type, "doc_date": str(after.doc_date) if after.doc_date else None,
-            "patient": after.patient_id, "status": after.status})
+        audit.record(
+            "document.edit",
+            actor=actor,
+            obj=document,
+            address=address,
+            before=before,
+            after={
+                "doc_type": after.doc_type,
+                "doc_date": str(after.doc_date) if after.doc_date else None,
+                "patient": after.patient_id,
+                "status": after.status,
+            },
+        )
     return after
 
 
@@ -49,10 +78,17 @@ def assign(document: Document, patient: Patient, actor: str, address: str | None
     """File a document under `patient` (a staff decision resolves the review)."""
     with database.atomic():
         Document.update(patient=patient.id, status="filed", review_reason=None, updated_at=utcnow()).where(
-            Document.id == document.id).execute()
+            Document.id == document.id
+        ).execute()
         outbox.document_changed(document)
-        audit.record("document.assign", actor=actor, obj=document, address=address, patient=patient.id,
-                     previous_reason=document.review_reason)
+        audit.record(
+            "document.assign",
+            actor=actor,
+            obj=document,
+            address=address,
+            patient=patient.id,
+            previous_reason=document.review_reason,
+        )
     return Document.get_by_id(document.id)
 
 
@@ -62,19 +98,25 @@ def split(document: Document, first_page_of_new: Page, actor: str, address: str 
     ids = [p.id for p in pages]
     if first_page_of_new.id not in ids or ids.index(first_page_of_new.id) == 0:
         raise DocumentError("choose a page after the first one to split at")
-    moved = ids[ids.index(first_page_of_new.id):]
+    moved = ids[ids.index(first_page_of_new.id) :]
     with database.atomic():
         new = Document.create(
-            scan=document.scan_id, status="needs_review", review_reason=f"split from document {document.id}",
-            doc_type=document.doc_type, doc_date=document.doc_date, first_page=first_page_of_new.number,
-            page_count=len(moved), extracted=None,
+            scan=document.scan_id,
+            status="needs_review",
+            review_reason=f"split from document {document.id}",
+            doc_type=document.doc_type,
+            doc_date=document.doc_date,
+            first_page=first_page_of_new.number,
+            page_count=len(moved),
+            extracted=None,
         )
         Page.update(document=new.id).where(Page.id.in_(moved)).execute()
         _refresh_page_count(document.id)
         outbox.document_changed(document)
         outbox.document_changed(new)
-        audit.record("document.split", actor=actor, obj=document, address=address, new_document=new.id,
-                     pages=len(moved))
+        audit.record(
+            "document.split", actor=actor, obj=document, address=address, new_document=new.id, pages=len(moved)
+        )
     return new
 
 

@@ -3,9 +3,10 @@
 Each migration is a numbered list of SQL statements applied once, in order, inside one
 transaction, and recorded in `schema_migrations`. Never edit a released migration; add one.
 """
+
 from __future__ import annotations
 
-import datetime as dt
+from core import migrations
 
 INITIAL_SCHEMA = [
     'CREATE TABLE "patient" ("id" INTEGER NOT NULL PRIMARY KEY, "mrn" VARCHAR(255) NOT NULL, "last_name" VARCHAR(255) NOT NULL, "first_name" VARCHAR(255) NOT NULL, "dob" DATE NOT NULL, "created_at" DATETIME NOT NULL, "updated_at" DATETIME NOT NULL)',
@@ -71,9 +72,9 @@ SYNC_OUTBOX = [
     'CREATE TABLE "sync_state" ("key" VARCHAR(64) NOT NULL PRIMARY KEY, "value" TEXT NOT NULL)',
     # Everything recorded before this release is sent too.
     'INSERT INTO "outbox" ("kind", "object_key", "created_at") '
-    "SELECT 'patient', CAST(\"id\" AS TEXT), \"created_at\" FROM \"patient\"",
+    'SELECT \'patient\', CAST("id" AS TEXT), "created_at" FROM "patient"',
     'INSERT INTO "outbox" ("kind", "object_key", "created_at") '
-    "SELECT 'document', \"uid\", \"created_at\" FROM \"document\"",
+    'SELECT \'document\', "uid", "created_at" FROM "document"',
 ]
 
 EVICTION = [
@@ -90,7 +91,12 @@ SYNC_CONFLICTS = [
 AUDIT_TO_HUB = [
     # Audit events go to the hub too; those recorded before this release are queued now.
     'INSERT INTO "outbox" ("kind", "object_key", "created_at") '
-    "SELECT 'audit', CAST(\"id\" AS TEXT), \"at\" FROM \"audit_event\"",
+    'SELECT \'audit\', CAST("id" AS TEXT), "at" FROM "audit_event"',
+]
+
+SET_ASIDE = [
+    'ALTER TABLE "outbox" RENAME COLUMN "poisoned_at" TO "set_aside_at"',
+    'ALTER TABLE "outbox" RENAME COLUMN "poison_reason" TO "set_aside_reason"',
 ]
 
 MIGRATIONS: list[tuple[int, str, list[str]]] = [
@@ -100,36 +106,15 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
     (4, "originals evicted after sync", EVICTION),
     (5, "sync conflicts", SYNC_CONFLICTS),
     (6, "audit events to the hub", AUDIT_TO_HUB),
+    (7, "one word: set aside", SET_ASIDE),
 ]
 
 
-def applied_versions(db) -> set[int]:
-    """Versions already applied to this database."""
-    db.execute_sql(
-        "CREATE TABLE IF NOT EXISTS schema_migrations "
-        "(version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)"
-    )
-    return {row[0] for row in db.execute_sql("SELECT version FROM schema_migrations")}
-
-
 def migrate(db) -> list[int]:
-    """Apply every pending migration in order; return the versions applied now."""
-    done = applied_versions(db)
-    applied = []
-    for version, name, statements in MIGRATIONS:
-        if version in done:
-            continue
-        with db.atomic():
-            for statement in statements:
-                db.execute_sql(statement)
-            db.execute_sql(
-                "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
-                (version, name, dt.datetime.now(dt.timezone.utc).isoformat()),
-            )
-        applied.append(version)
-    return applied
+    """Apply every pending box migration; the versions applied now."""
+    return migrations.migrate(db, MIGRATIONS)
 
 
 def current_version(db) -> int:
     """The highest applied migration version (0 for an empty database)."""
-    return max(applied_versions(db), default=0)
+    return migrations.current_version(db)

@@ -1,4 +1,5 @@
 """The box's records: patients, scans, documents, pages, jobs, quarantine, users, audit."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -11,7 +12,7 @@ from .db import database
 
 
 def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
 class JSONField(pw.TextField):
@@ -176,8 +177,8 @@ class Outbox(BaseModel):
     synced_at = pw.DateTimeField(null=True)
     attempts = pw.IntegerField(default=0)
     last_error = pw.TextField(null=True)
-    poisoned_at = pw.DateTimeField(null=True)
-    poison_reason = pw.TextField(null=True)
+    set_aside_at = pw.DateTimeField(null=True)
+    set_aside_reason = pw.TextField(null=True)
 
 
 class SyncBatch(BaseModel):

@@ -1,6 +1,7 @@
 """The transactional outbox: every change the hub must learn about gets a row, written inside
 the same transaction as the change itself, so a change is never recorded without its row (or
 the other way round). The sync agent turns rows into batches."""
+
 from __future__ import annotations
 
 from .models import Document, Outbox, Patient

@@ -1,14 +1,16 @@
 """Finding and creating patients."""
+
 from __future__ import annotations
 
 import datetime as dt
 import operator
 from functools import reduce
 
+from core.ingest.dates import parse_date
+from core.ingest.extract import normalise_mrn
+
 from . import audit, outbox
 from .db import database
-from .ingest.dates import parse_date
-from .ingest.extract import normalise_mrn
 from .models import Document, Patient
 
 
@@ -49,5 +51,8 @@ def create_patient(mrn: str, last_name: str, first_name: str, dob: dt.date, acto
 
 def patient_documents(patient: Patient):
     """The patient's documents, newest first: the timeline."""
-    return (Document.select().where(Document.patient == patient.id)
-            .order_by(Document.doc_date.desc(nulls="LAST"), Document.created_at.desc()))
+    return (
+        Document.select()
+        .where(Document.patient == patient.id)
+        .order_by(Document.doc_date.desc(nulls="LAST"), Document.created_at.desc())
+    )

@@ -1,4 +1,5 @@
 """Staff actions on quarantined files: retry them through the pipeline, or discard them."""
+
 from __future__ import annotations
 
 from . import audit
@@ -26,8 +27,9 @@ def retry(entry: Quarantine, actor: str, address: str | None = None) -> Job:
     with database.atomic("IMMEDIATE"):
         Quarantine.update(resolved_at=utcnow(), resolution="retried").where(Quarantine.id == entry.id).execute()
         Scan.update(status="pending").where(Scan.id == entry.scan_id).execute()
-        Job.update(state="pending", attempts=0, owner=None, last_error=None, pages_done=0, pages_total=None,
-                   finished_at=None).where(Job.scan == entry.scan_id).execute()
+        Job.update(
+            state="pending", attempts=0, owner=None, last_error=None, pages_done=0, pages_total=None, finished_at=None
+        ).where(Job.scan == entry.scan_id).execute()
         audit.record("quarantine.retry", actor=actor, obj=entry, address=address, scan=entry.scan_id)
     return Job.get(Job.scan == entry.scan_id)
 

@@ -1,4 +1,5 @@
 """What `process` prints for each file: one JSON-ready dict per file."""
+
 from __future__ import annotations
 
 from .ingest.intake import Intake
@@ -25,8 +26,18 @@ def _texts(scan: Scan) -> list[str]:
 
 def file_report(file: str, intake: Intake, with_text: bool = False) -> dict:
     """The outcome for one file given to `process`."""
-    report = {"file": file, "status": "quarantined", "document_id": None, "sha256": None, "patient": None,
-              "doc_type": None, "doc_date": None, "pages": 0, "reason": None, "notes": []}
+    report = {
+        "file": file,
+        "status": "quarantined",
+        "document_id": None,
+        "sha256": None,
+        "patient": None,
+        "doc_type": None,
+        "doc_date": None,
+        "pages": 0,
+        "reason": None,
+        "notes": [],
+    }
     if intake.scan is None:
         report["reason"] = intake.reason
         return _with_text(report, [], with_text)

@@ -1,13 +1,14 @@
 """Full-text search over page text (SQLite FTS5, bm25 ranking, highlighted snippets)."""
+
 from __future__ import annotations
 
 import datetime as dt
 import re
 from dataclasses import dataclass
 
-from .db import database
+from core.highlight import HIT_END, HIT_START, mark_hits
 
-HIT_START, HIT_END = "\x02", "\x03"
+from .db import database
 
 
 class SearchError(ValueError):
@@ -38,7 +39,7 @@ class Hit:
 
     def marked(self, start: str = "[", end: str = "]") -> str:
         """The snippet with hits wrapped in `start`/`end`."""
-        return self.snippet.replace(HIT_START, start).replace(HIT_END, end)
+        return mark_hits(self.snippet, start, end)
 
 
 # bm25 has to be computed for every page it ranks, so a word found on nearly every page (a
@@ -85,8 +86,10 @@ class Results:
         """What to tell the user when the ranking window applied."""
         if not self.windowed:
             return None
-        return (f"Over {RANK_WINDOW:,} pages match: these are the best of the {RANK_WINDOW:,} most recently "
-                "filed. Add a word, a type or dates to search them all.")
+        return (
+            f"Over {RANK_WINDOW:,} pages match: these are the best of the {RANK_WINDOW:,} most recently "
+            "filed. Add a word, a type or dates to search them all."
+        )
 
 
 def window_start(match: str, filters: list[str], params: list) -> int | None:
@@ -96,15 +99,23 @@ def window_start(match: str, filters: list[str], params: list) -> int | None:
     return row[0] if row else None
 
 
-def ranked_pages(match: str, since: int, limit: int, offset: int, filters: list[str],
-                 params: list) -> list[tuple[int, float]]:
+def ranked_pages(
+    match: str, since: int, limit: int, offset: int, filters: list[str], params: list
+) -> list[tuple[int, float]]:
     """(page id, rank) of the best matches from page id `since` on; rank is bm25, lower is better."""
     sql = RANKED.format(joins=FILTER_JOINS if filters else "", filters=" ".join(filters))
     return database.execute_sql(sql, (match, since, *params, limit, offset)).fetchall()
 
 
-def search_pages(query: str, limit: int = 20, offset: int = 0, *, doc_type: str | None = None,
-                 date_from: dt.date | None = None, date_to: dt.date | None = None) -> Results:
+def search_pages(
+    query: str,
+    limit: int = 20,
+    offset: int = 0,
+    *,
+    doc_type: str | None = None,
+    date_from: dt.date | None = None,
+    date_to: dt.date | None = None,
+) -> Results:
     """Pages matching every word of `query`, best first, optionally by type and document date."""
     filters, params = [], []
     if doc_type:
@@ -124,9 +135,17 @@ def search_pages(query: str, limit: int = 20, offset: int = 0, *, doc_type: str 
             row = database.execute_sql(SHOWN, (HIT_START, HIT_END, match, page_id)).fetchone()
             if row is None:
                 continue
-            hits.append(Hit(
-                page_id=row[0], document_id=row[1], page_number=row[2], score=round(-rank, 4), snippet=row[3],
-                doc_type=row[4], status=row[5], patient_mrn=row[6],
-                patient_name=f"{row[7]}, {row[8]}" if row[7] else None,
-            ))
+            hits.append(
+                Hit(
+                    page_id=row[0],
+                    document_id=row[1],
+                    page_number=row[2],
+                    score=round(-rank, 4),
+                    snippet=row[3],
+                    doc_type=row[4],
+                    status=row[5],
+                    patient_mrn=row[6],
+                    patient_name=f"{row[7]}, {row[8]}" if row[7] else None,
+                )
+            )
     return Results(hits=hits, windowed=since is not None)

@@ -1,4 +1,5 @@
 """Server-side web sessions: the cookie names a row; ending the row ends the session."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -33,13 +34,17 @@ def touch(session: WebSession):
 
 def end_session(session: WebSession, reason: str):
     WebSession.update(ended_at=utcnow(), end_reason=reason).where(
-        (WebSession.id == session.id) & WebSession.ended_at.is_null()).execute()
+        (WebSession.id == session.id) & WebSession.ended_at.is_null()
+    ).execute()
 
 
 def end_user_sessions(user: User, reason: str) -> int:
     """End every open session of `user` (disable, password reset); return how many."""
-    return WebSession.update(ended_at=utcnow(), end_reason=reason).where(
-        (WebSession.user == user.id) & WebSession.ended_at.is_null()).execute()
+    return (
+        WebSession.update(ended_at=utcnow(), end_reason=reason)
+        .where((WebSession.user == user.id) & WebSession.ended_at.is_null())
+        .execute()
+    )
 
 
 def seconds_left(session: WebSession, idle: dt.timedelta) -> float:

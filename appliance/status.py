@@ -1,4 +1,5 @@
 """What the box is doing: counts by status, queue depth, oldest job age."""
+
 from __future__ import annotations
 
 import shutil

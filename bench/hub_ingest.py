@@ -12,6 +12,7 @@ Needs PostgreSQL and Redis: DATABASE_URL and REDIS_URL, or run it through the te
 
     .venv/bin/python -m tests.servers -- .venv/bin/python bench/hub_ingest.py [--boxes 8] [--json]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -38,16 +39,50 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from cloud_hub.config import HubConfig  # noqa: E402
-from cloud_hub.devices import issue_enrollment_token  # noqa: E402
-from cloud_hub.hub import open_hub  # noqa: E402
-from cloud_hub.tenancy import create_clinic, create_organisation  # noqa: E402
-from sync import protocol  # noqa: E402
-from tests.servers import free_port, wait_for_http  # noqa: E402
+from cloud_hub.config import HubConfig
+from cloud_hub.devices import issue_enrolment_token
+from cloud_hub.hub import open_hub
+from cloud_hub.tenancy import create_clinic, create_organisation
+from core.waiting import wait_for_http
+from sync import protocol
+from tests.servers import free_port
 
-WORDS = ("patient seen in clinic today blood pressure stable continue current medication review in six weeks "
-         "haemoglobin potassium sodium creatinine within normal limits referral cardiology echocardiogram "
-         "metformin amlodipine atorvastatin no further action required discharge summary").split()
+WORDS = [
+    "patient",
+    "seen",
+    "in",
+    "clinic",
+    "today",
+    "blood",
+    "pressure",
+    "stable",
+    "continue",
+    "current",
+    "medication",
+    "review",
+    "in",
+    "six",
+    "weeks",
+    "haemoglobin",
+    "potassium",
+    "sodium",
+    "creatinine",
+    "within",
+    "normal",
+    "limits",
+    "referral",
+    "cardiology",
+    "echocardiogram",
+    "metformin",
+    "amlodipine",
+    "atorvastatin",
+    "no",
+    "further",
+    "action",
+    "required",
+    "discharge",
+    "summary",
+]
 
 
 @dataclass
@@ -99,12 +134,27 @@ def make_batches(box: int, batches: int, documents: int, pages: int, sha: str) -
         items = []
         for n in range(documents):
             uid = uuid.uuid4().hex
-            items.append({"id": uid, "type": "document", "document": {
-                "uid": uid, "status": "filed", "doc_type": "lab_report", "doc_date": "2026-10-01",
-                "original_name": f"scan-{seq}-{n}.pdf", "blob_sha256": sha,
-                "patient": {"mrn": f"{box:02d}{seq:04d}{n:04d}", "last_name": rng.choice(("Smith", "Okafor", "Nguyen")),
-                            "first_name": "Jo", "dob": "1970-01-01"},
-                "pages": [{"number": p + 1, "text": page_text(rng)} for p in range(pages)]}})
+            items.append(
+                {
+                    "id": uid,
+                    "type": "document",
+                    "document": {
+                        "uid": uid,
+                        "status": "filed",
+                        "doc_type": "lab_report",
+                        "doc_date": "2026-10-01",
+                        "original_name": f"scan-{seq}-{n}.pdf",
+                        "blob_sha256": sha,
+                        "patient": {
+                            "mrn": f"{box:02d}{seq:04d}{n:04d}",
+                            "last_name": rng.choice(("Smith", "Okafor", "Nguyen")),
+                            "first_name": "Jo",
+                            "dob": "1970-01-01",
+                        },
+                        "pages": [{"number": p + 1, "text": page_text(rng)} for p in range(pages)],
+                    },
+                }
+            )
         out.append({"batch_id": uuid.uuid4().hex, "seq": seq, "backlog": (batches - seq) * documents, "items": items})
     return out
 
@@ -115,8 +165,11 @@ class Box:
     def __init__(self, base: str, token: str):
         self.base, self.key = base, protocol.new_private_key()
         self.session = requests.Session()
-        answer = self.session.post(f"{base}/api/v1/sync/enroll", timeout=30,
-                                   json={"token": token, "public_key": protocol.public_key_text(self.key)})
+        answer = self.session.post(
+            f"{base}/api/v1/sync/enrol",
+            timeout=30,
+            json={"token": token, "public_key": protocol.public_key_text(self.key)},
+        )
         answer.raise_for_status()
         self.device = answer.json()["device_id"]
 
@@ -127,8 +180,9 @@ class Box:
 
     def upload(self, data: bytes) -> str:
         sha = hashlib.sha256(data).hexdigest()
-        self.send("PUT", f"/api/v1/sync/blobs/{sha}?size={len(data)}&offset=0", data,
-                  "application/octet-stream").raise_for_status()
+        self.send(
+            "PUT", f"/api/v1/sync/blobs/{sha}?size={len(data)}&offset=0", data, "application/octet-stream"
+        ).raise_for_status()
         return sha
 
 
@@ -184,22 +238,40 @@ def insert_side(url: str, batches: list[list[dict]], organisation_id: int, clini
                         for item in batch["items"]:
                             doc, patient = item["document"], item["document"]["patient"]
                             patient_id = conn.execute(
-                                'INSERT INTO bench_patient (organisation_id, clinic_id, mrn, last_name, first_name, '
-                                'dob, updated_at) VALUES (%s, %s, %s, %s, %s, %s, now()) RETURNING id',
-                                (organisation_id, clinic_id, patient["mrn"], patient["last_name"],
-                                 patient["first_name"], patient["dob"])).fetchone()[0]
+                                "INSERT INTO bench_patient (organisation_id, clinic_id, mrn, last_name, first_name, "
+                                "dob, updated_at) VALUES (%s, %s, %s, %s, %s, %s, now()) RETURNING id",
+                                (
+                                    organisation_id,
+                                    clinic_id,
+                                    patient["mrn"],
+                                    patient["last_name"],
+                                    patient["first_name"],
+                                    patient["dob"],
+                                ),
+                            ).fetchone()[0]
                             document_id = conn.execute(
-                                'INSERT INTO bench_document (organisation_id, clinic_id, uid, patient_id, status, '
-                                'doc_type, doc_date, page_count, blob_sha256, original_name, created_at, updated_at) '
-                                'VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, now(), now()) RETURNING id',
-                                (organisation_id, clinic_id, doc["uid"], patient_id, doc["status"], doc["doc_type"],
-                                 doc["doc_date"], len(doc["pages"]), doc["blob_sha256"],
-                                 doc["original_name"])).fetchone()[0]
+                                "INSERT INTO bench_document (organisation_id, clinic_id, uid, patient_id, status, "
+                                "doc_type, doc_date, page_count, blob_sha256, original_name, created_at, updated_at) "
+                                "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, now(), now()) RETURNING id",
+                                (
+                                    organisation_id,
+                                    clinic_id,
+                                    doc["uid"],
+                                    patient_id,
+                                    doc["status"],
+                                    doc["doc_type"],
+                                    doc["doc_date"],
+                                    len(doc["pages"]),
+                                    doc["blob_sha256"],
+                                    doc["original_name"],
+                                ),
+                            ).fetchone()[0]
                             with conn.cursor() as cursor:
                                 cursor.executemany(
-                                    'INSERT INTO bench_page (document_id, organisation_id, number, text) '
-                                    'VALUES (%s, %s, %s, %s)',
-                                    [(document_id, organisation_id, p["number"], p["text"]) for p in doc["pages"]])
+                                    "INSERT INTO bench_page (document_id, organisation_id, number, text) "
+                                    "VALUES (%s, %s, %s, %s)",
+                                    [(document_id, organisation_id, p["number"], p["text"]) for p in doc["pages"]],
+                                )
                     yield time.perf_counter() - start
                 except psycopg.Error:
                     yield None
@@ -221,8 +293,10 @@ def measure(args) -> Figures:
     server_url = args.database_url or os.environ.get("DATABASE_URL")
     redis_url = os.environ.get("REDIS_URL")
     if not server_url or not redis_url:
-        raise SystemExit("needs DATABASE_URL and REDIS_URL; run it as: "
-                         ".venv/bin/python -m tests.servers -- .venv/bin/python bench/hub_ingest.py")
+        raise SystemExit(
+            "needs DATABASE_URL and REDIS_URL; run it as: "
+            ".venv/bin/python -m tests.servers -- .venv/bin/python bench/hub_ingest.py"
+        )
     name = f"digifort_bench_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(server_url, autocommit=True) as admin:
         admin.execute(f'CREATE DATABASE "{name}"')
@@ -234,12 +308,18 @@ def measure(args) -> Figures:
             open_hub(config)
             organisation = create_organisation("Bench Health", actor="bench")
             clinics = [create_clinic(organisation, f"Clinic {n}", actor="bench") for n in range(args.boxes)]
-            tokens = [issue_enrollment_token(clinic, "bench", 1)[0] for clinic in clinics]
+            tokens = [issue_enrolment_token(clinic, "bench", 1)[0] for clinic in clinics]
             port = free_port()
-            env = dict(os.environ, DATABASE_URL=url, REDIS_URL=redis_url, HUB_DATA_DIR=tmp,
-                       HUB_WEB_WORKERS=str(args.workers))
-            server = subprocess.Popen([sys.executable, "-m", "cloud_hub", "serve", "--bind", f"127.0.0.1:{port}"],
-                                      cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            env = dict(
+                os.environ, DATABASE_URL=url, REDIS_URL=redis_url, HUB_DATA_DIR=tmp, HUB_WEB_WORKERS=str(args.workers)
+            )
+            server = subprocess.Popen(
+                [sys.executable, "-m", "cloud_hub", "serve", "--bind", f"127.0.0.1:{port}"],
+                cwd=ROOT,
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
             base = f"http://127.0.0.1:{port}"
             wait_for_http(f"{base}/healthz")
             boxes = [Box(base, token) for token in tokens]
@@ -247,8 +327,12 @@ def measure(args) -> Figures:
             batches = [make_batches(n, args.batches, args.documents, args.pages, sha) for n, sha in enumerate(shas)]
             size = statistics.mean(len(json.dumps(b).encode()) for own in batches for b in own)
             hub = hub_side(boxes, batches)
-            inserted = insert_side(url, [make_batches(n, args.batches, args.documents, args.pages, sha)
-                                         for n, sha in enumerate(shas)], organisation.id, [c.id for c in clinics])
+            inserted = insert_side(
+                url,
+                [make_batches(n, args.batches, args.documents, args.pages, sha) for n, sha in enumerate(shas)],
+                organisation.id,
+                [c.id for c in clinics],
+            )
     finally:
         if server is not None:
             server.terminate()
@@ -260,28 +344,39 @@ def measure(args) -> Figures:
         with psycopg.connect(server_url, autocommit=True) as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     return Figures(
-        machine=machine(), boxes=args.boxes, batches_per_box=args.batches, documents_per_batch=args.documents,
-        pages_per_document=args.pages, web_workers=args.workers, batch_bytes=round(size),
-        hub_batches_per_second=round(hub.per_second(), 2), hub_p50_ms=round(hub.percentile(50), 1),
-        hub_p99_ms=round(hub.percentile(99), 1), hub_errors=hub.errors,
-        insert_batches_per_second=round(inserted.per_second(), 2), insert_p50_ms=round(inserted.percentile(50), 1),
-        insert_p99_ms=round(inserted.percentile(99), 1), insert_errors=inserted.errors,
+        machine=machine(),
+        boxes=args.boxes,
+        batches_per_box=args.batches,
+        documents_per_batch=args.documents,
+        pages_per_document=args.pages,
+        web_workers=args.workers,
+        batch_bytes=round(size),
+        hub_batches_per_second=round(hub.per_second(), 2),
+        hub_p50_ms=round(hub.percentile(50), 1),
+        hub_p99_ms=round(hub.percentile(99), 1),
+        hub_errors=hub.errors,
+        insert_batches_per_second=round(inserted.per_second(), 2),
+        insert_p50_ms=round(inserted.percentile(50), 1),
+        insert_p99_ms=round(inserted.percentile(99), 1),
+        insert_errors=inserted.errors,
         ratio=round(hub.per_second() / inserted.per_second(), 3) if inserted.per_second() else 0.0,
     )
 
 
 def report(f: Figures) -> str:
-    return "\n".join([
-        f"Hub ingest: {f.boxes} boxes x {f.batches_per_box} batches of {f.documents_per_batch} documents "
-        f"x {f.pages_per_document} pages (~{f.batch_bytes / 1024:.0f} KiB a batch), gunicorn {f.web_workers} workers",
-        f"machine: {f.machine}",
-        f"{'':28}{'batches/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}",
-        f"{'hub (signed HTTP commit)':28}{f.hub_batches_per_second:>10.2f}{f.hub_p50_ms:>9.1f}{f.hub_p99_ms:>9.1f}"
-        f"{f.hub_errors:>8}",
-        f"{'plain INSERT (psycopg)':28}{f.insert_batches_per_second:>10.2f}{f.insert_p50_ms:>9.1f}"
-        f"{f.insert_p99_ms:>9.1f}{f.insert_errors:>8}",
-        f"{'ratio hub/INSERT':28}{f.ratio:>10.2f}",
-    ])
+    return "\n".join(
+        [
+            f"Hub ingest: {f.boxes} boxes x {f.batches_per_box} batches of {f.documents_per_batch} documents "
+            f"x {f.pages_per_document} pages (~{f.batch_bytes / 1024:.0f} KiB a batch), gunicorn {f.web_workers} workers",
+            f"machine: {f.machine}",
+            f"{'':28}{'batches/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}",
+            f"{'hub (signed HTTP commit)':28}{f.hub_batches_per_second:>10.2f}{f.hub_p50_ms:>9.1f}{f.hub_p99_ms:>9.1f}"
+            f"{f.hub_errors:>8}",
+            f"{'plain INSERT (psycopg)':28}{f.insert_batches_per_second:>10.2f}{f.insert_p50_ms:>9.1f}"
+            f"{f.insert_p99_ms:>9.1f}{f.insert_errors:>8}",
+            f"{'ratio hub/INSERT':28}{f.ratio:>10.2f}",
+        ]
+    )
 
 
 def main(argv=None) -> int:

@@ -9,6 +9,7 @@ busy machine the ratio is noise.
 
     .venv/bin/python bench/ingest.py [--pages N] [--processes P] [--rounds R] [--json]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -31,12 +32,12 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from appliance.box import open_box  # noqa: E402
-from appliance.config import Config  # noqa: E402
-from appliance.db import database  # noqa: E402
-from appliance.ingest.intake import accept_file  # noqa: E402
-from appliance.ingest.runner import JobRunner  # noqa: E402
-from appliance.models import Scan  # noqa: E402
+from appliance.box import open_box
+from appliance.config import Config
+from appliance.db import database
+from appliance.ingest.intake import accept_file
+from appliance.ingest.runner import JobRunner
+from appliance.models import Scan
 
 TARGET_RATIO = 0.9
 OTHER_LOAD_WARNING = 0.1
@@ -96,7 +97,7 @@ class Run:
     cpu: float
     machine_busy: float
 
-    def __add__(self, other: "Run") -> "Run":
+    def __add__(self, other: Run) -> Run:
         """Two runs of the same side as one (rounds add up)."""
         return Run(self.seconds + other.seconds, self.cpu + other.cpu, self.machine_busy + other.machine_busy)
 
@@ -134,9 +135,12 @@ def page_lines(index: int, layout: str) -> list[str]:
     full = layout == "full" or (layout == "mixed" and index % 2 == 1)
     if full:
         return record_lines(
-            mrn=f"{10_000_000 + index * 7919:08d}", name=NAMES[index % len(NAMES)],
-            dob=f"{1 + index % 28:02d}/{1 + index % 12:02d}/{1940 + index % 60}", title="REFERRAL LETTER",
-            doc_date=f"{1 + (index * 3) % 28:02d}/{1 + (index * 5) % 12:02d}/2024", body=letter_body(index),
+            mrn=f"{10_000_000 + index * 7919:08d}",
+            name=NAMES[index % len(NAMES)],
+            dob=f"{1 + index % 28:02d}/{1 + index % 12:02d}/{1940 + index % 60}",
+            title="REFERRAL LETTER",
+            doc_date=f"{1 + (index * 3) % 28:02d}/{1 + (index * 5) % 12:02d}/2024",
+            body=letter_body(index),
         )
     return record_lines(
         mrn=f"{10_000_000 + index * 7919:08d}",
@@ -198,7 +202,7 @@ class PoolSampler:
         self.stopped = threading.Event()
         self.thread = threading.Thread(target=self._loop, name="pool-sampler", daemon=True)
 
-    def __enter__(self) -> "PoolSampler":
+    def __enter__(self) -> PoolSampler:
         self.thread.start()
         return self
 
@@ -310,11 +314,16 @@ def measure(pages: int, processes: int, rounds: int, layout: str) -> Figures:
     read = pages * rounds
     worker_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return Figures(
-        pages=pages, layout=layout, processes=processes, rounds=rounds,
-        baseline_seconds=round(baseline.seconds, 2), baseline_pages_per_minute=per_minute(read, baseline.seconds),
+        pages=pages,
+        layout=layout,
+        processes=processes,
+        rounds=rounds,
+        baseline_seconds=round(baseline.seconds, 2),
+        baseline_pages_per_minute=per_minute(read, baseline.seconds),
         baseline_cpu_seconds_per_page=round(baseline.cpu / read, 2),
         baseline_other_load=round(baseline.other_load(), 3),
-        pipeline_seconds=round(pipeline.seconds, 2), pipeline_pages_per_minute=per_minute(read, pipeline.seconds),
+        pipeline_seconds=round(pipeline.seconds, 2),
+        pipeline_pages_per_minute=per_minute(read, pipeline.seconds),
         pipeline_cpu_seconds_per_page=round(pipeline.cpu / read, 2),
         pipeline_other_load=round(pipeline.other_load(), 3),
         ratio=round(baseline.seconds / pipeline.seconds, 3),
@@ -348,8 +357,10 @@ def report(figures: Figures) -> str:
         f"(all {f.processes} together: {f.pool_total_peak_rss_mb:.0f} MB)",
     ]
     if max(f.baseline_other_load, f.pipeline_other_load) > OTHER_LOAD_WARNING:
-        rows.append(f"warning: other programs used over {OTHER_LOAD_WARNING:.0%} of the machine during the run; "
-                    "the ratio is not reliable, run again on a quiet machine")
+        rows.append(
+            f"warning: other programs used over {OTHER_LOAD_WARNING:.0%} of the machine during the run; "
+            "the ratio is not reliable, run again on a quiet machine"
+        )
     return "\n".join(rows)
 
 
@@ -357,12 +368,24 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """The command line: --pages, --layout, --processes, --rounds, --json."""
     parser = argparse.ArgumentParser(description="OCR ingest throughput against the tesseract CLI.")
     parser.add_argument("--pages", type=int, default=16, help="pages to generate and read (default 16)")
-    parser.add_argument("--layout", choices=LAYOUTS, default="mixed",
-                        help="sparse lab results, full-page letters, or both alternately (default mixed)")
-    parser.add_argument("--processes", type=int, default=os.cpu_count() or 1,
-                        help="parallel processes for both sides (default: CPU count)")
-    parser.add_argument("--rounds", type=int, default=1,
-                        help="times to run baseline then pipeline, alternately; figures add up (default 1)")
+    parser.add_argument(
+        "--layout",
+        choices=LAYOUTS,
+        default="mixed",
+        help="sparse lab results, full-page letters, or both alternately (default mixed)",
+    )
+    parser.add_argument(
+        "--processes",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="parallel processes for both sides (default: CPU count)",
+    )
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="times to run baseline then pipeline, alternately; figures add up (default 1)",
+    )
     parser.add_argument("--json", action="store_true", help="also print the figures as one JSON object")
     args = parser.parse_args(argv)
     if min(args.pages, args.processes, args.rounds) < 1:

@@ -13,6 +13,7 @@ ratio to the baseline.
 
     .venv/bin/python bench/search.py [--pages N] [--repeat R] [--json]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -41,11 +42,12 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from appliance.box import open_box  # noqa: E402
-from appliance.config import Config  # noqa: E402
-from appliance.db import PRAGMAS, database  # noqa: E402
-from appliance.search import HIT_END, HIT_START, RANK_WINDOW, RANKED, WINDOW_START, to_fts_query  # noqa: E402
-from appliance.users import create_user  # noqa: E402
+from appliance.box import open_box
+from appliance.config import Config
+from appliance.db import PRAGMAS, database
+from appliance.search import RANK_WINDOW, RANKED, WINDOW_START, to_fts_query
+from appliance.users import create_user
+from core.highlight import HIT_END, HIT_START
 
 TARGET_P95_MS = 50.0
 OTHER_LOAD_WARNING = 0.1
@@ -81,69 +83,538 @@ QUERIES = (
     "xylophonist",
 )
 
-SURNAMES = (
-    "Smith Jones Williams Brown Taylor Davies Evans Wilson Thomas Johnson Roberts Robinson Thompson Wright "
-    "Walker White Edwards Hughes Green Hall Lewis Harris Clarke Patel Jackson Wood Turner Martin Cooper Hill Ward "
-    "Morris Moore Clark Lee King Baker Harrison Morgan Allen James Scott Phillips Watson Davis Parker Price "
-    "Bennett Young Griffiths Mitchell Kelly Cook Carter Richardson Bailey Collins Bell Shaw Murphy Miller Cox "
-    "Richards Khan Marshall Anderson Simpson Ellis Adams Singh Begum Wilkinson Foster Chapman Powell Webb Rogers "
-    "Gray Mason Ali Hunt Hussain Campbell Matthews Owen Palmer Holmes Mills Barnes Knight Lloyd Butler Russell "
-    "Barker Fisher Stevens Jenkins Murray Dixon Harvey Graham Pearson Ahmed Fletcher Walsh Kaur Gibson Howard "
-    "Andrews Stewart Elliott Reynolds Saunders Payne Fox Ford Pearce Day Brooks West Lawrence Cole Atkinson "
-    "Bradley Spencer Gill Dawson Ball Burton Okonkwo Nguyen Garcia Muller Kowalski Novak Rossi Silva Haddad "
-    "Kim Tanaka Ivanova Mensah Osei Abara Fernandes Lindqvist Papadopoulos Yilmaz Horvath Obrien Dubois "
-    "Schmidt Jansen Ferreira Costa Romano Petrov Sato Chen Wang Zhang Liu Huang Gupta Sharma Iyer Reddy Das "
-    "Mahmoud Farah Abdi Mwangi Otieno Banda Phiri Dlamini Nkosi Adeyemi Eze Balogun Bakker Visser Berg"
-).split()
+SURNAMES = [
+    "Smith",
+    "Jones",
+    "Williams",
+    "Brown",
+    "Taylor",
+    "Davies",
+    "Evans",
+    "Wilson",
+    "Thomas",
+    "Johnson",
+    "Roberts",
+    "Robinson",
+    "Thompson",
+    "Wright",
+    "Walker",
+    "White",
+    "Edwards",
+    "Hughes",
+    "Green",
+    "Hall",
+    "Lewis",
+    "Harris",
+    "Clarke",
+    "Patel",
+    "Jackson",
+    "Wood",
+    "Turner",
+    "Martin",
+    "Cooper",
+    "Hill",
+    "Ward",
+    "Morris",
+    "Moore",
+    "Clark",
+    "Lee",
+    "King",
+    "Baker",
+    "Harrison",
+    "Morgan",
+    "Allen",
+    "James",
+    "Scott",
+    "Phillips",
+    "Watson",
+    "Davis",
+    "Parker",
+    "Price",
+    "Bennett",
+    "Young",
+    "Griffiths",
+    "Mitchell",
+    "Kelly",
+    "Cook",
+    "Carter",
+    "Richardson",
+    "Bailey",
+    "Collins",
+    "Bell",
+    "Shaw",
+    "Murphy",
+    "Miller",
+    "Cox",
+    "Richards",
+    "Khan",
+    "Marshall",
+    "Anderson",
+    "Simpson",
+    "Ellis",
+    "Adams",
+    "Singh",
+    "Begum",
+    "Wilkinson",
+    "Foster",
+    "Chapman",
+    "Powell",
+    "Webb",
+    "Rogers",
+    "Gray",
+    "Mason",
+    "Ali",
+    "Hunt",
+    "Hussain",
+    "Campbell",
+    "Matthews",
+    "Owen",
+    "Palmer",
+    "Holmes",
+    "Mills",
+    "Barnes",
+    "Knight",
+    "Lloyd",
+    "Butler",
+    "Russell",
+    "Barker",
+    "Fisher",
+    "Stevens",
+    "Jenkins",
+    "Murray",
+    "Dixon",
+    "Harvey",
+    "Graham",
+    "Pearson",
+    "Ahmed",
+    "Fletcher",
+    "Walsh",
+    "Kaur",
+    "Gibson",
+    "Howard",
+    "Andrews",
+    "Stewart",
+    "Elliott",
+    "Reynolds",
+    "Saunders",
+    "Payne",
+    "Fox",
+    "Ford",
+    "Pearce",
+    "Day",
+    "Brooks",
+    "West",
+    "Lawrence",
+    "Cole",
+    "Atkinson",
+    "Bradley",
+    "Spencer",
+    "Gill",
+    "Dawson",
+    "Ball",
+    "Burton",
+    "Okonkwo",
+    "Nguyen",
+    "Garcia",
+    "Muller",
+    "Kowalski",
+    "Novak",
+    "Rossi",
+    "Silva",
+    "Haddad",
+    "Kim",
+    "Tanaka",
+    "Ivanova",
+    "Mensah",
+    "Osei",
+    "Abara",
+    "Fernandes",
+    "Lindqvist",
+    "Papadopoulos",
+    "Yilmaz",
+    "Horvath",
+    "Obrien",
+    "Dubois",
+    "Schmidt",
+    "Jansen",
+    "Ferreira",
+    "Costa",
+    "Romano",
+    "Petrov",
+    "Sato",
+    "Chen",
+    "Wang",
+    "Zhang",
+    "Liu",
+    "Huang",
+    "Gupta",
+    "Sharma",
+    "Iyer",
+    "Reddy",
+    "Das",
+    "Mahmoud",
+    "Farah",
+    "Abdi",
+    "Mwangi",
+    "Otieno",
+    "Banda",
+    "Phiri",
+    "Dlamini",
+    "Nkosi",
+    "Adeyemi",
+    "Eze",
+    "Balogun",
+    "Bakker",
+    "Visser",
+    "Berg",
+]
 
-FIRST_NAMES = (
-    "John Mary Anh Lucia Sean Anna James Sarah David Emma Michael Olivia Robert Sophie Daniel Grace Thomas "
-    "Amara Chloe Peter Hannah Paul Lily Mark Ella Richard Amelia Joseph Isla Andrew Mia George Ava Samuel "
-    "Ruby William Freya Ahmed Fatima Mohammed Aisha Wei Mei Hiroshi Yuki Ivan Olga Kwame Ama Carlos Elena "
-    "Luca Giulia Pierre Claire Hans Ingrid Raj Priya Arjun Anjali Chinedu Ngozi Tariq Leila Omar Zara"
-).split()
+FIRST_NAMES = [
+    "John",
+    "Mary",
+    "Anh",
+    "Lucia",
+    "Sean",
+    "Anna",
+    "James",
+    "Sarah",
+    "David",
+    "Emma",
+    "Michael",
+    "Olivia",
+    "Robert",
+    "Sophie",
+    "Daniel",
+    "Grace",
+    "Thomas",
+    "Amara",
+    "Chloe",
+    "Peter",
+    "Hannah",
+    "Paul",
+    "Lily",
+    "Mark",
+    "Ella",
+    "Richard",
+    "Amelia",
+    "Joseph",
+    "Isla",
+    "Andrew",
+    "Mia",
+    "George",
+    "Ava",
+    "Samuel",
+    "Ruby",
+    "William",
+    "Freya",
+    "Ahmed",
+    "Fatima",
+    "Mohammed",
+    "Aisha",
+    "Wei",
+    "Mei",
+    "Hiroshi",
+    "Yuki",
+    "Ivan",
+    "Olga",
+    "Kwame",
+    "Ama",
+    "Carlos",
+    "Elena",
+    "Luca",
+    "Giulia",
+    "Pierre",
+    "Claire",
+    "Hans",
+    "Ingrid",
+    "Raj",
+    "Priya",
+    "Arjun",
+    "Anjali",
+    "Chinedu",
+    "Ngozi",
+    "Tariq",
+    "Leila",
+    "Omar",
+    "Zara",
+]
 
-COMMON_WORDS = (
-    "the patient was seen in clinic today and is well with no new complaints reported since the last review "
-    "of history examination plan on for to at by from after before during this that has had been not "
-    "reports denies noted presented follow up continue current medication dose daily twice weekly "
-    "normal abnormal stable improved worse mild moderate severe acute chronic left right bilateral "
-    "pain swelling fever cough breathlessness fatigue nausea vomiting headache dizziness rash "
-    "blood pressure heart rate temperature oxygen saturation weight height bmi pulse respiratory "
-    "chest abdomen soft non tender bowel sounds present clear lungs air entry heart sounds murmur "
-    "assessment impression diagnosis management advice discussed explained agreed understood consent "
-    "referral clinic appointment weeks months review gp nurse consultant registrar doctor team "
-    "results test scan report specimen sample collected range reference within limits flagged "
-    "history family social smoker alcohol units allergies known drug reaction penicillin "
-    "hypertension diabetes mellitus type asthma copd heart failure atrial fibrillation angina "
-    "stroke kidney disease anaemia thyroid depression anxiety arthritis osteoporosis obesity "
-    "ecg echocardiogram x-ray ultrasound ct mri endoscopy colonoscopy biopsy spirometry "
-    "further action required repeat in if symptoms persist return safety netting given leaflet "
-    "discharge summary admission ward hospital stay inpatient outpatient emergency department "
-    "cardiology respiratory gastroenterology nephrology neurology dermatology endocrinology orthopaedics"
-).split()
+COMMON_WORDS = [
+    "the",
+    "patient",
+    "was",
+    "seen",
+    "in",
+    "clinic",
+    "today",
+    "and",
+    "is",
+    "well",
+    "with",
+    "no",
+    "new",
+    "complaints",
+    "reported",
+    "since",
+    "the",
+    "last",
+    "review",
+    "of",
+    "history",
+    "examination",
+    "plan",
+    "on",
+    "for",
+    "to",
+    "at",
+    "by",
+    "from",
+    "after",
+    "before",
+    "during",
+    "this",
+    "that",
+    "has",
+    "had",
+    "been",
+    "not",
+    "reports",
+    "denies",
+    "noted",
+    "presented",
+    "follow",
+    "up",
+    "continue",
+    "current",
+    "medication",
+    "dose",
+    "daily",
+    "twice",
+    "weekly",
+    "normal",
+    "abnormal",
+    "stable",
+    "improved",
+    "worse",
+    "mild",
+    "moderate",
+    "severe",
+    "acute",
+    "chronic",
+    "left",
+    "right",
+    "bilateral",
+    "pain",
+    "swelling",
+    "fever",
+    "cough",
+    "breathlessness",
+    "fatigue",
+    "nausea",
+    "vomiting",
+    "headache",
+    "dizziness",
+    "rash",
+    "blood",
+    "pressure",
+    "heart",
+    "rate",
+    "temperature",
+    "oxygen",
+    "saturation",
+    "weight",
+    "height",
+    "bmi",
+    "pulse",
+    "respiratory",
+    "chest",
+    "abdomen",
+    "soft",
+    "non",
+    "tender",
+    "bowel",
+    "sounds",
+    "present",
+    "clear",
+    "lungs",
+    "air",
+    "entry",
+    "heart",
+    "sounds",
+    "murmur",
+    "assessment",
+    "impression",
+    "diagnosis",
+    "management",
+    "advice",
+    "discussed",
+    "explained",
+    "agreed",
+    "understood",
+    "consent",
+    "referral",
+    "clinic",
+    "appointment",
+    "weeks",
+    "months",
+    "review",
+    "gp",
+    "nurse",
+    "consultant",
+    "registrar",
+    "doctor",
+    "team",
+    "results",
+    "test",
+    "scan",
+    "report",
+    "specimen",
+    "sample",
+    "collected",
+    "range",
+    "reference",
+    "within",
+    "limits",
+    "flagged",
+    "history",
+    "family",
+    "social",
+    "smoker",
+    "alcohol",
+    "units",
+    "allergies",
+    "known",
+    "drug",
+    "reaction",
+    "penicillin",
+    "hypertension",
+    "diabetes",
+    "mellitus",
+    "type",
+    "asthma",
+    "copd",
+    "heart",
+    "failure",
+    "atrial",
+    "fibrillation",
+    "angina",
+    "stroke",
+    "kidney",
+    "disease",
+    "anaemia",
+    "thyroid",
+    "depression",
+    "anxiety",
+    "arthritis",
+    "osteoporosis",
+    "obesity",
+    "ecg",
+    "echocardiogram",
+    "x-ray",
+    "ultrasound",
+    "ct",
+    "mri",
+    "endoscopy",
+    "colonoscopy",
+    "biopsy",
+    "spirometry",
+    "further",
+    "action",
+    "required",
+    "repeat",
+    "in",
+    "if",
+    "symptoms",
+    "persist",
+    "return",
+    "safety",
+    "netting",
+    "given",
+    "leaflet",
+    "discharge",
+    "summary",
+    "admission",
+    "ward",
+    "hospital",
+    "stay",
+    "inpatient",
+    "outpatient",
+    "emergency",
+    "department",
+    "cardiology",
+    "respiratory",
+    "gastroenterology",
+    "nephrology",
+    "neurology",
+    "dermatology",
+    "endocrinology",
+    "orthopaedics",
+]
 
 LAB_TESTS = (
-    ("Haemoglobin", "g/dL", 11.0, 17.0), ("White cell count", "x10^9/L", 3.5, 12.0),
-    ("Platelets", "x10^9/L", 140, 420), ("Sodium", "mmol/L", 132, 146), ("Potassium", "mmol/L", 3.3, 5.4),
-    ("Creatinine", "umol/L", 50, 130), ("eGFR", "mL/min", 40, 95), ("HbA1c", "mmol/mol", 35, 80),
-    ("Cholesterol", "mmol/L", 3.0, 7.5), ("TSH", "mU/L", 0.3, 5.5), ("CRP", "mg/L", 1, 60),
-    ("ALT", "U/L", 10, 80), ("Ferritin", "ug/L", 15, 300), ("INR", "", 0.9, 3.5),
+    ("Haemoglobin", "g/dL", 11.0, 17.0),
+    ("White cell count", "x10^9/L", 3.5, 12.0),
+    ("Platelets", "x10^9/L", 140, 420),
+    ("Sodium", "mmol/L", 132, 146),
+    ("Potassium", "mmol/L", 3.3, 5.4),
+    ("Creatinine", "umol/L", 50, 130),
+    ("eGFR", "mL/min", 40, 95),
+    ("HbA1c", "mmol/mol", 35, 80),
+    ("Cholesterol", "mmol/L", 3.0, 7.5),
+    ("TSH", "mU/L", 0.3, 5.5),
+    ("CRP", "mg/L", 1, 60),
+    ("ALT", "U/L", 10, 80),
+    ("Ferritin", "ug/L", 15, 300),
+    ("INR", "", 0.9, 3.5),
 )
 
 DRUGS = (
-    "metformin", "amlodipine", "ramipril", "atorvastatin", "simvastatin", "bisoprolol", "omeprazole",
-    "lansoprazole", "levothyroxine", "salbutamol", "beclometasone", "amoxicillin", "doxycycline",
-    "clarithromycin", "paracetamol", "ibuprofen", "naproxen", "codeine", "tramadol", "sertraline",
-    "citalopram", "fluoxetine", "warfarin", "apixaban", "rivaroxaban", "furosemide", "bendroflumethiazide",
-    "insulin", "gliclazide", "prednisolone", "allopurinol", "colchicine", "losartan", "clopidogrel", "aspirin",
+    "metformin",
+    "amlodipine",
+    "ramipril",
+    "atorvastatin",
+    "simvastatin",
+    "bisoprolol",
+    "omeprazole",
+    "lansoprazole",
+    "levothyroxine",
+    "salbutamol",
+    "beclometasone",
+    "amoxicillin",
+    "doxycycline",
+    "clarithromycin",
+    "paracetamol",
+    "ibuprofen",
+    "naproxen",
+    "codeine",
+    "tramadol",
+    "sertraline",
+    "citalopram",
+    "fluoxetine",
+    "warfarin",
+    "apixaban",
+    "rivaroxaban",
+    "furosemide",
+    "bendroflumethiazide",
+    "insulin",
+    "gliclazide",
+    "prednisolone",
+    "allopurinol",
+    "colchicine",
+    "losartan",
+    "clopidogrel",
+    "aspirin",
 )
 
 RARE_WORDS = ("phaeochromocytoma", "sarcoidosis", "amyloidosis", "porphyria", "acromegaly", "myasthenia")
 
 TITLES = {
-    "lab_report": "LABORATORY REPORT", "referral": "REFERRAL LETTER", "prescription": "PRESCRIPTION",
-    "discharge_summary": "DISCHARGE SUMMARY", "consent_form": "CONSENT FORM", "invoice": "INVOICE",
+    "lab_report": "LABORATORY REPORT",
+    "referral": "REFERRAL LETTER",
+    "prescription": "PRESCRIPTION",
+    "discharge_summary": "DISCHARGE SUMMARY",
+    "consent_form": "CONSENT FORM",
+    "invoice": "INVOICE",
     "other": "CLINIC CORRESPONDENCE",
 }
 
@@ -206,12 +677,12 @@ class TextMaker:
             picks = self.draws.choice(len(self.words), size=max(count, WORDS_PER_DRAW), p=self.probabilities)
             self.buffer, self.cursor = self.words[picks].tolist(), 0
         self.cursor += count
-        return self.buffer[self.cursor - count:self.cursor]
+        return self.buffer[self.cursor - count : self.cursor]
 
     def prose(self, count: int) -> str:
         """`count` words of free text in sentences of a dozen words."""
         words = self.draw(count)
-        return " ".join(" ".join(words[i:i + 12]).capitalize() + "." for i in range(0, count, 12))
+        return " ".join(" ".join(words[i : i + 12]).capitalize() + "." for i in range(0, count, 12))
 
     def lab_line(self) -> str:
         """One result line: test, value, unit and reference range."""
@@ -265,8 +736,9 @@ def patient_rows(count: int, rng: random.Random) -> list[tuple]:
     for pid in range(1, count + 1):
         dob = dt.date(1930, 1, 1) + dt.timedelta(days=rng.randrange(365 * 90))
         created = timestamp(dt.date(2020, 1, 1) + dt.timedelta(days=rng.randrange(365 * 4)), rng)
-        rows.append((pid, mrn_of(pid), rng.choice(SURNAMES), rng.choice(FIRST_NAMES), dob.isoformat(),
-                     created, created))
+        rows.append(
+            (pid, mrn_of(pid), rng.choice(SURNAMES), rng.choice(FIRST_NAMES), dob.isoformat(), created, created)
+        )
     return rows
 
 
@@ -279,24 +751,31 @@ def header_lines(doc_type: str, patient: tuple | None, day: dt.date, number: int
     if patient:
         dob = dt.date.fromisoformat(patient[4])
         lines += [f"Date of Birth: {dob:%d/%m/%Y}", f"MRN: {patient[1]}"]
-    return lines + [f"Report Date: {day:%d/%m/%Y}"]
+    return [*lines, f"Report Date: {day:%d/%m/%Y}"]
 
 
 def insert_batch(cursor, batch: dict[str, list[tuple]]) -> None:
     """Write one batch of generated rows with one executemany per table."""
     cursor.executemany(
-        'INSERT INTO scan (id, sha256, original_name, source, size, status, page_count, received_at) '
-        'VALUES (?, ?, ?, ?, ?, ?, ?, ?)', batch["scan"])
+        "INSERT INTO scan (id, sha256, original_name, source, size, status, page_count, received_at) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        batch["scan"],
+    )
     cursor.executemany(
-        'INSERT INTO job (id, scan_id, state, attempts, pages_total, pages_done, created_at, finished_at) '
-        'VALUES (?, ?, ?, ?, ?, ?, ?, ?)', batch["job"])
+        "INSERT INTO job (id, scan_id, state, attempts, pages_total, pages_done, created_at, finished_at) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        batch["job"],
+    )
     cursor.executemany(
-        'INSERT INTO document (id, uid, scan_id, patient_id, status, review_reason, doc_type, doc_date, '
-        'first_page, page_count, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
-        batch["document"])
+        "INSERT INTO document (id, uid, scan_id, patient_id, status, review_reason, doc_type, doc_date, "
+        "first_page, page_count, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        batch["document"],
+    )
     cursor.executemany(
-        'INSERT INTO page (id, scan_id, document_id, number, text, text_source, confidence, rotation, is_separator) '
-        'VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)', batch["page"])
+        "INSERT INTO page (id, scan_id, document_id, number, text, text_source, confidence, rotation, is_separator) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        batch["page"],
+    )
     cursor.executemany("INSERT INTO page_fts (rowid, text) VALUES (?, ?)", batch["page_fts"])
 
 
@@ -319,13 +798,27 @@ def document_batches(corpus: Corpus, patients: list[tuple], rng: random.Random, 
         day = dt.date(2019, 1, 1) + dt.timedelta(days=rng.randrange(365 * 6))
         received = timestamp(day + dt.timedelta(days=rng.randrange(30)), rng)
         sha = hashlib.sha256(f"bench-scan-{doc_id}".encode()).hexdigest()
-        batch["scan"].append((doc_id, sha, f"scan-{doc_id:06d}.pdf", "inbox", page_count * 180_000, "processed",
-                              page_count, received))
+        batch["scan"].append(
+            (doc_id, sha, f"scan-{doc_id:06d}.pdf", "inbox", page_count * 180_000, "processed", page_count, received)
+        )
         batch["job"].append((doc_id, doc_id, "done", 1, page_count, page_count, received, received))
         status, reason = ("filed", None) if patient else ("needs_review", "no patient identifier found")
-        batch["document"].append((doc_id, str(uuid.UUID(int=rng.getrandbits(128), version=4)), doc_id,
-                                  patient[0] if patient else None, status, reason, doc_type, day.isoformat(),
-                                  1, page_count, received, received))
+        batch["document"].append(
+            (
+                doc_id,
+                str(uuid.UUID(int=rng.getrandbits(128), version=4)),
+                doc_id,
+                patient[0] if patient else None,
+                status,
+                reason,
+                doc_type,
+                day.isoformat(),
+                1,
+                page_count,
+                received,
+                received,
+            )
+        )
         for number in range(1, page_count + 1):
             page_id += 1
             text = maker.page(header_lines(doc_type, patient, day, number))
@@ -346,8 +839,11 @@ def new_batch() -> dict[str, list[tuple]]:
 
 def build_box(data_dir: Path, pages: int) -> tuple[Config, Corpus, float]:
     """Open a fresh box in `data_dir` and fill it with `pages` generated pages in one transaction."""
-    corpus = Corpus(pages=pages, documents=max(1, pages // PAGES_PER_DOCUMENT),
-                    patients=max(1, pages // (PAGES_PER_DOCUMENT * DOCUMENTS_PER_PATIENT)))
+    corpus = Corpus(
+        pages=pages,
+        documents=max(1, pages // PAGES_PER_DOCUMENT),
+        patients=max(1, pages // (PAGES_PER_DOCUMENT * DOCUMENTS_PER_PATIENT)),
+    )
     config = Config(data_dir=data_dir, ocr_processes=1)
     start = time.perf_counter()
     open_box(config)
@@ -355,8 +851,11 @@ def build_box(data_dir: Path, pages: int) -> tuple[Config, Corpus, float]:
     patients = patient_rows(corpus.patients, rng)
     with database.atomic():
         cursor = database.cursor()
-        cursor.executemany('INSERT INTO patient (id, mrn, last_name, first_name, dob, created_at, updated_at) '
-                           'VALUES (?, ?, ?, ?, ?, ?, ?)', patients)
+        cursor.executemany(
+            "INSERT INTO patient (id, mrn, last_name, first_name, dob, created_at, updated_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            patients,
+        )
         for batch in document_batches(corpus, patients, rng):
             insert_batch(cursor, batch)
     return config, corpus, time.perf_counter() - start
@@ -486,8 +985,10 @@ def machine() -> str:
     """A generic description of this machine: cores, CPU model, RAM, Python and SQLite versions."""
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     ram = psutil.virtual_memory().total / 2**30
-    return (f"{cores}-core {cpu_model()}, {ram:.0f} GiB RAM, Python {platform.python_version()}, "
-            f"SQLite {sqlite3.sqlite_version}")
+    return (
+        f"{cores}-core {cpu_model()}, {ram:.0f} GiB RAM, Python {platform.python_version()}, "
+        f"SQLite {sqlite3.sqlite_version}"
+    )
 
 
 def per_query_table(latencies: Latencies, hits: dict[str, int]) -> list[str]:
@@ -495,24 +996,35 @@ def per_query_table(latencies: Latencies, hits: dict[str, int]) -> list[str]:
     rows = [f"  {'query':28}{'hits':>6}{'direct p50':>12}{'endpoint p50':>14}"]
     for q in latencies.baseline:
         hits_shown = f"{hits[q]}" if hits[q] < LIMIT else f"{LIMIT - 1}+"
-        rows.append(f"  {q:28}{hits_shown:>6}{statistics.median(latencies.baseline[q]):>10.2f}ms"
-                    f"{statistics.median(latencies.endpoint[q]):>12.2f}ms")
+        rows.append(
+            f"  {q:28}{hits_shown:>6}{statistics.median(latencies.baseline[q]):>10.2f}ms"
+            f"{statistics.median(latencies.endpoint[q]):>12.2f}ms"
+        )
     return rows
 
 
-def figures_of(corpus: Corpus, repeat: int, build_seconds: float, database_mb: float,
-               latencies: Latencies) -> Figures:
+def figures_of(corpus: Corpus, repeat: int, build_seconds: float, database_mb: float, latencies: Latencies) -> Figures:
     """The run's headline figures from the raw latencies."""
     b, e = pooled(latencies.baseline), pooled(latencies.endpoint)
     b50, b95, e50, e95 = percentile(b, 50), percentile(b, 95), percentile(e, 50), percentile(e, 95)
     return Figures(
-        machine=machine(), pages=corpus.pages, documents=corpus.documents, patients=corpus.patients,
-        queries=len(latencies.baseline), repeat=repeat, build_seconds=round(build_seconds, 1),
+        machine=machine(),
+        pages=corpus.pages,
+        documents=corpus.documents,
+        patients=corpus.patients,
+        queries=len(latencies.baseline),
+        repeat=repeat,
+        build_seconds=round(build_seconds, 1),
         database_mb=round(database_mb, 1),
-        baseline_p50_ms=b50, baseline_p95_ms=b95, endpoint_p50_ms=e50, endpoint_p95_ms=e95,
+        baseline_p50_ms=b50,
+        baseline_p95_ms=b95,
+        endpoint_p50_ms=e50,
+        endpoint_p95_ms=e95,
         other_load=round(latencies.other_load, 3),
-        ratio_p50=round(e50 / b50, 2), ratio_p95=round(e95 / b95, 2),
-        target_p95_ms=TARGET_P95_MS, meets_target=e95 <= TARGET_P95_MS,
+        ratio_p50=round(e50 / b50, 2),
+        ratio_p95=round(e95 / b95, 2),
+        target_p95_ms=TARGET_P95_MS,
+        meets_target=e95 <= TARGET_P95_MS,
     )
 
 
@@ -533,8 +1045,10 @@ def report(f: Figures, details: list[str]) -> str:
         f"other programs' share of the machine while measuring: {f.other_load:.0%}",
     ]
     if f.other_load > OTHER_LOAD_WARNING:
-        rows.append(f"warning: other programs used over {OTHER_LOAD_WARNING:.0%} of the machine during the run; "
-                    "the latencies are not reliable, run again on a quiet machine")
+        rows.append(
+            f"warning: other programs used over {OTHER_LOAD_WARNING:.0%} of the machine during the run; "
+            "the latencies are not reliable, run again on a quiet machine"
+        )
     return "\n".join(rows)
 
 

@@ -1,15 +1,14 @@
 """DigiFort's cloud hub: head office's service that every clinic box syncs to."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
-
 from pathlib import Path
 
 from flask import Flask, jsonify, render_template, request
-from werkzeug.middleware.proxy_fix import ProxyFix
 
-from appliance.web import secret_key_for
-from appliance.web.security import add_security_headers
+import core.web
+from core.web.security import add_security_headers, secret_key_for, trust_proxies
 
 from .config import HubConfig
 from .db import database
@@ -27,13 +26,15 @@ class HubContext:
     nonces: object
 
 
-ERRORS = {400: ("Bad request", "The request could not be understood."),
-          401: ("Not signed in", "This address needs credentials."),
-          403: ("Not allowed", "Your role does not give access to this page."),
-          404: ("Not found", "There is nothing here, or it is not yours to see."),
-          405: ("Not allowed", "This address does not take that kind of request."),
-          413: ("Too large", "The request is larger than the hub accepts."),
-          429: ("Too many attempts", "Too many attempts; wait a few minutes and try again.")}
+ERRORS = {
+    400: ("Bad request", "The request could not be understood."),
+    401: ("Not signed in", "This address needs credentials."),
+    403: ("Not allowed", "Your role does not give access to this page."),
+    404: ("Not found", "There is nothing here, or it is not yours to see."),
+    405: ("Not allowed", "This address does not take that kind of request."),
+    413: ("Too large", "The request is larger than the hub accepts."),
+    429: ("Too many attempts", "Too many attempts; wait a few minutes and try again."),
+}
 
 
 def create_app(config: HubConfig | None = None) -> Flask:
@@ -44,10 +45,10 @@ def create_app(config: HubConfig | None = None) -> Flask:
 
     config = config or HubConfig.from_env()
     open_hub(config, pooled=True)
-    static = Path(__file__).resolve().parent.parent / "appliance" / "web" / "static"
+    static = Path(core.web.__file__).resolve().parent / "static"
     app = Flask(__name__, template_folder="web/templates", static_folder=str(static))
     app.config.update(
-        SECRET_KEY=secret_key_for(config),
+        SECRET_KEY=secret_key_for(config.secret_key, config.data_dir),
         MAX_CONTENT_LENGTH=max(config.chunk_bytes, config.max_batch_bytes) + 64 * 1024,
         SESSION_COOKIE_NAME="digifort_hub_form",
         SESSION_COOKIE_HTTPONLY=True,
@@ -57,8 +58,7 @@ def create_app(config: HubConfig | None = None) -> Flask:
         RATELIMIT_STORAGE_URI=config.redis_url or "memory://",
         RATELIMIT_HEADERS_ENABLED=True,
     )
-    # nginx in front is the one proxy hop trusted for the client address and scheme.
-    app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1)
+    trust_proxies(app, config.proxy_hops)
     app.extensions["digifort_hub"] = HubContext(config, prepare_storage(config), nonce_store(config.redis_url))
     database.close()
     csrf.init_app(app)
@@ -80,8 +80,13 @@ def create_app(config: HubConfig | None = None) -> Flask:
 
     def http_error(problem):
         if request.path.startswith("/api/"):
-            return jsonify({"error": problem.name.lower().replace(" ", "_"), "message": problem.description,
-                            "retry": problem.code == 429}), problem.code
+            return jsonify(
+                {
+                    "error": problem.name.lower().replace(" ", "_"),
+                    "message": problem.description,
+                    "retry": problem.code == 429,
+                }
+            ), problem.code
         title, message = ERRORS[problem.code]
         return render_template("hub_error.html", code=problem.code, title=title, message=message), problem.code
 

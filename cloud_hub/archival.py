@@ -4,6 +4,7 @@ The default class, STANDARD_IA, is cheaper to keep and still readable at once (p
 downloads keep working). The local volume of the embedded default has no classes; there the
 job does nothing.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -21,8 +22,9 @@ def archive_old_blobs(storage: Storage, after_days: int, storage_class: str) -> 
     cutoff = utcnow() - dt.timedelta(days=after_days)
     moved = 0
     while True:
-        due = list(Blob.select().where((Blob.created_at < cutoff) & Blob.archived_at.is_null())
-                   .order_by(Blob.id).limit(BATCH))
+        due = list(
+            Blob.select().where((Blob.created_at < cutoff) & Blob.archived_at.is_null()).order_by(Blob.id).limit(BATCH)
+        )
         if not due:
             return moved
         for blob in due:

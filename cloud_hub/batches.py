@@ -6,12 +6,12 @@ with the batch: the same batch id sent again gets the same answer (even while th
 commit is still running, the second waits for it), and the same id with different content is
 refused.
 """
+
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
 import json
-
 from dataclasses import dataclass
 
 import peewee as pw
@@ -124,10 +124,14 @@ def check_patient(data) -> PatientData:
     """A patient item's data, checked, or ItemRefused."""
     if not isinstance(data, dict):
         raise ItemRefused("patient must be an object")
-    return PatientData(mrn=_text(data.get("mrn"), "patient.mrn"), fields={
-        "last_name": _text(data.get("last_name"), "patient.last_name"),
-        "first_name": _text(data.get("first_name"), "patient.first_name"),
-        "dob": _date(data.get("dob"), "patient.dob")})
+    return PatientData(
+        mrn=_text(data.get("mrn"), "patient.mrn"),
+        fields={
+            "last_name": _text(data.get("last_name"), "patient.last_name"),
+            "first_name": _text(data.get("first_name"), "patient.first_name"),
+            "dob": _date(data.get("dob"), "patient.dob"),
+        },
+    )
 
 
 def check_document(commit: Commit, data) -> DocumentData:
@@ -142,9 +146,14 @@ def check_document(commit: Commit, data) -> DocumentData:
     if status not in DOC_STATUSES:
         raise ItemRefused(f"document.status must be one of {', '.join(DOC_STATUSES)}")
     pages = data.get("pages")
-    if not isinstance(pages, list) or not pages or not all(
+    if (
+        not isinstance(pages, list)
+        or not pages
+        or not all(
             isinstance(p, dict) and isinstance(p.get("number"), int) and isinstance(p.get("text", ""), str)
-            for p in pages):
+            for p in pages
+        )
+    ):
         raise ItemRefused("document.pages must be a list of {number, text}")
     if len({p["number"] for p in pages}) != len(pages):
         raise ItemRefused("document.pages has the same page number twice")
@@ -152,8 +161,10 @@ def check_document(commit: Commit, data) -> DocumentData:
         "status": status,
         "review_reason": _text(data.get("review_reason"), "review_reason", required=False, limit=2000),
         "doc_type": _text(data.get("doc_type"), "document.doc_type", limit=64),
-        "doc_date": _date(data.get("doc_date"), "document.doc_date"), "page_count": len(pages),
-        "blob_sha256": sha, "original_name": _text(data.get("original_name"), "document.original_name", limit=1000),
+        "doc_date": _date(data.get("doc_date"), "document.doc_date"),
+        "page_count": len(pages),
+        "blob_sha256": sha,
+        "original_name": _text(data.get("original_name"), "document.original_name", limit=1000),
     }
     patient = check_patient(data["patient"]) if data.get("patient") else None
     if sha not in commit.stored_blobs:
@@ -171,14 +182,19 @@ def check_audit(commit: Commit, event) -> AuditData:
         raise ItemRefused("event.at must be an ISO date and time") from None
     device = commit.device
     detail = event.get("detail")
-    return AuditData(key=f"{device.uid}:{_text(str(event.get('key', '')), 'event.key', limit=64)}", fields={
-        "organisation": device.organisation_id, "at": at,
-        "actor": f"{_text(event.get('actor'), 'event.actor', limit=200)} (box {device.name})"[:255],
-        "action": _text(event.get("action"), "event.action", limit=100),
-        "object_type": _text(event.get("object_type"), "event.object_type", required=False, limit=64),
-        "object_id": _text(event.get("object_id"), "event.object_id", required=False, limit=64),
-        "address": _text(event.get("address"), "event.address", required=False, limit=100),
-        "detail": json.dumps(detail, sort_keys=True) if detail else None})
+    return AuditData(
+        key=f"{device.uid}:{_text(str(event.get('key', '')), 'event.key', limit=64)}",
+        fields={
+            "organisation": device.organisation_id,
+            "at": at,
+            "actor": f"{_text(event.get('actor'), 'event.actor', limit=200)} (box {device.name})"[:255],
+            "action": _text(event.get("action"), "event.action", limit=100),
+            "object_type": _text(event.get("object_type"), "event.object_type", required=False, limit=64),
+            "object_id": _text(event.get("object_id"), "event.object_id", required=False, limit=64),
+            "address": _text(event.get("address"), "event.address", required=False, limit=100),
+            "detail": json.dumps(detail, sort_keys=True) if detail else None,
+        },
+    )
 
 
 def check_item(commit: Commit, item) -> PatientData | DocumentData:
@@ -198,10 +214,17 @@ def check_item(commit: Commit, item) -> PatientData | DocumentData:
 
 def stored_blobs(device: Device, items: list) -> set[str]:
     """Which of the blobs the batch's documents name are stored for the organisation (one query)."""
-    named = {str(item["document"].get("blob_sha256", "")).lower() for item in items
-             if isinstance(item, dict) and isinstance(item.get("document"), dict)}
-    return {sha for (sha,) in Blob.select(Blob.sha256).where(
-        (Blob.organisation == device.organisation_id) & Blob.sha256.in_(list(named))).tuples()}
+    named = {
+        str(item["document"].get("blob_sha256", "")).lower()
+        for item in items
+        if isinstance(item, dict) and isinstance(item.get("document"), dict)
+    }
+    return {
+        sha
+        for (sha,) in Blob.select(Blob.sha256)
+        .where((Blob.organisation == device.organisation_id) & Blob.sha256.in_(list(named)))
+        .tuples()
+    }
 
 
 class _Fallback(Exception):
@@ -212,14 +235,24 @@ def _patients(commit: Commit, wanted: list[PatientData]) -> dict[str, int]:
     """Patient ids by MRN for `wanted`: found, brought up to date, or created (few statements)."""
     device = commit.device
     by_mrn = {p.mrn: p for p in wanted}
-    existing = {p.mrn: p for p in Patient.select().where(
-        (Patient.clinic == device.clinic_id) & Patient.mrn.in_(list(by_mrn)))}
+    existing = {
+        p.mrn: p for p in Patient.select().where((Patient.clinic == device.clinic_id) & Patient.mrn.in_(list(by_mrn)))
+    }
     for mrn, patient in existing.items():
         if any(getattr(patient, name) != value for name, value in by_mrn[mrn].fields.items()):
             Patient.update(updated_at=utcnow(), **by_mrn[mrn].fields).where(Patient.id == patient.id).execute()
     ids = {mrn: patient.id for mrn, patient in existing.items()}
-    new = [{"organisation": device.organisation_id, "clinic": device.clinic_id, "mrn": mrn, "updated_at": utcnow(),
-            **data.fields} for mrn, data in by_mrn.items() if mrn not in existing]
+    new = [
+        {
+            "organisation": device.organisation_id,
+            "clinic": device.clinic_id,
+            "mrn": mrn,
+            "updated_at": utcnow(),
+            **data.fields,
+        }
+        for mrn, data in by_mrn.items()
+        if mrn not in existing
+    ]
     if new:
         ids.update({mrn: pid for pid, mrn in Patient.insert_many(new).returning(Patient.id, Patient.mrn).tuples()})
     return ids
@@ -233,8 +266,9 @@ def _apply_bulk(commit: Commit, checked: list[tuple[int, PatientData | DocumentD
         raise _Fallback("removals are applied one by one")
     events = [(index, data) for index, data in checked if isinstance(data, AuditData)]
     if events:
-        AuditEvent.insert_many([{"source_key": data.key, **data.fields} for _, data in events]).on_conflict_ignore(
-        ).execute()
+        AuditEvent.insert_many(
+            [{"source_key": data.key, **data.fields} for _, data in events]
+        ).on_conflict_ignore().execute()
         for index, _ in events:
             results[index]["status"] = "applied"
     device = commit.device
@@ -247,18 +281,39 @@ def _apply_bulk(commit: Commit, checked: list[tuple[int, PatientData | DocumentD
     for index, data in checked:
         if isinstance(data, PatientData):
             results[index]["status"] = "applied"
-    existing = {d.uid: d for d in Document.select().where(
-        (Document.organisation == device.organisation_id) & Document.uid.in_([data.uid for _, data in documents]))}
+    existing = {
+        d.uid: d
+        for d in Document.select().where(
+            (Document.organisation == device.organisation_id) & Document.uid.in_([data.uid for _, data in documents])
+        )
+    }
     if existing:
         raise _Fallback("documents already at the hub are compared one by one")
     if not documents:
         return
-    rows = [{"organisation": device.organisation_id, "clinic": device.clinic_id, "device": device.id, "uid": data.uid,
-             "patient": patient_ids[data.patient.mrn] if data.patient else None, "created_at": utcnow(),
-             "updated_at": utcnow(), **data.fields} for _, data in documents]
-    ids = dict((uid, doc_id) for doc_id, uid in Document.insert_many(rows).returning(Document.id, Document.uid).tuples())
-    Page.insert_many([{"document": ids[data.uid], "organisation": device.organisation_id, "number": number,
-                       "text": text} for _, data in documents for number, text in data.pages]).execute()
+    rows = [
+        {
+            "organisation": device.organisation_id,
+            "clinic": device.clinic_id,
+            "device": device.id,
+            "uid": data.uid,
+            "patient": patient_ids[data.patient.mrn] if data.patient else None,
+            "created_at": utcnow(),
+            "updated_at": utcnow(),
+            **data.fields,
+        }
+        for _, data in documents
+    ]
+    ids = dict(
+        (uid, doc_id) for doc_id, uid in Document.insert_many(rows).returning(Document.id, Document.uid).tuples()
+    )
+    Page.insert_many(
+        [
+            {"document": ids[data.uid], "organisation": device.organisation_id, "number": number, "text": text}
+            for _, data in documents
+            for number, text in data.pages
+        ]
+    ).execute()
     for index, data in documents:
         results[index]["status"] = "applied"
         commit.pages += len(data.pages)
@@ -299,16 +354,27 @@ def _apply_one(commit: Commit, data: PatientData | DocumentData | RemovalData | 
         if stored == wanted and stored_pages == data.pages:
             return "unchanged"
         Document.update(updated_at=utcnow(), patient=patient_id, **data.fields).where(
-            Document.id == existing.id).execute()
+            Document.id == existing.id
+        ).execute()
         Page.delete().where(Page.document == existing.id).execute()
         document_id = existing.id
     else:
-        document_id = Document.create(organisation=device.organisation_id, clinic=device.clinic_id, device=device,
-                                      uid=data.uid, patient=patient_id, **data.fields).id
+        document_id = Document.create(
+            organisation=device.organisation_id,
+            clinic=device.clinic_id,
+            device=device,
+            uid=data.uid,
+            patient=patient_id,
+            **data.fields,
+        ).id
         commit.pages += len(data.pages)
         commit.documents += 1
-    Page.insert_many([{"document": document_id, "organisation": device.organisation_id, "number": number,
-                       "text": text} for number, text in data.pages]).execute()
+    Page.insert_many(
+        [
+            {"document": document_id, "organisation": device.organisation_id, "number": number, "text": text}
+            for number, text in data.pages
+        ]
+    ).execute()
     return "applied"
 
 
@@ -350,21 +416,36 @@ def commit(device: Device, body: bytes, batch: dict) -> tuple[dict, bool]:
     try:
         with database.atomic():
             current = locked(Device.select().where(Device.id == device.id)).get()
-            record = Batch.create(device=device, batch_uid=batch["batch_id"], seq=batch["seq"], digest=digest,
-                                  response="", items=len(batch["items"]))
+            record = Batch.create(
+                device=device,
+                batch_uid=batch["batch_id"],
+                seq=batch["seq"],
+                digest=digest,
+                response="",
+                items=len(batch["items"]),
+            )
             commit_state = Commit(device, stored_blobs(device, batch["items"]))
             results = apply_items(commit_state, batch["items"])
             if commit_state.documents:
-                billing.meter(device.organisation_id, device.id, pages=commit_state.pages,
-                              documents=commit_state.documents)
+                billing.meter(
+                    device.organisation_id, device.id, pages=commit_state.pages, documents=commit_state.documents
+                )
             gap = max(0, batch["seq"] - current.last_seq - 1)
-            answer = {"batch_id": batch["batch_id"], "seq": batch["seq"], "results": results,
-                      "committed_at": utcnow().isoformat() + "Z"}
+            answer = {
+                "batch_id": batch["batch_id"],
+                "seq": batch["seq"],
+                "results": results,
+                "committed_at": utcnow().isoformat() + "Z",
+            }
             if gap:
                 answer["gap"] = {"expected_seq": current.last_seq + 1, "missing": gap}
             Batch.update(response=json.dumps(answer)).where(Batch.id == record.id).execute()
-            Device.update(last_seq=max(current.last_seq, batch["seq"]), seq_gaps=Device.seq_gaps + gap,
-                          last_batch_at=utcnow(), **_reported(batch, current)).where(Device.id == device.id).execute()
+            Device.update(
+                last_seq=max(current.last_seq, batch["seq"]),
+                seq_gaps=Device.seq_gaps + gap,
+                last_batch_at=utcnow(),
+                **_reported(batch, current),
+            ).where(Device.id == device.id).execute()
     except pw.IntegrityError:
         earlier = _earlier_answer(device, batch["batch_id"], digest)
         if earlier is None:
@@ -394,6 +475,9 @@ def _earlier_answer(device: Device, batch_uid: str, digest: str) -> dict | None:
     if record is None:
         return None
     if record.digest != digest:
-        raise BatchError(409, "batch_id_reused", "this batch id was already used for different content; "
-                         "give every new batch a new id")
+        raise BatchError(
+            409,
+            "batch_id_reused",
+            "this batch id was already used for different content; give every new batch a new id",
+        )
     return json.loads(record.response)

@@ -9,6 +9,7 @@ bytes each organisation stores. A month's usage is priced with the organisation'
   summed over the month's days, divided by the number of days in the month, in GB (10^9 bytes);
 - data transferred: bytes in plus bytes out, in GB, × price per GB.
 """
+
 from __future__ import annotations
 
 import calendar
@@ -24,25 +25,46 @@ from .db import database
 from .models import Blob, Invoice, Organisation, PricePlan, UsageDaily, utcnow
 
 GB = Decimal(10**9)
-DEFAULT_PLAN = {"currency": "GBP", "per_page": Decimal("0.0200"), "per_gb_month": Decimal("0.1000"),
-                "per_gb_transfer": Decimal("0.0500")}
+DEFAULT_PLAN = {
+    "currency": "GBP",
+    "per_page": Decimal("0.0200"),
+    "per_gb_month": Decimal("0.1000"),
+    "per_gb_transfer": Decimal("0.0500"),
+}
 
 
 class BillingError(ValueError):
     """A month or a plan given is not usable."""
 
 
-def meter(organisation_id: int, device_id: int = 0, *, pages: int = 0, documents: int = 0, bytes_in: int = 0,
-          bytes_out: int = 0, day: dt.date | None = None) -> None:
+def meter(
+    organisation_id: int,
+    device_id: int = 0,
+    *,
+    pages: int = 0,
+    documents: int = 0,
+    bytes_in: int = 0,
+    bytes_out: int = 0,
+    day: dt.date | None = None,
+) -> None:
     """Add to an organisation's (and device's) usage for the day."""
     day = day or utcnow().date()
-    UsageDaily.insert(organisation=organisation_id, day=day, device_id=device_id, pages=pages, documents=documents,
-                      bytes_in=bytes_in, bytes_out=bytes_out).on_conflict(
+    UsageDaily.insert(
+        organisation=organisation_id,
+        day=day,
+        device_id=device_id,
+        pages=pages,
+        documents=documents,
+        bytes_in=bytes_in,
+        bytes_out=bytes_out,
+    ).on_conflict(
         conflict_target=[UsageDaily.organisation, UsageDaily.day, UsageDaily.device_id],
-        update={UsageDaily.pages: UsageDaily.pages + pw.EXCLUDED.pages,
-                UsageDaily.documents: UsageDaily.documents + pw.EXCLUDED.documents,
-                UsageDaily.bytes_in: UsageDaily.bytes_in + pw.EXCLUDED.bytes_in,
-                UsageDaily.bytes_out: UsageDaily.bytes_out + pw.EXCLUDED.bytes_out},
+        update={
+            UsageDaily.pages: UsageDaily.pages + pw.EXCLUDED.pages,
+            UsageDaily.documents: UsageDaily.documents + pw.EXCLUDED.documents,
+            UsageDaily.bytes_in: UsageDaily.bytes_in + pw.EXCLUDED.bytes_in,
+            UsageDaily.bytes_out: UsageDaily.bytes_out + pw.EXCLUDED.bytes_out,
+        },
     ).execute()
 
 
@@ -55,7 +77,8 @@ def snapshot_storage(day: dt.date | None = None) -> int:
             stored = int(totals.get(organisation.id) or 0)
             UsageDaily.insert(organisation=organisation.id, day=day, device_id=0, bytes_stored=stored).on_conflict(
                 conflict_target=[UsageDaily.organisation, UsageDaily.day, UsageDaily.device_id],
-                update={UsageDaily.bytes_stored: stored}).execute()
+                update={UsageDaily.bytes_stored: stored},
+            ).execute()
     return len(totals)
 
 
@@ -71,24 +94,39 @@ def parse_month(month: str) -> tuple[dt.date, dt.date]:
 def usage(organisation_id: int, month: str) -> dict:
     """An organisation's usage in `month`: totals, storage GB-months and a line per device."""
     first, last = parse_month(month)
-    rows = list(UsageDaily.select().where((UsageDaily.organisation == organisation_id)
-                                          & UsageDaily.day.between(first, last)))
+    rows = list(
+        UsageDaily.select().where((UsageDaily.organisation == organisation_id) & UsageDaily.day.between(first, last))
+    )
     devices: dict[int, dict] = {}
     for row in rows:
-        line = devices.setdefault(row.device_id, {"device_id": row.device_id, "pages": 0, "documents": 0,
-                                                  "bytes_in": 0, "bytes_out": 0})
+        line = devices.setdefault(
+            row.device_id, {"device_id": row.device_id, "pages": 0, "documents": 0, "bytes_in": 0, "bytes_out": 0}
+        )
         for name in ("pages", "documents", "bytes_in", "bytes_out"):
             line[name] += getattr(row, name)
-    totals = {name: sum(line[name] for line in devices.values())
-              for name in ("pages", "documents", "bytes_in", "bytes_out")}
-    return {"month": month, **totals, "storage_gb_months": _gb_months(organisation_id, first, last),
-            "devices": sorted(devices.values(), key=lambda line: line["device_id"])}
+    totals = {
+        name: sum(line[name] for line in devices.values()) for name in ("pages", "documents", "bytes_in", "bytes_out")
+    }
+    return {
+        "month": month,
+        **totals,
+        "storage_gb_months": _gb_months(organisation_id, first, last),
+        "devices": sorted(devices.values(), key=lambda line: line["device_id"]),
+    }
 
 
 def _gb_months(organisation_id: int, first: dt.date, last: dt.date) -> Decimal:
-    snapshots = dict(UsageDaily.select(UsageDaily.day, UsageDaily.bytes_stored).where(
-        (UsageDaily.organisation == organisation_id) & (UsageDaily.device_id == 0) & (UsageDaily.day <= last)
-        & UsageDaily.bytes_stored.is_null(False)).order_by(UsageDaily.day).tuples())
+    snapshots = dict(
+        UsageDaily.select(UsageDaily.day, UsageDaily.bytes_stored)
+        .where(
+            (UsageDaily.organisation == organisation_id)
+            & (UsageDaily.device_id == 0)
+            & (UsageDaily.day <= last)
+            & UsageDaily.bytes_stored.is_null(False)
+        )
+        .order_by(UsageDaily.day)
+        .tuples()
+    )
     known = [day for day in snapshots if day < first]
     stored = snapshots[known[-1]] if known else 0
     byte_days = 0
@@ -103,20 +141,35 @@ def plan_of(organisation_id: int) -> dict:
     plan = PricePlan.get_or_none(PricePlan.organisation == organisation_id)
     if plan is None:
         return dict(DEFAULT_PLAN)
-    return {"currency": plan.currency, "per_page": plan.per_page, "per_gb_month": plan.per_gb_month,
-            "per_gb_transfer": plan.per_gb_transfer}
+    return {
+        "currency": plan.currency,
+        "per_page": plan.per_page,
+        "per_gb_month": plan.per_gb_month,
+        "per_gb_transfer": plan.per_gb_transfer,
+    }
 
 
-def set_plan(organisation_id: int, currency: str, per_page: Decimal, per_gb_month: Decimal,
-             per_gb_transfer: Decimal) -> None:
+def set_plan(
+    organisation_id: int, currency: str, per_page: Decimal, per_gb_month: Decimal, per_gb_transfer: Decimal
+) -> None:
     """Give an organisation its own prices."""
     if min(per_page, per_gb_month, per_gb_transfer) < 0 or len(currency) != 3:
         raise BillingError("prices cannot be negative and the currency is a 3-letter code")
-    PricePlan.insert(organisation=organisation_id, currency=currency.upper(), per_page=per_page,
-                     per_gb_month=per_gb_month, per_gb_transfer=per_gb_transfer).on_conflict(
+    PricePlan.insert(
+        organisation=organisation_id,
+        currency=currency.upper(),
+        per_page=per_page,
+        per_gb_month=per_gb_month,
+        per_gb_transfer=per_gb_transfer,
+    ).on_conflict(
         conflict_target=[PricePlan.organisation],
-        update={PricePlan.currency: currency.upper(), PricePlan.per_page: per_page,
-                PricePlan.per_gb_month: per_gb_month, PricePlan.per_gb_transfer: per_gb_transfer}).execute()
+        update={
+            PricePlan.currency: currency.upper(),
+            PricePlan.per_page: per_page,
+            PricePlan.per_gb_month: per_gb_month,
+            PricePlan.per_gb_transfer: per_gb_transfer,
+        },
+    ).execute()
 
 
 def _money(amount: Decimal) -> Decimal:
@@ -135,13 +188,26 @@ def invoice(organisation_id: int, month: str) -> Invoice:
         ("Storage", used["storage_gb_months"], "GB-month", plan["per_gb_month"]),
         ("Data transferred", transfer_gb, "GB", plan["per_gb_transfer"]),
     ]
-    priced = [{"description": text, "quantity": str(quantity), "unit": unit, "unit_price": str(price),
-               "amount": str(_money(quantity * price))} for text, quantity, unit, price in lines]
+    priced = [
+        {
+            "description": text,
+            "quantity": str(quantity),
+            "unit": unit,
+            "unit_price": str(price),
+            "amount": str(_money(quantity * price)),
+        }
+        for text, quantity, unit, price in lines
+    ]
     total = sum((Decimal(line["amount"]) for line in priced), Decimal("0.00"))
     try:
         with database.atomic():
-            return Invoice.create(organisation=organisation_id, month=month, currency=plan["currency"],
-                                  lines=json.dumps(priced), total=total)
+            return Invoice.create(
+                organisation=organisation_id,
+                month=month,
+                currency=plan["currency"],
+                lines=json.dumps(priced),
+                total=total,
+            )
     except pw.IntegrityError:
         return Invoice.get((Invoice.organisation == organisation_id) & (Invoice.month == month))
 
@@ -156,8 +222,9 @@ def invoice_csv(row: Invoice) -> str:
     writer = csv.writer(out)
     writer.writerow(["description", "quantity", "unit", "unit_price", "amount", "currency"])
     for line in invoice_lines(row):
-        writer.writerow([line["description"], line["quantity"], line["unit"], line["unit_price"], line["amount"],
-                         row.currency])
+        writer.writerow(
+            [line["description"], line["quantity"], line["unit"], line["unit_price"], line["amount"], row.currency]
+        )
     writer.writerow(["Total", "", "", "", f"{row.total:.2f}", row.currency])
     return out.getvalue()
 
@@ -179,8 +246,13 @@ def invoice_pdf(row: Invoice, organisation_name: str) -> bytes:
         pdf.drawString(x, y, label)
     for line in invoice_lines(row):
         y -= 20
-        for value, x in ((line["description"], 60), (line["quantity"], 250), (line["unit"], 340),
-                         (line["unit_price"], 410), (line["amount"], 490)):
+        for value, x in (
+            (line["description"], 60),
+            (line["quantity"], 250),
+            (line["unit"], 340),
+            (line["unit_price"], 410),
+            (line["amount"], 490),
+        ):
             pdf.drawString(x, y, value)
     pdf.setFont("Helvetica-Bold", 11)
     pdf.drawString(410, y - 30, "Total")

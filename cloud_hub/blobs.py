@@ -1,4 +1,5 @@
 """Blobs by content: which are missing, resumable chunked upload, hash check before storing."""
+
 from __future__ import annotations
 
 import hashlib
@@ -6,7 +7,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from appliance.files import file_sha256
+from core.files import file_sha256
 from sync import protocol
 
 from .db import database, locked
@@ -47,15 +48,23 @@ def check_sha(sha256: str) -> str:
 def missing(organisation_id: int, hashes: list[str]) -> list[str]:
     """Those of `hashes` the organisation has no stored blob for, in the order given."""
     wanted = list(dict.fromkeys(check_sha(h) for h in hashes))
-    have = {sha for (sha,) in Blob.select(Blob.sha256).where(
-        (Blob.organisation == organisation_id) & Blob.sha256.in_(wanted)).tuples()}
+    have = {
+        sha
+        for (sha,) in Blob.select(Blob.sha256)
+        .where((Blob.organisation == organisation_id) & Blob.sha256.in_(wanted))
+        .tuples()
+    }
     return [sha for sha in wanted if sha not in have]
 
 
 def partial_uploads(device: Device, hashes: list[str]) -> dict[str, int]:
     """How far this device's unfinished uploads of `hashes` have got (to resume without asking)."""
-    return {sha: received for sha, received in Upload.select(Upload.sha256, Upload.received).where(
-        (Upload.device == device) & Upload.sha256.in_(hashes) & (Upload.received > 0)).tuples()}
+    return {
+        sha: received
+        for sha, received in Upload.select(Upload.sha256, Upload.received)
+        .where((Upload.device == device) & Upload.sha256.in_(hashes) & (Upload.received > 0))
+        .tuples()
+    }
 
 
 def _staging_path(staging_dir: Path, device: Device, sha256: str) -> Path:
@@ -74,8 +83,16 @@ def state(device: Device, sha256: str) -> UploadState | None:
     return None
 
 
-def receive_chunk(device: Device, sha256: str, size: int, offset: int, data: bytes, staging_dir: Path,
-                  storage: Storage, verified_digest: str | None = None) -> UploadState:
+def receive_chunk(
+    device: Device,
+    sha256: str,
+    size: int,
+    offset: int,
+    data: bytes,
+    staging_dir: Path,
+    storage: Storage,
+    verified_digest: str | None = None,
+) -> UploadState:
     """Append one chunk at `offset`; when the last byte is in, verify the hash and store the blob.
 
     A chunk at the wrong offset is refused with 409 and the offset to resume from, so a box
@@ -102,8 +119,12 @@ def receive_chunk(device: Device, sha256: str, size: int, offset: int, data: byt
             upload = Upload.create(device=device, sha256=sha256, size=size, received=0)
             path.write_bytes(b"")
         if offset != upload.received:
-            raise BlobError(409, "wrong_offset", f"the hub has {upload.received} bytes of this blob; "
-                            "send the next chunk from there", received=upload.received)
+            raise BlobError(
+                409,
+                "wrong_offset",
+                f"the hub has {upload.received} bytes of this blob; send the next chunk from there",
+                received=upload.received,
+            )
         if offset + len(data) > size:
             raise BlobError(400, "too_long", "the chunk runs past the blob's declared size")
         with open(path, "r+b" if path.exists() else "wb") as handle:
@@ -117,8 +138,9 @@ def receive_chunk(device: Device, sha256: str, size: int, offset: int, data: byt
     return _finish(device, sha256, size, path, storage)
 
 
-def _receive_whole(device: Device, sha256: str, data: bytes, staging_dir: Path, storage: Storage,
-                   verified_digest: str | None) -> UploadState:
+def _receive_whole(
+    device: Device, sha256: str, data: bytes, staging_dir: Path, storage: Storage, verified_digest: str | None
+) -> UploadState:
     """A blob sent in one chunk goes straight to storage from memory. `verified_digest` (the
     request body's SHA-256, already checked against the signature) spares hashing it again.
 
@@ -127,8 +149,11 @@ def _receive_whole(device: Device, sha256: str, data: bytes, staging_dir: Path, 
     are written again under the same key and recorded once."""
     size = len(data)
     if (verified_digest or hashlib.sha256(data).hexdigest()) != sha256:
-        raise BlobError(422, "hash_mismatch", "the bytes received do not hash to the blob's name; "
-                        "the upload was discarded, send it again from the start")
+        raise BlobError(
+            422,
+            "hash_mismatch",
+            "the bytes received do not hash to the blob's name; the upload was discarded, send it again from the start",
+        )
     key = blob_key(device.organisation.uid, sha256)
     storage.put_bytes(key, data)
     record_blob(device.organisation_id, sha256, size, key)
@@ -163,18 +188,22 @@ def parse_pack(listing: str, body_size: int, max_bytes: int) -> list[tuple[str, 
     return parts
 
 
-def receive_pack(device: Device, parts: list[tuple[str, int]], data: bytes, staging_dir: Path,
-                 storage: Storage) -> list[str]:
+def receive_pack(
+    device: Device, parts: list[tuple[str, int]], data: bytes, staging_dir: Path, storage: Storage
+) -> list[str]:
     """Several small blobs in one request, one after another in `data`: each must hash to its
     name before any is stored (a mismatch refuses the whole pack); then each is stored and
     all are recorded at once. The SHA-256s stored, in order."""
     pieces, offset = [], 0
     for sha, size in parts:
-        piece = data[offset:offset + size]
+        piece = data[offset : offset + size]
         offset += size
         if hashlib.sha256(piece).hexdigest() != sha:
-            raise BlobError(422, "hash_mismatch", f"blob {sha} of the pack does not hash to its name; "
-                            "nothing of the pack was stored, send it again")
+            raise BlobError(
+                422,
+                "hash_mismatch",
+                f"blob {sha} of the pack does not hash to its name; nothing of the pack was stored, send it again",
+            )
         pieces.append((sha, piece))
     organisation = device.organisation
     rows = []
@@ -193,8 +222,11 @@ def _finish(device: Device, sha256: str, size: int, path: Path, storage: Storage
     if actual != sha256:
         Upload.delete().where((Upload.device == device) & (Upload.sha256 == sha256)).execute()
         path.unlink(missing_ok=True)
-        raise BlobError(422, "hash_mismatch", "the bytes received do not hash to the blob's name; "
-                        "the upload was discarded, send it again from the start")
+        raise BlobError(
+            422,
+            "hash_mismatch",
+            "the bytes received do not hash to the blob's name; the upload was discarded, send it again from the start",
+        )
     key = blob_key(device.organisation.uid, sha256)
     storage.put_file(key, path)
     _record(device, sha256, size, key)

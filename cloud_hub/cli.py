@@ -1,12 +1,13 @@
 """`python -m cloud_hub ...`: the hub's command line."""
+
 from __future__ import annotations
 
 import argparse
 import shutil
 import sys
 
-from appliance.cli import run_command
-from appliance.config import ConfigError
+from core.commands import run_command
+from core.config import ConfigError
 
 from .config import HubConfig
 from .db import DatabaseUrlError
@@ -23,7 +24,7 @@ def _init(args, config: HubConfig) -> int:
 
 
 def _serve(args, config: HubConfig) -> int:
-    from appliance.web.server import AppServer
+    from core.web.server import AppServer
 
     from . import create_app
 
@@ -39,8 +40,10 @@ def _create_org(args, config: HubConfig) -> int:
     organisation = create_organisation(args.name)
     for clinic in args.clinic:
         create_clinic(organisation, clinic)
-    print(f"organisation {organisation.name!r} created (id {organisation.id}) with "
-          f"{len(args.clinic)} clinic(s): {', '.join(args.clinic) or 'none yet'}")
+    print(
+        f"organisation {organisation.name!r} created (id {organisation.id}) with "
+        f"{len(args.clinic)} clinic(s): {', '.join(args.clinic) or 'none yet'}"
+    )
     return 0
 
 
@@ -54,7 +57,7 @@ def _create_clinic(args, config: HubConfig) -> int:
 
 
 def _create_user(args, config: HubConfig) -> int:
-    from appliance.users import generate_password
+    from core.passwords import generate_password
 
     from .tenancy import clinic_named, create_user, organisation_named
 
@@ -68,17 +71,19 @@ def _create_user(args, config: HubConfig) -> int:
     return 0
 
 
-def _enrollment_token(args, config: HubConfig) -> int:
-    from .devices import issue_enrollment_token
+def _enrolment_token(args, config: HubConfig) -> int:
+    from .devices import issue_enrolment_token
     from .tenancy import clinic_named, organisation_named
 
     open_hub(config)
     clinic = clinic_named(organisation_named(args.org), args.clinic)
-    hours = args.hours or config.enrollment_token_hours
-    token, row = issue_enrollment_token(clinic, created_by="cli", hours=hours)
+    hours = args.hours or config.enrolment_token_hours
+    token, row = issue_enrolment_token(clinic, created_by="cli", hours=hours)
     print(token)
-    print(f"one-time enrolment token for clinic {clinic.name!r}, valid until {row.expires_at:%Y-%m-%d %H:%M} UTC",
-          file=sys.stderr)
+    print(
+        f"one-time enrolment token for clinic {clinic.name!r}, valid until {row.expires_at:%Y-%m-%d %H:%M} UTC",
+        file=sys.stderr,
+    )
     return 0
 
 
@@ -140,13 +145,16 @@ def _usage(args, config: HubConfig) -> int:
     from .tenancy import organisation_named
 
     open_hub(config)
-    organisations = [organisation_named(args.org)] if args.org else list(Organisation.select().order_by(
-        Organisation.name))
+    organisations = (
+        [organisation_named(args.org)] if args.org else list(Organisation.select().order_by(Organisation.name))
+    )
     for organisation in organisations:
         used = usage(organisation.id, args.month)
-        print(f"{organisation.name}  {args.month}: {used['pages']} pages, {used['documents']} documents, "
-              f"{used['storage_gb_months']} GB-months stored, {used['bytes_in']:,} bytes in, "
-              f"{used['bytes_out']:,} bytes out")
+        print(
+            f"{organisation.name}  {args.month}: {used['pages']} pages, {used['documents']} documents, "
+            f"{used['storage_gb_months']} GB-months stored, {used['bytes_in']:,} bytes in, "
+            f"{used['bytes_out']:,} bytes out"
+        )
     return 0
 
 
@@ -173,8 +181,10 @@ def _price_plan(args, config: HubConfig) -> int:
     except InvalidOperation:
         raise BillingError("prices are numbers like 0.02") from None
     set_plan(organisation.id, args.currency, *prices)
-    print(f"price plan of {organisation.name}: {args.currency.upper()} {prices[0]} a page, {prices[1]} a GB-month, "
-          f"{prices[2]} a GB transferred (from the next invoice made)")
+    print(
+        f"price plan of {organisation.name}: {args.currency.upper()} {prices[0]} a page, {prices[1]} a GB-month, "
+        f"{prices[2]} a GB transferred (from the next invoice made)"
+    )
     return 0
 
 
@@ -185,8 +195,10 @@ def _box_user(args, config: HubConfig) -> int:
     open_hub(config)
     clinic = clinic_named(organisation_named(args.org), args.clinic)
     allow_box_user(clinic, args.username, args.password, args.role, not args.disable, actor="cli")
-    print(f"{args.username} {'may no longer sign in' if args.disable else 'may sign in'} at the boxes of "
-          f"{clinic.name} (they learn it at their next sync)")
+    print(
+        f"{args.username} {'may no longer sign in' if args.disable else 'may sign in'} at the boxes of "
+        f"{clinic.name} (they learn it at their next sync)"
+    )
     return 0
 
 
@@ -196,9 +208,15 @@ def _box_settings(args, config: HubConfig) -> int:
 
     open_hub(config)
     clinic = clinic_named(organisation_named(args.org), args.clinic)
-    settings = {name: value for name, value in (("sync_blob_window", args.sync_window),
-                                                ("sync_bandwidth_bytes", args.bandwidth),
-                                                ("retention_days", args.retention_days)) if value is not None}
+    settings = {
+        name: value
+        for name, value in (
+            ("sync_blob_window", args.sync_window),
+            ("sync_bandwidth_bytes", args.bandwidth),
+            ("retention_days", args.retention_days),
+        )
+        if value is not None
+    }
     set_box_settings(clinic, settings, actor="cli")
     print(f"settings for the boxes of {clinic.name}: {settings}")
     return 0
@@ -224,7 +242,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m cloud_hub", description="DigiFort cloud hub")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("init", help="create or migrate the database; create the S3 bucket if missing").set_defaults(
-        handler=_init)
+        handler=_init
+    )
     serve = sub.add_parser("serve", help="serve the hub's API under gunicorn")
     serve.add_argument("--bind", help="address:port to listen on (default HUB_BIND)")
     serve.set_defaults(handler=_serve)
@@ -243,11 +262,13 @@ def build_parser() -> argparse.ArgumentParser:
     user.add_argument("--clinic", action="append", default=[], help="limit the user to this clinic (repeatable)")
     user.add_argument("--password", help="use this password instead of generating one")
     user.set_defaults(handler=_create_user)
-    token = sub.add_parser("enrollment-token", help="issue a one-time token that enrols one box into a clinic")
+    token = sub.add_parser(
+        "enrolment-token", aliases=["enrollment-token"], help="issue a one-time token that enrols one box into a clinic"
+    )
     token.add_argument("--org", required=True)
     token.add_argument("--clinic", required=True)
-    token.add_argument("--hours", type=int, help="validity (default HUB_ENROLLMENT_TOKEN_HOURS, 72)")
-    token.set_defaults(handler=_enrollment_token)
+    token.add_argument("--hours", type=int, help="validity (default HUB_ENROLMENT_TOKEN_HOURS, 72)")
+    token.set_defaults(handler=_enrolment_token)
     listing = sub.add_parser("devices", help="list an organisation's boxes")
     listing.add_argument("--org", required=True)
     listing.set_defaults(handler=_devices)
@@ -267,7 +288,8 @@ def build_parser() -> argparse.ArgumentParser:
     rollup.add_argument("--day", help="YYYY-MM-DD (default today)")
     rollup.set_defaults(handler=_rollup)
     sub.add_parser("archive", help="move old blobs to the colder storage class (run nightly)").set_defaults(
-        handler=_archive)
+        handler=_archive
+    )
     usage = sub.add_parser("usage", help="print usage per organisation for a month")
     usage.add_argument("--month", required=True, help="YYYY-MM")
     usage.add_argument("--org", help="one organisation (default all)")
@@ -310,11 +332,11 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv=None) -> int:
     from .billing import BillingError
     from .box_admin import BoxAdminError
-    from .devices import EnrollmentError
+    from .devices import EnrolmentError
     from .tenancy import TenancyError
 
     try:
         return run_command(build_parser().parse_args(argv), HubConfig.from_env, (ConfigError, DatabaseUrlError))
-    except (TenancyError, EnrollmentError, BillingError, BoxAdminError) as error:
+    except (TenancyError, EnrolmentError, BillingError, BoxAdminError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

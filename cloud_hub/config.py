@@ -4,13 +4,15 @@ Nothing set means the embedded default: SQLite and a local blob folder under HUB
 jobs run in-process, nonces and rate limits kept in the database. Each real service is chosen
 by one setting: DATABASE_URL, REDIS_URL, S3_BUCKET (with S3_ENDPOINT_URL for a non-AWS S3).
 """
+
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from appliance.config import ConfigError, read_bool, read_float, read_int
+from core.config import ConfigError, absolute, read_bool, read_float, read_int
+from core.ingest.dates import DATE_ORDERS
 
 
 @dataclass(frozen=True)
@@ -26,7 +28,7 @@ class HubConfig:
     bind: str = "127.0.0.1:8090"
     web_workers: int = 2
     clock_skew_seconds: int = 300
-    enrollment_token_hours: int = 72
+    enrolment_token_hours: int = 72
     chunk_bytes: int = 8 * 1024 * 1024
     max_batch_items: int = 500
     max_batch_bytes: int = 8 * 1024 * 1024
@@ -39,6 +41,16 @@ class HubConfig:
     secure_cookies: bool = True
     login_limit_per_account: str = "5 per 5 minutes"
     login_limit_per_address: str = "20 per 5 minutes"
+    proxy_hops: int = 0
+    date_order: str = "DMY"
+    ocr_language: str = "eng"
+    page_timeout_seconds: int = 120
+    max_pages: int = 300
+    max_page_pixels: int = 90_000_000
+    max_file_bytes: int = 500 * 1024 * 1024
+
+    def __post_init__(self):
+        object.__setattr__(self, "data_dir", absolute(Path(self.data_dir)))
 
     @property
     def effective_database_url(self) -> str:
@@ -52,12 +64,12 @@ class HubConfig:
     def staging_dir(self) -> Path:
         return self.data_dir / "staging"
 
-    def with_overrides(self, **changes) -> "HubConfig":
+    def with_overrides(self, **changes) -> HubConfig:
         """A copy with some settings changed (tests use it)."""
         return replace(self, **changes)
 
     @classmethod
-    def from_env(cls, env=None) -> "HubConfig":
+    def from_env(cls, env=None) -> HubConfig:
         """Read the configuration from environment variables (HUB_*, DATABASE_URL, REDIS_URL, S3_*)."""
         env = os.environ if env is None else env
         defaults = cls()
@@ -71,7 +83,11 @@ class HubConfig:
             bind=env.get("HUB_BIND") or defaults.bind,
             web_workers=read_int(env, "HUB_WEB_WORKERS", defaults.web_workers),
             clock_skew_seconds=read_int(env, "HUB_CLOCK_SKEW_SECONDS", defaults.clock_skew_seconds),
-            enrollment_token_hours=read_int(env, "HUB_ENROLLMENT_TOKEN_HOURS", defaults.enrollment_token_hours),
+            enrolment_token_hours=read_int(
+                env,
+                "HUB_ENROLMENT_TOKEN_HOURS",
+                read_int(env, "HUB_ENROLLMENT_TOKEN_HOURS", defaults.enrolment_token_hours),
+            ),
             chunk_bytes=read_int(env, "HUB_CHUNK_BYTES", defaults.chunk_bytes),
             max_batch_items=read_int(env, "HUB_MAX_BATCH_ITEMS", defaults.max_batch_items),
             max_batch_bytes=read_int(env, "HUB_MAX_BATCH_BYTES", defaults.max_batch_bytes),
@@ -84,7 +100,16 @@ class HubConfig:
             secure_cookies=read_bool(env, "HUB_SECURE_COOKIES", defaults.secure_cookies),
             login_limit_per_account=env.get("HUB_LOGIN_LIMIT_PER_ACCOUNT") or defaults.login_limit_per_account,
             login_limit_per_address=env.get("HUB_LOGIN_LIMIT_PER_ADDRESS") or defaults.login_limit_per_address,
+            proxy_hops=read_int(env, "HUB_PROXY_HOPS", defaults.proxy_hops),
+            date_order=(env.get("HUB_DATE_ORDER") or defaults.date_order).upper(),
+            ocr_language=env.get("HUB_OCR_LANGUAGE") or defaults.ocr_language,
+            page_timeout_seconds=read_int(env, "HUB_PAGE_TIMEOUT_SECONDS", defaults.page_timeout_seconds),
+            max_pages=read_int(env, "HUB_MAX_PAGES", defaults.max_pages),
+            max_page_pixels=read_int(env, "HUB_MAX_PAGE_PIXELS", defaults.max_page_pixels),
+            max_file_bytes=read_int(env, "HUB_MAX_FILE_BYTES", defaults.max_file_bytes),
         )
+        if config.date_order not in DATE_ORDERS:
+            raise ConfigError(f"HUB_DATE_ORDER must be one of {', '.join(DATE_ORDERS)}, got {config.date_order!r}")
         if config.clock_skew_seconds < 30:
             raise ConfigError("HUB_CLOCK_SKEW_SECONDS must be at least 30")
         return config

@@ -4,6 +4,7 @@ One late-bound proxy that every model uses; `open_database` points it at the con
 database. PostgreSQL is reached through psycopg 3; the web app keeps a pool of connections
 (a new PostgreSQL connection costs more than the queries of a typical request).
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -36,8 +37,10 @@ def database_from_url(url: str, pooled: bool = False) -> pw.Database:
             (parsed.path or "/postgres").lstrip("/") or "postgres",
             user=unquote(parsed.username) if parsed.username else None,
             password=unquote(parsed.password) if parsed.password else None,
-            host=parsed.hostname or None, port=parsed.port or None,
-            autoconnect=True, **extra,
+            host=parsed.hostname or None,
+            port=parsed.port or None,
+            autoconnect=True,
+            **extra,
         )
     if parsed.scheme == "sqlite":
         path = Path(unquote(parsed.path)) if parsed.netloc == "" else Path(parsed.netloc + parsed.path)

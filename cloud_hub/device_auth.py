@@ -1,4 +1,5 @@
 """Checking a signed request from a box: device, clock, signature, nonce, in that order."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -19,15 +20,17 @@ class DeviceAuthError(Exception):
         self.status, self.code, self.message = status, code, message
 
 
-def authenticate(headers, method: str, path: str, body: bytes, skew_seconds: int, nonces,
-                 now: float | None = None) -> Device:
+def authenticate(
+    headers, method: str, path: str, body: bytes, skew_seconds: int, nonces, now: float | None = None
+) -> Device:
     """The device that signed this request, or DeviceAuthError saying why it is refused."""
     now = time.time() if now is None else now
     missing = [name for name in protocol.SIGNED_HEADERS if not headers.get(name)]
     if missing:
         raise DeviceAuthError(401, "unsigned", f"signed request headers missing: {', '.join(missing)}")
-    device = (Device.select(Device, Organisation).join(Organisation)
-              .where(Device.uid == headers[protocol.DEVICE]).first())
+    device = (
+        Device.select(Device, Organisation).join(Organisation).where(Device.uid == headers[protocol.DEVICE]).first()
+    )
     if device is None:
         raise DeviceAuthError(401, "unknown_device", "this device is not enrolled")
     if device.revoked_at is not None:
@@ -37,8 +40,12 @@ def authenticate(headers, method: str, path: str, body: bytes, skew_seconds: int
     except ValueError:
         raise DeviceAuthError(401, "bad_timestamp", "the timestamp must be whole Unix seconds") from None
     if abs(now - stamp) > skew_seconds:
-        raise DeviceAuthError(401, "clock_skew", f"the request time is {int(stamp - now)} s off the hub's clock; "
-                              "correct the clock offset from the server time given and sign again")
+        raise DeviceAuthError(
+            401,
+            "clock_skew",
+            f"the request time is {int(stamp - now)} s off the hub's clock; "
+            "correct the clock offset from the server time given and sign again",
+        )
     try:
         protocol.verify_signature(device.public_key, headers, method, path, body)
     except protocol.SignatureError as error:

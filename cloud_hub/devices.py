@@ -1,4 +1,5 @@
 """Boxes (devices): one-time enrolment tokens, enrolment, renaming, key rotation, revocation."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -10,12 +11,12 @@ from sync.protocol import load_public_key
 
 from . import audit
 from .db import database
-from .models import Clinic, Device, EnrollmentToken, utcnow
+from .models import Clinic, Device, EnrolmentToken, utcnow
 
-TOKEN_PREFIX = "dfe_"
+TOKEN_PREFIX = "dfe_"  # noqa: S105 - the marker that starts every token, not a secret
 
 
-class EnrollmentError(ValueError):
+class EnrolmentError(ValueError):
     """An enrolment token or a device key is not acceptable."""
 
 
@@ -23,50 +24,74 @@ def _token_hash(token: str) -> str:
     return hashlib.sha256(token.strip().encode()).hexdigest()
 
 
-def issue_enrollment_token(clinic: Clinic, created_by: str, hours: int) -> tuple[str, EnrollmentToken]:
+def issue_enrolment_token(clinic: Clinic, created_by: str, hours: int) -> tuple[str, EnrolmentToken]:
     """A one-time token that enrols one box into `clinic` within `hours`; only its hash is kept."""
     token = TOKEN_PREFIX + secrets.token_urlsafe(24)
     with database.atomic():
-        row = EnrollmentToken.create(clinic=clinic, token_hash=_token_hash(token), created_by=created_by,
-                                     expires_at=utcnow() + dt.timedelta(hours=hours))
-        audit.record("device.token_issued", actor=created_by, organisation=clinic.organisation_id, obj=row,
-                     clinic=clinic.id, hours=hours)
+        row = EnrolmentToken.create(
+            clinic=clinic,
+            token_hash=_token_hash(token),
+            created_by=created_by,
+            expires_at=utcnow() + dt.timedelta(hours=hours),
+        )
+        audit.record(
+            "device.token_issued",
+            actor=created_by,
+            organisation=clinic.organisation_id,
+            obj=row,
+            clinic=clinic.id,
+            hours=hours,
+        )
     return token, row
 
 
-def enroll(token: str, public_key: str, name: str, address: str | None = None) -> Device:
+def enrol(token: str, public_key: str, name: str, address: str | None = None) -> Device:
     """Register a box's public key with the clinic the token was issued for; the token is spent."""
     load_public_key(public_key)
     name = (name or "").strip()[:100] or "box"
     with database.atomic():
-        row = EnrollmentToken.get_or_none(EnrollmentToken.token_hash == _token_hash(token))
+        row = EnrolmentToken.get_or_none(EnrolmentToken.token_hash == _token_hash(token))
         if row is None:
-            raise EnrollmentError("unknown enrolment token")
+            raise EnrolmentError("unknown enrolment token")
         if row.expires_at < utcnow():
-            raise EnrollmentError("the enrolment token has expired; ask head office for a new one")
-        spent = EnrollmentToken.update(used_at=utcnow()).where(
-            (EnrollmentToken.id == row.id) & EnrollmentToken.used_at.is_null()).execute()
+            raise EnrolmentError("the enrolment token has expired; ask head office for a new one")
+        spent = (
+            EnrolmentToken.update(used_at=utcnow())
+            .where((EnrolmentToken.id == row.id) & EnrolmentToken.used_at.is_null())
+            .execute()
+        )
         if not spent:
-            raise EnrollmentError("the enrolment token has already been used")
+            raise EnrolmentError("the enrolment token has already been used")
         clinic = Clinic.get_by_id(row.clinic_id)
-        device = Device.create(uid=uuid.uuid4().hex, organisation=clinic.organisation_id, clinic=clinic,
-                               name=name, public_key=public_key)
-        audit.record("device.enroll", actor=f"device:{device.uid}", organisation=clinic.organisation_id, obj=device,
-                     clinic=clinic.id, address=address)
+        device = Device.create(
+            uid=uuid.uuid4().hex, organisation=clinic.organisation_id, clinic=clinic, name=name, public_key=public_key
+        )
+        audit.record(
+            "device.enrol",
+            actor=f"device:{device.uid}",
+            organisation=clinic.organisation_id,
+            obj=device,
+            clinic=clinic.id,
+            address=address,
+        )
     return device
 
 
 def devices_of(organisation_id: int) -> list[Device]:
     """The organisation's devices, by clinic and name, revoked ones included."""
-    return list(Device.select(Device, Clinic).join(Clinic).where(Device.organisation == organisation_id)
-                .order_by(Clinic.name, Device.name))
+    return list(
+        Device.select(Device, Clinic)
+        .join(Clinic)
+        .where(Device.organisation == organisation_id)
+        .order_by(Clinic.name, Device.name)
+    )
 
 
 def device_of(organisation_id: int, uid: str) -> Device:
-    """The organisation's device with this id, or EnrollmentError (never another organisation's)."""
+    """The organisation's device with this id, or EnrolmentError (never another organisation's)."""
     device = Device.get_or_none((Device.organisation == organisation_id) & (Device.uid == uid))
     if device is None:
-        raise EnrollmentError(f"no device {uid!r} in this organisation")
+        raise EnrolmentError(f"no device {uid!r} in this organisation")
     return device
 
 
@@ -74,7 +99,7 @@ def rename(device: Device, name: str, actor: str) -> Device:
     """Give a device a new display name."""
     name = name.strip()[:100]
     if not name:
-        raise EnrollmentError("the device needs a name")
+        raise EnrolmentError("the device needs a name")
     with database.atomic():
         Device.update(name=name).where(Device.id == device.id).execute()
         audit.record("device.rename", actor=actor, organisation=device.organisation_id, obj=device)

@@ -1,4 +1,5 @@
 """Opening the hub's state: folders, database, migrations, blob storage."""
+
 from __future__ import annotations
 
 from .config import HubConfig

@@ -5,6 +5,7 @@ result is written to the database.
 The worker opens the hub once (from the same environment as the web processes) and runs jobs
 in its own process (RQ's SimpleWorker), so a job never inherits a forked database connection.
 """
+
 from __future__ import annotations
 
 import datetime as dt

@@ -5,10 +5,12 @@ SQLite for the embedded default), applied once, in order, inside one transaction
 recorded in `schema_migrations`. The statements are frozen: never edit a released migration;
 add one.
 """
+
 from __future__ import annotations
 
+from core import migrations
+
 from .db import database, is_postgres
-from .models import utcnow
 
 INITIAL_POSTGRES = [
     'CREATE TABLE "organisation" ("id" SERIAL NOT NULL PRIMARY KEY, "uid" VARCHAR(255) NOT NULL, "name" VARCHAR(255) NOT NULL, "created_at" TIMESTAMP NOT NULL)',
@@ -130,12 +132,11 @@ INITIAL_SQLITE = [
 # Full-text search over page text (a generated tsvector with a GIN index), and audit events that
 # the database itself refuses to change or delete.
 SEARCH_AND_AUDIT_POSTGRES = [
-    "ALTER TABLE \"page\" ADD COLUMN \"search\" tsvector "
-    "GENERATED ALWAYS AS (to_tsvector('simple', \"text\")) STORED",
+    'ALTER TABLE "page" ADD COLUMN "search" tsvector GENERATED ALWAYS AS (to_tsvector(\'simple\', "text")) STORED',
     'CREATE INDEX "page_search" ON "page" USING GIN ("search")',
     "CREATE FUNCTION audit_event_append_only() RETURNS trigger LANGUAGE plpgsql AS "
     "$$ BEGIN RAISE EXCEPTION 'audit events are append-only'; END $$",
-    "CREATE TRIGGER audit_event_append_only BEFORE UPDATE OR DELETE ON \"audit_event\" "
+    'CREATE TRIGGER audit_event_append_only BEFORE UPDATE OR DELETE ON "audit_event" '
     "FOR EACH ROW EXECUTE FUNCTION audit_event_append_only()",
 ]
 SEARCH_AND_AUDIT_SQLITE = [
@@ -199,6 +200,25 @@ BOX_REPORTS = [
     'ALTER TABLE "device" ADD COLUMN "reported_last_error" TEXT',
 ]
 
+CLINIC_READING = [
+    # A clinic whose paper differs from the hub's defaults (date order, OCR language).
+    'ALTER TABLE "clinic" ADD COLUMN "date_order" VARCHAR(3)',
+    'ALTER TABLE "clinic" ADD COLUMN "ocr_language" VARCHAR(64)',
+]
+
+ENROLMENT_POSTGRES = [
+    'ALTER TABLE "enrollment_token" RENAME TO "enrolment_token"',
+    'ALTER INDEX "enrollment_token_clinic_id" RENAME TO "enrolment_token_clinic_id"',
+    'ALTER INDEX "enrollment_token_token_hash" RENAME TO "enrolment_token_token_hash"',
+]
+ENROLMENT_SQLITE = [
+    'ALTER TABLE "enrollment_token" RENAME TO "enrolment_token"',
+    'DROP INDEX "enrollment_token_clinic_id"',
+    'DROP INDEX "enrollment_token_token_hash"',
+    'CREATE INDEX "enrolment_token_clinic_id" ON "enrolment_token" ("clinic_id")',
+    'CREATE UNIQUE INDEX "enrolment_token_token_hash" ON "enrolment_token" ("token_hash")',
+]
+
 MIGRATIONS: list[tuple[int, str, list[str], list[str]]] = [
     (1, "initial schema", INITIAL_POSTGRES, INITIAL_SQLITE),
     (2, "page search and append-only audit", SEARCH_AND_AUDIT_POSTGRES, SEARCH_AND_AUDIT_SQLITE),
@@ -208,37 +228,21 @@ MIGRATIONS: list[tuple[int, str, list[str], list[str]]] = [
     (6, "blob archival", ARCHIVE_POSTGRES, ARCHIVE_SQLITE),
     (7, "audit events from the boxes", BOX_AUDIT, BOX_AUDIT),
     (8, "sync state reported by the boxes", BOX_REPORTS, BOX_REPORTS),
+    (9, "reading settings per clinic", CLINIC_READING, CLINIC_READING),
+    (10, "one spelling: enrolment", ENROLMENT_POSTGRES, ENROLMENT_SQLITE),
 ]
-
-BOOKKEEPING = (
-    'CREATE TABLE IF NOT EXISTS "schema_migrations" ("version" INTEGER NOT NULL PRIMARY KEY, '
-    '"name" VARCHAR(255) NOT NULL, "applied_at" TIMESTAMP NOT NULL)'
-)
 
 
 def applied_versions() -> set[int]:
     """Versions already applied to the connected database."""
-    database.execute_sql(BOOKKEEPING)
-    return {row[0] for row in database.execute_sql('SELECT "version" FROM "schema_migrations"').fetchall()}
+    return migrations.applied_versions(database)
 
 
 def migrate() -> list[int]:
-    """Apply every migration not yet applied; return the versions applied now.
+    """Apply every migration not yet applied; the versions applied now.
 
     On PostgreSQL an advisory lock makes two hub processes starting at once take turns.
     """
-    applied_now = []
-    with database.atomic():
-        if is_postgres():
-            database.execute_sql("SELECT pg_advisory_xact_lock(4242001)")
-        done = applied_versions()
-        for version, name, postgres, sqlite in MIGRATIONS:
-            if version in done:
-                continue
-            for statement in postgres if is_postgres() else sqlite:
-                database.execute_sql(statement)
-            mark = database.obj.param
-            database.execute_sql(f'INSERT INTO "schema_migrations" ("version", "name", "applied_at") '
-                                 f'VALUES ({mark}, {mark}, {mark})', (version, name, utcnow()))
-            applied_now.append(version)
-    return applied_now
+    dialect = 2 if is_postgres() else 3
+    chosen = [(entry[0], entry[1], entry[dialect]) for entry in MIGRATIONS]
+    return migrations.migrate(database, chosen, "SELECT pg_advisory_xact_lock(4242001)" if is_postgres() else None)

@@ -4,6 +4,7 @@ is one WHERE clause away in every query.
 The schema itself is created by `migrations.py` (frozen SQL per dialect); these classes must
 match it.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -17,7 +18,7 @@ ROLES = ("org_admin", "viewer", "billing", "it")
 
 def utcnow() -> dt.datetime:
     """Naive UTC now (stored as such in both PostgreSQL and SQLite)."""
-    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
 class BaseModel(pw.Model):
@@ -36,6 +37,8 @@ class Clinic(BaseModel):
     organisation = pw.ForeignKeyField(Organisation, backref="clinics", on_delete="RESTRICT")
     name = pw.CharField()
     created_at = pw.DateTimeField(default=utcnow)
+    date_order = pw.CharField(max_length=3, null=True)
+    ocr_language = pw.CharField(max_length=64, null=True)
 
     class Meta:
         indexes = ((("organisation", "name"), True),)
@@ -77,7 +80,7 @@ class UserClinic(BaseModel):
         indexes = ((("user", "clinic"), True),)
 
 
-class EnrollmentToken(BaseModel):
+class EnrolmentToken(BaseModel):
     clinic = pw.ForeignKeyField(Clinic, on_delete="RESTRICT")
     token_hash = pw.CharField(unique=True)
     created_by = pw.CharField()
@@ -285,5 +288,26 @@ class HubUpload(BaseModel):
     finished_at = pw.DateTimeField(null=True)
 
 
-MODELS = [Organisation, Clinic, User, HubSession, UserClinic, EnrollmentToken, Device, UsedNonce, Blob, Upload, Batch,
-          Patient, Document, Page, Change, ChangeCursor, AuditEvent, UsageDaily, PricePlan, Invoice, HubUpload]
+MODELS = [
+    Organisation,
+    Clinic,
+    User,
+    HubSession,
+    UserClinic,
+    EnrolmentToken,
+    Device,
+    UsedNonce,
+    Blob,
+    Upload,
+    Batch,
+    Patient,
+    Document,
+    Page,
+    Change,
+    ChangeCursor,
+    AuditEvent,
+    UsageDaily,
+    PricePlan,
+    Invoice,
+    HubUpload,
+]

@@ -1,4 +1,5 @@
 """Nonces already seen inside the timestamp window: Redis when configured, else the database."""
+
 from __future__ import annotations
 
 import datetime as dt

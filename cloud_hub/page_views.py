@@ -1,12 +1,13 @@
 """Page images at the hub, rendered from the stored original on first view and kept."""
+
 from __future__ import annotations
 
 import shutil
 import tempfile
 from pathlib import Path
 
-from appliance.ingest.rasterize import Limits
-from appliance.web.page_images import render_view
+from core.ingest.rasterize import Limits
+from core.ingest.views import render_view
 
 from .config import HubConfig
 from .models import Blob, Document

@@ -1,5 +1,6 @@
 """Patients and documents as head office sees them, always scoped to an organisation and the
 clinics the asking user may see. Anything outside that scope is "not found"."""
+
 from __future__ import annotations
 
 import peewee as pw
@@ -13,20 +14,27 @@ class NotFound(LookupError):
 
 def find_patients(organisation_id: int, clinic_ids: list[int], query: str, limit: int = 50) -> list[Patient]:
     """Patients whose name or MRN starts with `query` (or all, newest first, when empty)."""
-    rows = Patient.select(Patient, Clinic).join(Clinic).where(
-        (Patient.organisation == organisation_id) & Patient.clinic.in_(clinic_ids))
+    rows = (
+        Patient.select(Patient, Clinic)
+        .join(Clinic)
+        .where((Patient.organisation == organisation_id) & Patient.clinic.in_(clinic_ids))
+    )
     query = query.strip()
     if query:
         like = query.lower() + "%"
-        rows = rows.where((pw.fn.LOWER(Patient.last_name) ** like) | (pw.fn.LOWER(Patient.first_name) ** like)
-                          | (Patient.mrn ** (query + "%")))
+        rows = rows.where(
+            (pw.fn.LOWER(Patient.last_name) ** like)
+            | (pw.fn.LOWER(Patient.first_name) ** like)
+            | (Patient.mrn ** (query + "%"))
+        )
     return list(rows.order_by(Patient.last_name, Patient.first_name).limit(limit))
 
 
 def patient(organisation_id: int, clinic_ids: list[int], patient_id: int) -> Patient:
     """One patient in scope, or NotFound."""
-    found = Patient.get_or_none((Patient.id == patient_id) & (Patient.organisation == organisation_id)
-                                & Patient.clinic.in_(clinic_ids))
+    found = Patient.get_or_none(
+        (Patient.id == patient_id) & (Patient.organisation == organisation_id) & Patient.clinic.in_(clinic_ids)
+    )
     if found is None:
         raise NotFound("patient")
     return found
@@ -34,14 +42,18 @@ def patient(organisation_id: int, clinic_ids: list[int], patient_id: int) -> Pat
 
 def documents_of(patient_row: Patient) -> list[Document]:
     """A patient's documents, newest first."""
-    return list(Document.select().where(Document.patient == patient_row)
-                .order_by(Document.doc_date.desc(nulls="LAST"), Document.id.desc()))
+    return list(
+        Document.select()
+        .where(Document.patient == patient_row)
+        .order_by(Document.doc_date.desc(nulls="LAST"), Document.id.desc())
+    )
 
 
 def document(organisation_id: int, clinic_ids: list[int], document_id: int) -> Document:
     """One document in scope, or NotFound."""
-    found = Document.get_or_none((Document.id == document_id) & (Document.organisation == organisation_id)
-                                 & Document.clinic.in_(clinic_ids))
+    found = Document.get_or_none(
+        (Document.id == document_id) & (Document.organisation == organisation_id) & Document.clinic.in_(clinic_ids)
+    )
     if found is None:
         raise NotFound("document")
     return found
@@ -53,8 +65,9 @@ def pages_of(document_row: Document) -> list[Page]:
 
 def original_blob(document_row: Document) -> Blob:
     """The stored original of a document (always of the document's own organisation)."""
-    blob = Blob.get_or_none((Blob.organisation == document_row.organisation_id)
-                            & (Blob.sha256 == document_row.blob_sha256))
+    blob = Blob.get_or_none(
+        (Blob.organisation == document_row.organisation_id) & (Blob.sha256 == document_row.blob_sha256)
+    )
     if blob is None:
         raise NotFound("original")
     return blob
@@ -62,22 +75,41 @@ def original_blob(document_row: Document) -> Blob:
 
 def visible_clinics(organisation_id: int, clinic_ids: list[int]) -> list[Clinic]:
     """The clinics of the organisation the user may see, by name."""
-    return list(Clinic.select().where((Clinic.organisation == organisation_id) & Clinic.id.in_(clinic_ids))
-                .order_by(Clinic.name))
+    return list(
+        Clinic.select()
+        .where((Clinic.organisation == organisation_id) & Clinic.id.in_(clinic_ids))
+        .order_by(Clinic.name)
+    )
 
 
 def clinic_overview(organisation_id: int, clinic_ids: list[int]) -> list[dict]:
     """Per clinic: its devices (sync state, backlog, bytes) and how many documents and pages it has."""
     clinics = visible_clinics(organisation_id, clinic_ids)
-    documents = dict(Document.select(Document.clinic, pw.fn.COUNT(Document.id)).where(
-        Document.clinic.in_(clinic_ids)).group_by(Document.clinic).tuples())
-    pages = dict(Page.select(Document.clinic, pw.fn.COUNT(Page.id)).join(Document).where(
-        Document.clinic.in_(clinic_ids)).group_by(Document.clinic).tuples())
+    documents = dict(
+        Document.select(Document.clinic, pw.fn.COUNT(Document.id))
+        .where(Document.clinic.in_(clinic_ids))
+        .group_by(Document.clinic)
+        .tuples()
+    )
+    pages = dict(
+        Page.select(Document.clinic, pw.fn.COUNT(Page.id))
+        .join(Document)
+        .where(Document.clinic.in_(clinic_ids))
+        .group_by(Document.clinic)
+        .tuples()
+    )
     devices: dict[int, list[Device]] = {}
     for device in Device.select().where(Device.clinic.in_(clinic_ids)).order_by(Device.name):
         devices.setdefault(device.clinic_id, []).append(device)
-    return [{"clinic": clinic, "devices": devices.get(clinic.id, []), "documents": documents.get(clinic.id, 0),
-             "pages": pages.get(clinic.id, 0)} for clinic in clinics]
+    return [
+        {
+            "clinic": clinic,
+            "devices": devices.get(clinic.id, []),
+            "documents": documents.get(clinic.id, 0),
+            "pages": pages.get(clinic.id, 0),
+        }
+        for clinic in clinics
+    ]
 
 
 def organisation(organisation_id: int) -> Organisation:

@@ -1,11 +1,12 @@
 """Cross-clinic full-text search: PostgreSQL full-text search over page text (GIN index), ranked
 with ts_rank and highlighted with ts_headline; a plain word match on the embedded SQLite hub."""
+
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
 
-from appliance.search import HIT_END, HIT_START
+from core.highlight import HIT_END, HIT_START
 
 from .db import database, is_postgres
 
@@ -67,25 +68,43 @@ def _plain_snippet(text: str, words: list[str]) -> str:
     pattern = re.compile("|".join(re.escape(w) for w in words), re.I)
     match = pattern.search(text)
     start = max(0, match.start() - 80) if match else 0
-    excerpt = text[start:start + 200]
+    excerpt = text[start : start + 200]
     return pattern.sub(lambda m: f"{HIT_START}{m.group(0)}{HIT_END}", excerpt)
 
 
-def search_documents(organisation_id: int, clinic_ids: list[int], query: str, limit: int = 20,
-                     offset: int = 0) -> list[DocumentHit]:
+def search_documents(
+    organisation_id: int, clinic_ids: list[int], query: str, limit: int = 20, offset: int = 0
+) -> list[DocumentHit]:
     """Pages of the organisation's visible clinics containing every word of `query`, best first."""
     words = _words(query)
     if not clinic_ids:
         return []
     if is_postgres():
         tsquery = " & ".join(f"'{w.lower()}'" for w in words)
-        rows = database.execute_sql(POSTGRES_SQL, (tsquery, organisation_id, clinic_ids, limit, offset,
-                                                   HEADLINE_OPTIONS)).fetchall()
+        rows = database.execute_sql(
+            POSTGRES_SQL, (tsquery, organisation_id, clinic_ids, limit, offset, HEADLINE_OPTIONS)
+        ).fetchall()
     else:
-        sql = SQLITE_SQL.format(clinics=", ".join("?" * len(clinic_ids)),
-                                words=" ".join("AND p.text LIKE ?" for _ in words))
-        rows = [(*row[:9], _plain_snippet(row[9], words)) for row in database.execute_sql(
-            sql, (organisation_id, *clinic_ids, *(f"%{w}%" for w in words), limit, offset)).fetchall()]
-    return [DocumentHit(page_id=r[0], document_id=r[1], page_number=r[2], clinic=r[3], doc_type=r[4],
-                        doc_date=r[5], patient_mrn=r[6], patient_name=f"{r[7]}, {r[8]}" if r[7] else None,
-                        snippet=r[9]) for r in rows]
+        sql = SQLITE_SQL.format(
+            clinics=", ".join("?" * len(clinic_ids)), words=" ".join("AND p.text LIKE ?" for _ in words)
+        )
+        rows = [
+            (*row[:9], _plain_snippet(row[9], words))
+            for row in database.execute_sql(
+                sql, (organisation_id, *clinic_ids, *(f"%{w}%" for w in words), limit, offset)
+            ).fetchall()
+        ]
+    return [
+        DocumentHit(
+            page_id=r[0],
+            document_id=r[1],
+            page_number=r[2],
+            clinic=r[3],
+            doc_type=r[4],
+            doc_date=r[5],
+            patient_mrn=r[6],
+            patient_name=f"{r[7]}, {r[8]}" if r[7] else None,
+            snippet=r[9],
+        )
+        for r in rows
+    ]

@@ -4,6 +4,7 @@ The token alone is never enough: every request also finds its session row, which
 logout, when the user is disabled or changes password, after `idle_minutes` without a request
 and after `session_hours` in any case.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -11,6 +12,8 @@ import secrets
 from dataclasses import dataclass
 
 import jwt
+
+from core.passwords import verify_password
 
 from . import audit, tenancy
 from .db import database
@@ -33,7 +36,7 @@ class SignedIn:
 def authenticate(email: str, password: str) -> User | None:
     """The active user of an active organisation with these credentials, or None."""
     user = User.get_or_none(User.email == (email or "").strip().lower())
-    matches = tenancy.password_matches(user.password_hash if user else _DUMMY_HASH, password or "")
+    matches = verify_password(user.password_hash if user else _DUMMY_HASH, password or "")
     return user if matches and user is not None and user.active else None
 
 
@@ -41,12 +44,23 @@ def start(user: User, secret: str, hours: float, address: str | None) -> tuple[H
     """A new session for `user` and the JWT that names it."""
     now = utcnow()
     with database.atomic():
-        session = HubSession.create(id=secrets.token_hex(16), user=user, address=address, created_at=now,
-                                    last_seen_at=now, expires_at=now + dt.timedelta(hours=hours))
+        session = HubSession.create(
+            id=secrets.token_hex(16),
+            user=user,
+            address=address,
+            created_at=now,
+            last_seen_at=now,
+            expires_at=now + dt.timedelta(hours=hours),
+        )
         audit.record("login", actor=user.email, organisation=user.organisation_id, address=address)
-    claims = {"sub": str(user.id), "sid": session.id, "org": user.organisation_id, "aud": AUDIENCE,
-              "iat": int(now.replace(tzinfo=dt.timezone.utc).timestamp()),
-              "exp": int(session.expires_at.replace(tzinfo=dt.timezone.utc).timestamp())}
+    claims = {
+        "sub": str(user.id),
+        "sid": session.id,
+        "org": user.organisation_id,
+        "aud": AUDIENCE,
+        "iat": int(now.replace(tzinfo=dt.UTC).timestamp()),
+        "exp": int(session.expires_at.replace(tzinfo=dt.UTC).timestamp()),
+    }
     return session, jwt.encode(claims, secret, algorithm=ALGORITHMS[0])
 
 
@@ -54,8 +68,13 @@ def resume(token: str, secret: str, idle_minutes: float) -> SignedIn | None:
     """Who is signed in, for a valid token naming a live session; None otherwise (the session
     row records why it ended)."""
     try:
-        claims = jwt.decode(token, secret, algorithms=ALGORITHMS, audience=AUDIENCE,
-                            options={"require": ["exp", "iat", "sub", "sid", "aud"]})
+        claims = jwt.decode(
+            token,
+            secret,
+            algorithms=ALGORITHMS,
+            audience=AUDIENCE,
+            options={"require": ["exp", "iat", "sub", "sid", "aud"]},
+        )
     except jwt.InvalidTokenError:
         return None
     session = HubSession.get_or_none(HubSession.id == claims["sid"])
@@ -80,4 +99,5 @@ def resume(token: str, secret: str, idle_minutes: float) -> SignedIn | None:
 def end(session: HubSession, reason: str) -> None:
     """End one session (logout, idle, expiry)."""
     HubSession.update(ended_at=utcnow(), end_reason=reason).where(
-        (HubSession.id == session.id) & HubSession.ended_at.is_null()).execute()
+        (HubSession.id == session.id) & HubSession.ended_at.is_null()
+    ).execute()

@@ -4,6 +4,7 @@ Keys are `<organisation uid>/blobs/<sha[:2]>/<sha256>`, so each organisation's d
 under its own prefix. On S3 every object is written with server-side encryption, and boto3's
 transfer manager uploads large blobs in parts.
 """
+
 from __future__ import annotations
 
 import os
@@ -17,7 +18,7 @@ from boto3.s3.transfer import TransferConfig
 from botocore.config import Config as BotoConfig
 from botocore.exceptions import ClientError
 
-from appliance.files import write_durably
+from core.files import write_durably
 
 from .config import HubConfig
 
@@ -93,7 +94,9 @@ class S3Storage:
     def __init__(self, bucket: str, endpoint_url: str | None, region: str):
         self.bucket = bucket
         self.client = boto3.client(
-            "s3", endpoint_url=endpoint_url, region_name=region,
+            "s3",
+            endpoint_url=endpoint_url,
+            region_name=region,
             config=BotoConfig(retries={"max_attempts": 5, "mode": "standard"}, signature_version="s3v4"),
         )
         self.transfer = TransferConfig(multipart_threshold=MULTIPART_THRESHOLD, multipart_chunksize=MULTIPART_THRESHOLD)
@@ -106,15 +109,17 @@ class S3Storage:
             self.client.create_bucket(Bucket=self.bucket)
 
     def put_file(self, key: str, path: Path) -> None:
-        self.client.upload_file(str(path), self.bucket, key, ExtraArgs={"ServerSideEncryption": "AES256"},
-                                Config=self.transfer)
+        self.client.upload_file(
+            str(path), self.bucket, key, ExtraArgs={"ServerSideEncryption": "AES256"}, Config=self.transfer
+        )
 
     def put_bytes(self, key: str, data: bytes) -> None:
         self.client.put_object(Bucket=self.bucket, Key=key, Body=data, ServerSideEncryption="AES256")
 
     def put_stream(self, key: str, stream: BinaryIO) -> None:
-        self.client.upload_fileobj(stream, self.bucket, key, ExtraArgs={"ServerSideEncryption": "AES256"},
-                                   Config=self.transfer)
+        self.client.upload_fileobj(
+            stream, self.bucket, key, ExtraArgs={"ServerSideEncryption": "AES256"}, Config=self.transfer
+        )
 
     def exists(self, key: str) -> bool:
         try:
@@ -134,9 +139,13 @@ class S3Storage:
 
     def download_url(self, key: str, filename: str, seconds: int = 300) -> str | None:
         return self.client.generate_presigned_url(
-            "get_object", ExpiresIn=seconds,
-            Params={"Bucket": self.bucket, "Key": key,
-                    "ResponseContentDisposition": f'attachment; filename="{filename}"'},
+            "get_object",
+            ExpiresIn=seconds,
+            Params={
+                "Bucket": self.bucket,
+                "Key": key,
+                "ResponseContentDisposition": f'attachment; filename="{filename}"',
+            },
         )
 
     def delete(self, key: str) -> None:
@@ -144,9 +153,14 @@ class S3Storage:
 
     def archive(self, key: str, storage_class: str) -> None:
         """Move an object to a colder storage class in place (still readable at once with STANDARD_IA)."""
-        self.client.copy_object(Bucket=self.bucket, Key=key, CopySource={"Bucket": self.bucket, "Key": key},
-                                StorageClass=storage_class, ServerSideEncryption="AES256",
-                                MetadataDirective="COPY")
+        self.client.copy_object(
+            Bucket=self.bucket,
+            Key=key,
+            CopySource={"Bucket": self.bucket, "Key": key},
+            StorageClass=storage_class,
+            ServerSideEncryption="AES256",
+            MetadataDirective="COPY",
+        )
 
 
 def storage_for(config: HubConfig) -> Storage:

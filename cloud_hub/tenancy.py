@@ -1,34 +1,19 @@
 """Organisations, their clinics and their users."""
+
 from __future__ import annotations
 
 import uuid
 
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
+from core.passwords import MIN_LENGTH as MIN_PASSWORD
+from core.passwords import hash_password
 
 from . import audit
 from .db import database
 from .models import ROLES, Clinic, HubSession, Organisation, User, UserClinic, utcnow
 
-_hasher = PasswordHasher()
-MIN_PASSWORD = 10
-
 
 class TenancyError(ValueError):
     """An organisation, clinic or user cannot be created as asked."""
-
-
-def hash_password(password: str) -> str:
-    """The argon2 hash stored for a password."""
-    return _hasher.hash(password)
-
-
-def password_matches(stored_hash: str, password: str) -> bool:
-    """True when `password` is the one `stored_hash` was made from."""
-    try:
-        return _hasher.verify(stored_hash, password)
-    except (VerificationError, InvalidHashError):
-        return False
 
 
 def _check_password(password: str):
@@ -38,8 +23,11 @@ def _check_password(password: str):
 
 def end_sessions(user: User, reason: str) -> int:
     """End every live session of `user`; how many there were."""
-    return HubSession.update(ended_at=utcnow(), end_reason=reason).where(
-        (HubSession.user == user) & HubSession.ended_at.is_null()).execute()
+    return (
+        HubSession.update(ended_at=utcnow(), end_reason=reason)
+        .where((HubSession.user == user) & HubSession.ended_at.is_null())
+        .execute()
+    )
 
 
 def set_active(user: User, active: bool, actor: str) -> User:
@@ -48,8 +36,9 @@ def set_active(user: User, active: bool, actor: str) -> User:
         User.update(active=active).where(User.id == user.id).execute()
         if not active:
             end_sessions(user, "disabled")
-        audit.record("user.enable" if active else "user.disable", actor=actor, organisation=user.organisation_id,
-                     obj=user)
+        audit.record(
+            "user.enable" if active else "user.disable", actor=actor, organisation=user.organisation_id, obj=user
+        )
     return User.get_by_id(user.id)
 
 
@@ -58,7 +47,8 @@ def set_password(user: User, password: str, actor: str) -> User:
     _check_password(password)
     with database.atomic():
         User.update(password_hash=hash_password(password), password_changed_at=utcnow()).where(
-            User.id == user.id).execute()
+            User.id == user.id
+        ).execute()
         end_sessions(user, "password changed")
         audit.record("user.password", actor=actor, organisation=user.organisation_id, obj=user)
     return User.get_by_id(user.id)
@@ -90,8 +80,9 @@ def create_clinic(organisation: Organisation, name: str, actor: str = "cli") -> 
     return clinic
 
 
-def create_user(organisation: Organisation, email: str, password: str, role: str,
-                clinics: list[Clinic] = (), actor: str = "cli") -> User:
+def create_user(
+    organisation: Organisation, email: str, password: str, role: str, clinics: list[Clinic] = (), actor: str = "cli"
+) -> User:
     """A user of `organisation`, limited to `clinics` when any are given."""
     email = email.strip().lower()
     if role not in ROLES:

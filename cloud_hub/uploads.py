@@ -1,13 +1,15 @@
 """Files uploaded at the hub (head office's manual path), read with the box's own pipeline.
 
 The upload is kept in the staging folder and recorded; a job (RQ, or in-process without
-Redis) inspects it, OCRs every page, extracts identifiers and applies the same never-misfile
-rule as the box against the chosen clinic's patients, then stores the original as a blob and
-records the document. A file the pipeline refuses is marked refused with the reason; nothing
-is deleted.
+Redis) inspects it, OCRs every page, extracts identifiers and applies the box's own filing rule
+(`core.ingest.filing.decide`) against the chosen clinic's patients, with the hub's reading
+settings or the clinic's own, then stores the original as a blob and records the document.
+A file the pipeline refuses is marked refused with the reason; nothing is deleted.
 """
+
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import os
 import shutil
@@ -15,20 +17,33 @@ import uuid
 from pathlib import Path
 from typing import BinaryIO
 
-from appliance.ingest.extract import extract
-from appliance.ingest.filing import decide
-from appliance.ingest.pages import PageSettings, init_process, process_page
-from appliance.ingest.rasterize import Limits, Rejected, inspect
+from core.ingest.filing import Decision, Reading, decide, read_pages
+from core.ingest.pages import PageResult, PageSettings, init_process, process_page
+from core.ingest.rasterize import Limits, Rejected, inspect
 
 from . import audit, billing
+from .blobs import record_blob
 from .config import HubConfig
 from .db import database
-from .blobs import record_blob
 from .models import Clinic, Document, HubUpload, Organisation, Page, Patient, utcnow
 from .storage import Storage, blob_key
 
-LIMITS = Limits(max_pages=300, max_page_pixels=90_000_000, max_file_bytes=500 * 1024 * 1024)
-DATE_ORDER = "DMY"
+
+def limits_of(config: HubConfig) -> Limits:
+    """The hub's bounds on an uploaded file (pages, pixels, bytes)."""
+    return Limits(
+        max_pages=config.max_pages, max_page_pixels=config.max_page_pixels, max_file_bytes=config.max_file_bytes
+    )
+
+
+def date_order_for(config: HubConfig, clinic: Clinic) -> str:
+    """The clinic's own date order, or the hub's."""
+    return clinic.date_order or config.date_order
+
+
+def language_for(config: HubConfig, clinic: Clinic) -> str:
+    """The clinic's own OCR language, or the hub's."""
+    return clinic.ocr_language or config.ocr_language
 
 
 def staged_path(config: HubConfig, upload: HubUpload) -> Path:
@@ -49,8 +64,14 @@ def accept(config: HubConfig, clinic: Clinic, filename: str, stream: BinaryIO, a
         out.flush()
         os.fsync(out.fileno())
     with database.atomic():
-        upload = HubUpload.create(organisation=clinic.organisation_id, clinic=clinic, original_name=filename[:255],
-                                  sha256=digest.hexdigest(), size=size, created_by=actor)
+        upload = HubUpload.create(
+            organisation=clinic.organisation_id,
+            clinic=clinic,
+            original_name=filename[:255],
+            sha256=digest.hexdigest(),
+            size=size,
+            created_by=actor,
+        )
         os.replace(partial, staged_path(config, upload))
         audit.record("upload.accept", actor=actor, organisation=clinic.organisation_id, obj=upload, size=size)
     return upload
@@ -58,17 +79,22 @@ def accept(config: HubConfig, clinic: Clinic, filename: str, stream: BinaryIO, a
 
 def _finish(upload: HubUpload, status: str, reason: str | None = None, document: Document | None = None):
     HubUpload.update(status=status, reason=reason, document=document, finished_at=utcnow()).where(
-        HubUpload.id == upload.id).execute()
+        HubUpload.id == upload.id
+    ).execute()
 
 
-def _patient_finders(clinic_id: int):
-    def by_mrn(mrn):
-        return Patient.get_or_none((Patient.clinic == clinic_id) & (Patient.mrn == mrn))
+def filing_decision(config: HubConfig, clinic: Clinic, pages: list[PageResult]) -> tuple[Reading, Decision]:
+    """What the hub reads from an upload's pages and what the filing rule decides, among the clinic's patients."""
 
-    def by_name_dob(name, dob):
-        return list(Patient.select().where((Patient.clinic == clinic_id) & (Patient.last_name == name.last)
-                                           & (Patient.first_name == name.first) & (Patient.dob == dob)))
-    return by_mrn, by_name_dob
+    def by_mrn(mrn: str) -> Patient | None:
+        return Patient.get_or_none((Patient.clinic == clinic.id) & (Patient.mrn == mrn))
+
+    def by_dob(dob: dt.date) -> list[Patient]:
+        return list(Patient.select().where((Patient.clinic == clinic.id) & (Patient.dob == dob)))
+
+    order = date_order_for(config, clinic)
+    reading = read_pages(pages, None, order)
+    return reading, decide(reading, by_mrn, by_dob, order)
 
 
 def process(config: HubConfig, storage: Storage, upload_id: int) -> str:
@@ -79,18 +105,26 @@ def process(config: HubConfig, storage: Storage, upload_id: int) -> str:
         return upload.status
     HubUpload.update(status="processing").where(HubUpload.id == upload.id).execute()
     path = staged_path(config, upload)
+    clinic = Clinic.get_by_id(upload.clinic_id)
+    limits = limits_of(config)
     try:
-        inspection = inspect(path, upload.original_name, LIMITS)
+        inspection = inspect(path, upload.original_name, limits)
     except Rejected as problem:
         _finish(upload, "refused", problem.reason)
         return "refused"
-    settings = PageSettings(limits=LIMITS, language="eng", timeout=120, data_dir=str(config.data_dir),
-                            tmp_dir=str(config.staging_dir))
-    pages = [process_page(str(path), upload.sha256, inspection.kind, index, settings)
-             for index in range(inspection.page_count)]
-    text = "\n\n".join(page.text for page in pages)
-    extraction = extract(text, DATE_ORDER)
-    decision = decide(extraction, None, *_patient_finders(upload.clinic_id), DATE_ORDER)
+    settings = PageSettings(
+        limits=limits,
+        language=language_for(config, clinic),
+        timeout=config.page_timeout_seconds,
+        data_dir=str(config.data_dir),
+        tmp_dir=str(config.staging_dir),
+    )
+    pages = [
+        process_page(str(path), upload.sha256, inspection.kind, index, settings)
+        for index in range(inspection.page_count)
+    ]
+    reading, decision = filing_decision(config, clinic, pages)
+    extraction = reading.extraction
     organisation = Organisation.get_by_id(upload.organisation_id)
     key = blob_key(organisation.uid, upload.sha256)
     storage.put_file(key, path)
@@ -100,16 +134,29 @@ def process(config: HubConfig, storage: Storage, upload_id: int) -> str:
         if decision.new_patient:
             patient = Patient.create(organisation=organisation, clinic=upload.clinic_id, **decision.new_patient)
         document = Document.create(
-            organisation=organisation, clinic=upload.clinic_id, uid=f"hub-{uuid.uuid4().hex}", patient=patient,
-            status=decision.status, review_reason=decision.reason, doc_type=extraction.doc_type,
-            doc_date=extraction.doc_date, page_count=len(pages), blob_sha256=upload.sha256,
-            original_name=upload.original_name)
-        Page.insert_many([{"document": document.id, "organisation": organisation.id, "number": page.number,
-                           "text": page.text} for page in pages]).execute()
+            organisation=organisation,
+            clinic=upload.clinic_id,
+            uid=f"hub-{uuid.uuid4().hex}",
+            patient=patient,
+            status=decision.status,
+            review_reason=decision.reason,
+            doc_type=extraction.doc_type,
+            doc_date=extraction.doc_date,
+            page_count=len(pages),
+            blob_sha256=upload.sha256,
+            original_name=upload.original_name,
+        )
+        Page.insert_many(
+            [
+                {"document": document.id, "organisation": organisation.id, "number": page.number, "text": page.text}
+                for page in pages
+            ]
+        ).execute()
         billing.meter(organisation.id, 0, pages=len(pages), documents=1)
         _finish(upload, decision.status, decision.reason, document)
-        audit.record("upload.filed", actor="hub-worker", organisation=organisation.id, obj=document,
-                     status=decision.status)
+        audit.record(
+            "upload.filed", actor="hub-worker", organisation=organisation.id, obj=document, status=decision.status
+        )
     path.unlink(missing_ok=True)
     shutil.rmtree(config.data_dir / "thumbs" / upload.sha256[:2] / upload.sha256, ignore_errors=True)
     return decision.status

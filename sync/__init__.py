@@ -1,1 +1,1 @@
-"""The sync protocol shared by box and hub, and (later) the box's sync agent."""
+"""The wire protocol between box and hub (`protocol.py`); the box's agent lives in `appliance.sync`."""

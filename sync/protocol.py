@@ -4,6 +4,7 @@ A request is signed with the device's Ed25519 key over a canonical string made o
 the method, the path with its query, the timestamp, a nonce, the SHA-256 of the body and the
 device id. The hub keeps only the public key.
 """
+
 from __future__ import annotations
 
 import base64
@@ -50,8 +51,9 @@ def new_private_key() -> Ed25519PrivateKey:
 
 def private_key_bytes(key: Ed25519PrivateKey) -> bytes:
     """The key as PEM (PKCS#8, unencrypted: the file holding it is mode 0600 on the box)."""
-    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                             serialization.NoEncryption())
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
 
 
 def load_private_key(pem: bytes) -> Ed25519PrivateKey:
@@ -77,15 +79,27 @@ def load_public_key(text: str) -> Ed25519PublicKey:
         raise SignatureError("public key must be base64 of 32 raw Ed25519 bytes") from None
 
 
-def sign_request(key: Ed25519PrivateKey, device: str, method: str, path: str, body: bytes = b"",
-                 now: float | None = None, nonce: str | None = None) -> dict[str, str]:
+def sign_request(
+    key: Ed25519PrivateKey,
+    device: str,
+    method: str,
+    path: str,
+    body: bytes = b"",
+    now: float | None = None,
+    nonce: str | None = None,
+) -> dict[str, str]:
     """The headers that sign one request (`now`: the corrected clock, in Unix seconds)."""
     timestamp = str(int(time.time() if now is None else now))
     nonce = nonce or secrets.token_hex(16)
     digest = body_digest(body)
     signature = key.sign(canonical(method, path, timestamp, nonce, digest, device))
-    return {DEVICE: device, TIMESTAMP: timestamp, NONCE: nonce, DIGEST: digest,
-            SIGNATURE: base64.b64encode(signature).decode()}
+    return {
+        DEVICE: device,
+        TIMESTAMP: timestamp,
+        NONCE: nonce,
+        DIGEST: digest,
+        SIGNATURE: base64.b64encode(signature).decode(),
+    }
 
 
 def verify_signature(public_key: str, headers, method: str, path: str, body: bytes) -> None:
@@ -97,8 +111,9 @@ def verify_signature(public_key: str, headers, method: str, path: str, body: byt
         signature = base64.b64decode(headers.get(SIGNATURE, ""), validate=True)
     except binascii.Error:
         raise SignatureError("the signature is not base64") from None
-    message = canonical(method, path, headers.get(TIMESTAMP, ""), headers.get(NONCE, ""), digest,
-                        headers.get(DEVICE, ""))
+    message = canonical(
+        method, path, headers.get(TIMESTAMP, ""), headers.get(NONCE, ""), digest, headers.get(DEVICE, "")
+    )
     try:
         load_public_key(public_key).verify(signature, message)
     except InvalidSignature:

@@ -1,4 +1,5 @@
-"""Shared fixtures: an isolated box (data dir, database) per test."""
+"""Shared fixtures: an isolated box (data dir, database) per test; the hub's come from `hub_fixtures`."""
+
 from __future__ import annotations
 
 import pytest
@@ -7,12 +8,21 @@ from appliance.box import open_box
 from appliance.config import Config
 from appliance.db import database
 
+pytest_plugins = ["tests.hub_fixtures"]
+
 
 @pytest.fixture
 def box_config(tmp_path) -> Config:
     """A box whose every folder lives under this test's tmp_path, two OCR processes."""
-    return Config(data_dir=tmp_path / "data", inbox=tmp_path / "inbox", ocr_processes=2, stable_seconds=0.5,
-                  empty_grace_seconds=3, rescan_seconds=1, page_timeout_seconds=120)
+    return Config(
+        data_dir=tmp_path / "data",
+        inbox=tmp_path / "inbox",
+        ocr_processes=2,
+        stable_seconds=0.5,
+        empty_grace_seconds=3,
+        rescan_seconds=1,
+        page_timeout_seconds=120,
+    )
 
 
 @pytest.fixture
@@ -48,8 +58,10 @@ def users(box):
     """One admin and one staff user, with known passwords."""
     from appliance.users import create_user
 
-    return {"admin": create_user("alice", "alice-password-1", role="admin"),
-            "staff": create_user("bob", "bob-password-12", role="staff")}
+    return {
+        "admin": create_user("alice", "alice-password-1", role="admin"),
+        "staff": create_user("bob", "bob-password-12", role="staff"),
+    }
 
 
 PASSWORDS = {"alice": "alice-password-1", "bob": "bob-password-12"}
@@ -64,8 +76,9 @@ def csrf_from(html: str) -> str:
 def sign_in(client, username: str, password: str | None = None):
     """Sign in through the real login form (CSRF token included)."""
     token = csrf_from(client.get("/login").get_data(as_text=True))
-    return client.post("/login", data={"username": username, "password": password or PASSWORDS[username],
-                                       "csrf_token": token})
+    return client.post(
+        "/login", data={"username": username, "password": password or PASSWORDS[username], "csrf_token": token}
+    )
 
 
 @pytest.fixture
@@ -92,6 +105,6 @@ def _quick_password_hashing():
     """Real argon2, with light cost parameters so that tests signing in often stay quick."""
     from argon2 import PasswordHasher
 
-    from appliance import users
+    from core import passwords
 
-    users._hasher = PasswordHasher(time_cost=1, memory_cost=8 * 1024, parallelism=1)
+    passwords.hasher = PasswordHasher(time_cost=1, memory_cost=8 * 1024, parallelism=1)

@@ -1,4 +1,5 @@
 """Test scans made like a scanner makes them: A4 at 300 dpi, rendered text, noise, skew."""
+
 from __future__ import annotations
 
 import io
@@ -16,8 +17,16 @@ def font(size: int = 44) -> ImageFont.FreeTypeFont:
     return ImageFont.load_default(size=size)
 
 
-def render_page(lines: list[str], *, size: int = 44, noise: float = 0.0015, rotate: float = 0.0,
-                turn: int = 0, seed: int = 1, blur: bool = True) -> Image.Image:
+def render_page(
+    lines: list[str],
+    *,
+    size: int = 44,
+    noise: float = 0.0015,
+    rotate: float = 0.0,
+    turn: int = 0,
+    seed: int = 1,
+    blur: bool = True,
+) -> Image.Image:
     """An A4 300 dpi grayscale page with `lines` of text, speckle noise and slight skew."""
     page = Image.new("L", A4_300DPI, 255)
     draw = ImageDraw.Draw(page)
@@ -54,8 +63,9 @@ def barcode_page(payload: str, kind=zxingcpp.BarcodeFormat.QRCode, caption: str 
     return page
 
 
-def record_lines(mrn="00123456", name="SMITH, John", dob="14/03/1975", title="LABORATORY REPORT",
-                 doc_date="02/04/2024", body=None) -> list[str]:
+def record_lines(
+    mrn="00123456", name="SMITH, John", dob="14/03/1975", title="LABORATORY REPORT", doc_date="02/04/2024", body=None
+) -> list[str]:
     """The text of a typical clinic document; pass None to leave an identifier out."""
     lines = [title, ""]
     if name is not None:
@@ -67,12 +77,15 @@ def record_lines(mrn="00123456", name="SMITH, John", dob="14/03/1975", title="LA
     if doc_date is not None:
         lines.append(f"Report Date: {doc_date}")
     lines.append("")
-    lines.extend(body or [
-        "Specimen: venous blood, collected at the clinic.",
-        "Haemoglobin 13.5 g/dL   Reference range 13.0 - 17.0",
-        "White cell count 6.1   Reference range 4.0 - 11.0",
-        "Comment: results within normal limits.",
-    ])
+    lines.extend(
+        body
+        or [
+            "Specimen: venous blood, collected at the clinic.",
+            "Haemoglobin 13.5 g/dL   Reference range 13.0 - 17.0",
+            "White cell count 6.1   Reference range 4.0 - 11.0",
+            "Comment: results within normal limits.",
+        ]
+    )
     return lines
 
 
@@ -116,8 +129,17 @@ def png_bytes(image: Image.Image) -> bytes:
     return buffer.getvalue()
 
 
-def make_document(config, *, patient=None, status="filed", texts=("Haemoglobin normal",), doc_type="lab_report",
-                  doc_date=None, reason=None, name="scan.png"):
+def make_document(
+    config,
+    *,
+    patient=None,
+    status="filed",
+    texts=("Haemoglobin normal",),
+    doc_type="lab_report",
+    doc_date=None,
+    reason=None,
+    name="scan.png",
+):
     """A processed scan with one document, stored like the pipeline stores it (no OCR run)."""
     import hashlib
     import uuid as _uuid
@@ -138,8 +160,16 @@ def make_document(config, *, patient=None, status="filed", texts=("Haemoglobin n
     with database.atomic():
         scan = Scan.create(sha256=sha, original_name=name, size=len(data), status="processed", page_count=len(texts))
         Job.create(scan=scan, state="done", pages_total=len(texts), pages_done=len(texts))
-        document = Document.create(scan=scan, patient=patient, status=status, review_reason=reason,
-                                   doc_type=doc_type, doc_date=doc_date, first_page=1, page_count=len(texts))
+        document = Document.create(
+            scan=scan,
+            patient=patient,
+            status=status,
+            review_reason=reason,
+            doc_type=doc_type,
+            doc_date=doc_date,
+            first_page=1,
+            page_count=len(texts),
+        )
         for number, text in enumerate(texts, start=1):
             page = Page.create(scan=scan, document=document, number=number, text=text)
             database.execute_sql("INSERT INTO page_fts (rowid, text) VALUES (?, ?)", (page.id, text))
@@ -163,10 +193,24 @@ def quick_documents(box_config, count: int, first: int = 0, size: int = 40_000) 
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(data)
         with database.atomic():
-            scan = Scan.create(sha256=sha, original_name=f"scan-{n}.pdf", source="test", size=len(data),
-                               status="processed", page_count=1)
-            document = Document.create(scan=scan, status="needs_review", review_reason="test", doc_type="other",
-                                       first_page=1, page_count=1)
-            Page.create(scan=scan, document=document, number=1, text=f"fault test page {n}", text_source="ocr",
-                        rotation=0, is_separator=False)
+            scan = Scan.create(
+                sha256=sha,
+                original_name=f"scan-{n}.pdf",
+                source="test",
+                size=len(data),
+                status="processed",
+                page_count=1,
+            )
+            document = Document.create(
+                scan=scan, status="needs_review", review_reason="test", doc_type="other", first_page=1, page_count=1
+            )
+            Page.create(
+                scan=scan,
+                document=document,
+                number=1,
+                text=f"fault test page {n}",
+                text_source="ocr",
+                rotation=0,
+                is_separator=False,
+            )
             outbox.document_changed(document)

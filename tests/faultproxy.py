@@ -2,6 +2,7 @@
 command, refuses connections, answers 503, swallows requests (timeouts), cuts connections
 after a number of uploaded bytes, lets a batch commit or an upload through but loses the hub's
 answer, or slows the link down."""
+
 from __future__ import annotations
 
 import socket
@@ -9,8 +10,10 @@ import threading
 import time
 
 MODES = ("pass", "refuse", "error503", "blackhole", "cut", "lose_commit", "lose_upload", "slow")
-LOST = {"lose_commit": (b"POST /api/v1/sync/batches",),
-        "lose_upload": (b"POST /api/v1/sync/blobs/pack", b"PUT /api/v1/sync/blobs/")}
+LOST = {
+    "lose_commit": (b"POST /api/v1/sync/batches",),
+    "lose_upload": (b"POST /api/v1/sync/blobs/pack", b"PUT /api/v1/sync/blobs/"),
+}
 
 
 class FaultProxy:
@@ -68,8 +71,9 @@ class FaultProxy:
             return
         limit = self.cut_after if mode == "cut" else None
         last_request = [b""]
-        threading.Thread(target=self._pump, args=(client, upstream, limit, mode == "slow", True, last_request),
-                         daemon=True).start()
+        threading.Thread(
+            target=self._pump, args=(client, upstream, limit, mode == "slow", True, last_request), daemon=True
+        ).start()
         self._pump(upstream, client, None, mode == "slow", False, last_request, lose=LOST.get(mode, ()))
 
     def _count(self, up: bool, size: int) -> None:
@@ -96,8 +100,16 @@ class FaultProxy:
         finally:
             client.close()
 
-    def _pump(self, source: socket.socket, target: socket.socket, limit: int | None, slow: bool, up: bool,
-              last_request: list, lose: tuple = ()) -> None:
+    def _pump(
+        self,
+        source: socket.socket,
+        target: socket.socket,
+        limit: int | None,
+        slow: bool,
+        up: bool,
+        last_request: list,
+        lose: tuple = (),
+    ) -> None:
         sent = 0
         try:
             while True:
@@ -111,7 +123,7 @@ class FaultProxy:
                     self.commits_lost += last_request[0].startswith(LOST["lose_commit"])
                     break
                 if limit is not None and sent + len(data) > limit:
-                    target.sendall(data[:max(0, limit - sent)])
+                    target.sendall(data[: max(0, limit - sent)])
                     self._count(up, max(0, limit - sent))
                     self.cuts += 1
                     break

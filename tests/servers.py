@@ -10,6 +10,7 @@ stopped (and its folder removed) when CMD ends:
 - Redis: `redis-server` with persistence off;
 - S3: moto's server mode (`python -m moto.server`), a real HTTP endpoint boto3 talks to.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -23,8 +24,6 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-
-from appliance.waiting import wait_for_http  # noqa: F401  (the tests' helper too)
 
 START_TIMEOUT = 60
 
@@ -89,13 +88,34 @@ def postgres(root: Path):
     data.mkdir()
     if account:
         os.chown(data, account["user"], account["group"])
-    subprocess.run([str(bindir / "initdb"), "-D", str(data), "-U", "postgres", "-A", "trust", "-E", "UTF8",
-                    "--no-sync"], check=True, stdout=subprocess.DEVNULL, cwd=data, **account)
-    server = subprocess.Popen([str(bindir / "postgres"), "-D", str(data), "-p", str(port),
-                               "-c", "listen_addresses=127.0.0.1", "-c", f"unix_socket_directories={data}",
-                               "-c", "fsync=off", "-c", "max_connections=200"],
-                              stdout=subprocess.DEVNULL, stderr=open(root / "postgres.log", "wb"), cwd=data,
-                              **account)
+    subprocess.run(
+        [str(bindir / "initdb"), "-D", str(data), "-U", "postgres", "-A", "trust", "-E", "UTF8", "--no-sync"],
+        check=True,
+        stdout=subprocess.DEVNULL,
+        cwd=data,
+        **account,
+    )
+    server = subprocess.Popen(
+        [
+            str(bindir / "postgres"),
+            "-D",
+            str(data),
+            "-p",
+            str(port),
+            "-c",
+            "listen_addresses=127.0.0.1",
+            "-c",
+            f"unix_socket_directories={data}",
+            "-c",
+            "fsync=off",
+            "-c",
+            "max_connections=200",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=open(root / "postgres.log", "wb"),
+        cwd=data,
+        **account,
+    )
     with serving(server, port, "PostgreSQL", f"postgresql://postgres@127.0.0.1:{port}/postgres") as url:
         yield url
 
@@ -107,9 +127,11 @@ def redis(root: Path):
     if not binary:
         raise ServerError("redis-server not found; install the redis-server package")
     port = free_port()
-    server = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-                               "--appendonly", "no", "--dir", str(root)],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = subprocess.Popen(
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", str(root)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     with serving(server, port, "Redis", f"redis://127.0.0.1:{port}/0") as url:
         yield url
 
@@ -118,8 +140,11 @@ def redis(root: Path):
 def s3(root: Path):
     """moto's S3 server as a separate process; yields its S3_ENDPOINT_URL."""
     port = free_port()
-    server = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-                              stdout=subprocess.DEVNULL, stderr=open(root / "s3.log", "wb"))
+    server = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=open(root / "s3.log", "wb"),
+    )
     with serving(server, port, "the S3 server (moto)", f"http://127.0.0.1:{port}") as url:
         yield url
 
@@ -154,7 +179,7 @@ def run(command: list[str]) -> int:
 
 def main(argv: list[str]) -> int:
     """Entry point: everything after `--` is the command to run."""
-    command = argv[argv.index("--") + 1:] if "--" in argv else argv
+    command = argv[argv.index("--") + 1 :] if "--" in argv else argv
     if not command:
         print("usage: python -m tests.servers -- COMMAND [ARGS...]", file=sys.stderr)
         return 2

@@ -5,6 +5,7 @@ job are committed before the file leaves the inbox, so a crash at any point lose
 file seen again after a crash between commit and removal is recognised by its identity
 (device, inode, mtime, size and hash) and only removed, never recorded twice.
 """
+
 from __future__ import annotations
 
 import errno
@@ -95,8 +96,11 @@ def _open_regular(path: Path, name: str, remove: bool):
         if error.errno == errno.ELOOP:
             target = os.readlink(path)
             return None, _quarantine_unreadable(
-                path, name, "symbolic link: the box does not follow links, only takes regular files",
-                f"link pointed to {target}", remove,
+                path,
+                name,
+                "symbolic link: the box does not follow links, only takes regular files",
+                f"link pointed to {target}",
+                remove,
             )
         raise
     info = os.fstat(fd)
@@ -106,8 +110,15 @@ def _open_regular(path: Path, name: str, remove: bool):
     return (fd, info), None
 
 
-def accept_file(path: Path, config: Config, *, source: str = "inbox", remove: bool = True,
-                original_name: str | None = None, actor: str = "system") -> Intake:
+def accept_file(
+    path: Path,
+    config: Config,
+    *,
+    source: str = "inbox",
+    remove: bool = True,
+    original_name: str | None = None,
+    actor: str = "system",
+) -> Intake:
     """Take one file into the box: store it durably, record a scan (or a duplicate), remove it."""
     name = original_name or path.name
     opened, refused = _open_regular(path, name, remove)
@@ -136,8 +147,13 @@ def _record(sha256: str, size: int, name: str, source: str, identity: str | None
             return Intake(scan=seen, outcome="already_recorded")
     original = Scan.original_of(sha256)
     scan = Scan.create(
-        sha256=sha256, original_name=name, source=source, size=size, origin_identity=identity,
-        status="duplicate" if original else "pending", duplicate_of=original,
+        sha256=sha256,
+        original_name=name,
+        source=source,
+        size=size,
+        origin_identity=identity,
+        status="duplicate" if original else "pending",
+        duplicate_of=original,
     )
     if original is not None:
         audit.record("scan.duplicate", actor=actor, obj=scan, duplicate_of=original.id)

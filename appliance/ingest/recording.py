@@ -3,19 +3,21 @@
 Everything for one scan is committed in one transaction, so a crash leaves either nothing
 (the job runs again) or the whole outcome.
 """
+
 from __future__ import annotations
 
 import datetime as dt
 import logging
 
+from core.ingest.extract import DOC_TYPES
+from core.ingest.filing import Decision, Reading, decide, read_pages
+from core.ingest.pages import PageResult
+from core.ingest.separators import Segment, Separator, page_separator, split
+
 from .. import audit, outbox
 from ..config import Config
 from ..db import database
 from ..models import Document, Job, Page, Patient, Quarantine, Scan, utcnow
-from .extract import DOC_TYPES, PersonName, extract
-from .filing import decide
-from .pages import PageResult
-from .separators import Segment, page_separator, split
 
 log = logging.getLogger(__name__)
 
@@ -24,20 +26,31 @@ def quarantine_scan(scan: Scan, reason: str, detail: str | None = None) -> Quara
     """Set a scan aside with a reason; its original stays in the store."""
     with database.atomic("IMMEDIATE"):
         Scan.update(status="quarantined").where(Scan.id == scan.id).execute()
-        Job.update(state="done", finished_at=utcnow(), owner=None, last_error=reason).where(Job.scan == scan.id).execute()
+        Job.update(state="done", finished_at=utcnow(), owner=None, last_error=reason).where(
+            Job.scan == scan.id
+        ).execute()
         entry = Quarantine.create(scan=scan.id, original_name=scan.original_name, reason=reason, detail=detail)
         audit.record("quarantine.add", obj=entry, scan=scan.id, reason=reason)
     log.warning("scan %s quarantined: %s", scan.id, reason)
     return entry
 
 
-def _find_by_mrn(mrn: str):
+def find_by_mrn(mrn: str) -> Patient | None:
+    """The box's patient with this MRN, if any."""
     return Patient.get_or_none(Patient.mrn == mrn)
 
 
-def _find_by_name_dob(name: PersonName, dob: dt.date) -> list[Patient]:
-    candidates = Patient.select().where(Patient.dob == dob)
-    return [p for p in candidates if PersonName(last=p.last_name, first=p.first_name).key == name.key]
+def find_by_dob(dob: dt.date) -> list[Patient]:
+    """The box's patients born on `dob`."""
+    return list(Patient.select().where(Patient.dob == dob))
+
+
+def filing_decision(
+    pages: list[PageResult], separator: Separator | None, config: Config, rules, problems: list[str]
+) -> tuple[Reading, Decision]:
+    """What the box reads from one document's pages and what the filing rule decides for it."""
+    reading = read_pages(pages, separator, config.date_order, rules, problems)
+    return reading, decide(reading, find_by_mrn, find_by_dob, config.date_order)
 
 
 def _segments(results: list[PageResult]) -> tuple[list[Segment], list]:
@@ -45,21 +58,14 @@ def _segments(results: list[PageResult]) -> tuple[list[Segment], list]:
     return split(separators), separators
 
 
-def _file_segment(scan: Scan, segment: Segment, results: list[PageResult], config: Config, rules,
-                  problems: list[str]) -> Document:
+def _file_segment(
+    scan: Scan, segment: Segment, results: list[PageResult], config: Config, rules, problems: list[str]
+) -> Document:
     pages = [results[i] for i in segment.pages]
-    text = "\n\n".join(p.text for p in pages)
-    extraction = extract(text, config.date_order, rules)
-    decision = decide(extraction, segment.separator, _find_by_mrn, _find_by_name_dob, config.date_order)
-    problems = problems + [p.problem for p in pages if p.problem]
-    if not text.strip():
-        problems.append("no text could be read from the document")
+    reading, decision = filing_decision(pages, segment.separator, config, rules, problems)
+    extraction = reading.extraction
     status, reason, patient = decision.status, decision.reason, decision.patient
-    if problems:
-        status = "needs_review"
-        reason = "; ".join(([reason] if reason else []) + problems)
-        patient = None
-    elif decision.new_patient:
+    if decision.new_patient:
         patient = Patient.create(**decision.new_patient)
         audit.record("patient.create", obj=patient, source="ingest", scan=scan.id)
         outbox.patient_changed(patient)
@@ -70,8 +76,14 @@ def _file_segment(scan: Scan, segment: Segment, results: list[PageResult], confi
     if segment.separator is not None:
         details["separator"] = segment.separator.payload
     document = Document.create(
-        scan=scan.id, patient=patient if status == "filed" else None, status=status, review_reason=reason,
-        doc_type=doc_type, doc_date=extraction.doc_date, first_page=pages[0].number, page_count=len(pages),
+        scan=scan.id,
+        patient=patient if status == "filed" else None,
+        status=status,
+        review_reason=reason,
+        doc_type=doc_type,
+        doc_date=extraction.doc_date,
+        first_page=pages[0].number,
+        page_count=len(pages),
         extracted=details,
     )
     audit.record(f"document.{status}", obj=document, scan=scan.id, reason=reason)
@@ -98,15 +110,22 @@ def record_scan(scan: Scan, results: list[PageResult], config: Config, rules) ->
         for index, result in enumerate(results):
             document = owner.get(index)
             page = Page.create(
-                scan=scan.id, document=document, number=result.number, text=result.text,
-                text_source=result.text_source, confidence=result.confidence, rotation=result.rotation,
+                scan=scan.id,
+                document=document,
+                number=result.number,
+                text=result.text,
+                text_source=result.text_source,
+                confidence=result.confidence,
+                rotation=result.rotation,
                 is_separator=separators[index] is not None and not lone_separators,
-                thumbnail=result.thumbnail, problem=result.problem,
+                thumbnail=result.thumbnail,
+                problem=result.problem,
             )
             if document is not None and result.text.strip():
                 database.execute_sql("INSERT INTO page_fts (rowid, text) VALUES (?, ?)", (page.id, result.text))
         _queue_for_hub(documents)
         Scan.update(status="processed", page_count=len(results)).where(Scan.id == scan.id).execute()
         Job.update(state="done", finished_at=utcnow(), owner=None, pages_done=len(results)).where(
-            Job.scan == scan.id).execute()
+            Job.scan == scan.id
+        ).execute()
     return [Document.get_by_id(d.id) for d in documents]

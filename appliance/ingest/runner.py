@@ -5,6 +5,7 @@ then fans its pages out across the pool (one process per core), and records the 
 one transaction. Jobs left `running` by a worker that died are picked up again; a scan that
 keeps killing the pool is quarantined after `job_attempts` tries instead of blocking the queue.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -18,18 +19,27 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 
+from core.ingest.extract import load_type_rules
+from core.ingest.pages import (
+    TESSERACT_MISSING,
+    PageResult,
+    PageSettings,
+    TesseractMissing,
+    init_process,
+    inspect_scan,
+    process_page,
+    tesseract_version,
+)
+from core.ingest.rasterize import Inspection, Limits, Rejected
+
 from ..config import Config
 from ..db import database
 from ..models import Job, Scan, utcnow
-from .extract import load_type_rules
 from .intake import store_path
-from .pages import (TESSERACT_MISSING, PageResult, PageSettings, TesseractMissing, init_process, inspect_scan,
-                    process_page, tesseract_version)
-from .rasterize import Inspection, Limits, Rejected
 from .recording import quarantine_scan, record_scan
 
 log = logging.getLogger(__name__)
-PAGE_MODULE = "appliance.ingest.pages"
+PAGE_MODULE = "core.ingest.pages"
 HEARTBEAT_SECONDS = 15
 STALE_AFTER = dt.timedelta(seconds=120)
 
@@ -68,8 +78,11 @@ class JobRunner:
         self.rules = load_type_rules(config.doc_type_rules)
         self.limits = Limits(config.max_pages, config.max_page_pixels, config.max_file_bytes)
         self.settings = PageSettings(
-            limits=self.limits, language=config.ocr_language, timeout=config.page_timeout_seconds,
-            data_dir=str(config.data_dir), tmp_dir=str(config.tmp_dir),
+            limits=self.limits,
+            language=config.ocr_language,
+            timeout=config.page_timeout_seconds,
+            data_dir=str(config.data_dir),
+            tmp_dir=str(config.tmp_dir),
         )
         self.capacity = config.ocr_processes * 2
         self.active: dict[int, ActiveJob] = {}
@@ -117,8 +130,11 @@ class JobRunner:
             stale = job.claimed_at is None or utcnow() - job.claimed_at > STALE_AFTER
             dead = owner_host == host and not _pid_alive(pid)
             if dead or stale:
-                recovered += Job.update(state="pending", owner=None, attempts=Job.attempts - 1).where(
-                    (Job.id == job.id) & (Job.state == "running")).execute()
+                recovered += (
+                    Job.update(state="pending", owner=None, attempts=Job.attempts - 1)
+                    .where((Job.id == job.id) & (Job.state == "running"))
+                    .execute()
+                )
         if recovered:
             log.info("recovered %d interrupted job(s)", recovered)
         return recovered
@@ -129,9 +145,11 @@ class JobRunner:
             query = query.where(Job.scan.in_(list(scan_ids)))
         for (job_id,) in query.tuples().limit(20):
             with database.atomic("IMMEDIATE"):
-                claimed = Job.update(
-                    state="running", owner=self.owner, claimed_at=utcnow(), attempts=Job.attempts + 1
-                ).where((Job.id == job_id) & (Job.state == "pending")).execute()
+                claimed = (
+                    Job.update(state="running", owner=self.owner, claimed_at=utcnow(), attempts=Job.attempts + 1)
+                    .where((Job.id == job_id) & (Job.state == "pending"))
+                    .execute()
+                )
                 if not claimed:
                     continue
                 job = Job.get_by_id(job_id)
@@ -169,7 +187,11 @@ class JobRunner:
 
     def _fill(self, scan_ids: set[int] | None):
         for active in list(self.active.values()):
-            while active.inspection and active.next_index < active.inspection.page_count and self._in_flight() < self.capacity:
+            while (
+                active.inspection
+                and active.next_index < active.inspection.page_count
+                and self._in_flight() < self.capacity
+            ):
                 self._submit(active, active.next_index)
                 active.next_index += 1
         # One job more than processes, so the pool never idles while a finished job is recorded.

@@ -6,6 +6,7 @@ because scanners often create the file first and fill it later. Watchdog's nativ
 misses events on network mounts, so polling is one setting away, and the periodic rescan
 catches whatever any observer missed.
 """
+
 from __future__ import annotations
 
 import fnmatch
@@ -22,8 +23,19 @@ from watchdog.observers.polling import PollingObserver
 from ..config import Config
 
 IGNORED_PATTERNS = (
-    ".*", "~$*", "*.tmp", "*.temp", "*.part", "*.partial", "*.crdownload", "*.swp",
-    "Thumbs.db", "desktop.ini", "*.lnk", "*.filepart", "~*.tmp",
+    ".*",
+    "~$*",
+    "*.tmp",
+    "*.temp",
+    "*.part",
+    "*.partial",
+    "*.crdownload",
+    "*.swp",
+    "Thumbs.db",
+    "desktop.ini",
+    "*.lnk",
+    "*.filepart",
+    "~*.tmp",
 )
 
 
@@ -41,7 +53,7 @@ class _Seen:
 
 
 class _Handler(FileSystemEventHandler):
-    def __init__(self, watcher: "InboxWatcher"):
+    def __init__(self, watcher: InboxWatcher):
         self.watcher = watcher
 
     def on_any_event(self, event):

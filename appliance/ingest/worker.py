@@ -1,4 +1,5 @@
 """The box's `worker` process: watch the inbox, take files in, run the OCR jobs."""
+
 from __future__ import annotations
 
 import logging
@@ -28,8 +29,10 @@ def take_in_ready_files(watcher: InboxWatcher, config: Config) -> int:
         global _last_disk_warning
         if time.monotonic() - _last_disk_warning > DISK_WARNING_SECONDS:
             _last_disk_warning = time.monotonic()
-            log.error("data disk nearly full (under %d MB free): scans wait in the inbox until space is freed",
-                      config.min_free_mb)
+            log.error(
+                "data disk nearly full (under %d MB free): scans wait in the inbox until space is freed",
+                config.min_free_mb,
+            )
         return 0
     taken = 0
     for path in watcher.ready():

@@ -1,10 +1,13 @@
 """The clinic web UI: `create_app(config)` builds the Flask app served by gunicorn."""
+
 from __future__ import annotations
 
-import secrets
+from pathlib import Path
 
 from flask import Flask
-from werkzeug.middleware.proxy_fix import ProxyFix
+
+import core.web
+from core.web.security import secret_key_for, trust_proxies
 
 from ..box import open_box
 from ..config import Config
@@ -12,16 +15,7 @@ from ..db import database
 from . import ratelimit  # noqa: F401  (registers the digifort+sqlite:// limiter storage)
 from .extensions import csrf, limiter, login_manager
 
-
-def secret_key_for(config) -> str:
-    """`config.secret_key`, or one generated once and kept (0600) in `config.data_dir`."""
-    if config.secret_key:
-        return config.secret_key
-    path = config.data_dir / "web-secret-key"
-    if not path.exists():
-        path.touch(mode=0o600)
-        path.write_text(secrets.token_hex(32))
-    return path.read_text().strip()
+STATIC = Path(core.web.__file__).resolve().parent / "static"
 
 
 def create_app(config: Config | None = None) -> Flask:
@@ -29,10 +23,10 @@ def create_app(config: Config | None = None) -> Flask:
     config = config or Config.from_env()
     open_box(config)
     database.close()
-    app = Flask(__name__)
+    app = Flask(__name__, static_folder=str(STATIC))
     app.config.update(
         BOX=config,
-        SECRET_KEY=secret_key_for(config),
+        SECRET_KEY=secret_key_for(config.secret_key, config.data_dir),
         SESSION_COOKIE_NAME="digifort_box",
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
@@ -43,9 +37,7 @@ def create_app(config: Config | None = None) -> Flask:
         RATELIMIT_STORAGE_URI="digifort+sqlite://",
         RATELIMIT_HEADERS_ENABLED=True,
     )
-    if config.proxy_hops > 0:
-        # Behind nginx: trust exactly that many hops for the client's address and scheme.
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=config.proxy_hops, x_proto=config.proxy_hops)
+    trust_proxies(app, config.proxy_hops)
     login_manager.init_app(app)
     csrf.init_app(app)
     limiter.init_app(app)
@@ -59,11 +51,35 @@ def create_app(config: Config | None = None) -> Flask:
         if not database.is_closed():
             database.close()
 
-    from . import admin_users, audit_log, auth, dashboard, documents, errors, metrics, patients, quarantine, review
-    from . import search, security, upload
+    from . import (
+        admin_users,
+        audit_log,
+        auth,
+        dashboard,
+        documents,
+        errors,
+        metrics,
+        patients,
+        quarantine,
+        review,
+        search,
+        security,
+        upload,
+    )
 
-    for module in (auth, dashboard, patients, documents, search, review, quarantine, upload, audit_log,
-                   admin_users, metrics):
+    for module in (
+        auth,
+        dashboard,
+        patients,
+        documents,
+        search,
+        review,
+        quarantine,
+        upload,
+        audit_log,
+        admin_users,
+        metrics,
+    ):
         app.register_blueprint(module.bp)
     security.init_app(app)
     errors.init_app(app)

@@ -1,4 +1,5 @@
 """User administration (admins only): add, disable or enable, reset a password."""
+
 from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
@@ -24,8 +25,12 @@ def index():
 @admin_required
 def add():
     try:
-        user = create_user(request.form.get("username", "").strip(), request.form.get("password", ""),
-                           request.form.get("role", "staff"), actor=actor())
+        user = create_user(
+            request.form.get("username", "").strip(),
+            request.form.get("password", ""),
+            request.form.get("role", "staff"),
+            actor=actor(),
+        )
         flash(f"User {user.username} added.")
     except UserError as error:
         flash(f"Not added: {error}", "error")

@@ -1,4 +1,5 @@
 """The audit log for admins: who viewed or changed what, when, from where; filter and export."""
+
 from __future__ import annotations
 
 import csv
@@ -40,8 +41,9 @@ def filtered_events():
 def index():
     page = max(1, request.args.get("page", 1, type=int))
     events = list(filtered_events().paginate(page, PER_PAGE + 1))
-    return render_template("audit.html", events=events[:PER_PAGE], more=len(events) > PER_PAGE, page=page,
-                           filters=request.args)
+    return render_template(
+        "audit.html", events=events[:PER_PAGE], more=len(events) > PER_PAGE, page=page, filters=request.args
+    )
 
 
 @bp.get("/audit.csv")
@@ -51,8 +53,19 @@ def export():
     writer = csv.writer(buffer)
     writer.writerow(["id", "at", "actor", "action", "object_type", "object_id", "address", "detail"])
     for event in filtered_events().iterator():
-        writer.writerow([event.id, event.at.isoformat(), event.actor, event.action, event.object_type,
-                         event.object_id, event.address, json.dumps(event.detail) if event.detail else ""])
+        writer.writerow(
+            [
+                event.id,
+                event.at.isoformat(),
+                event.actor,
+                event.action,
+                event.object_type,
+                event.object_id,
+                event.address,
+                json.dumps(event.detail) if event.detail else "",
+            ]
+        )
     audit.record("audit.export", actor=actor(), address=client_address(), filters=dict(request.args))
-    return Response(buffer.getvalue(), mimetype="text/csv",
-                    headers={"Content-Disposition": "attachment; filename=audit-log.csv"})
+    return Response(
+        buffer.getvalue(), mimetype="text/csv", headers={"Content-Disposition": "attachment; filename=audit-log.csv"}
+    )

@@ -1,4 +1,5 @@
 """Signing in and out, idle logoff, and the session monitor's two endpoints."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -9,6 +10,8 @@ from flask_login import UserMixin, current_user, login_user, logout_user
 from flask_wtf import FlaskForm
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, Length
+
+from core.web.security import safe_next
 
 from .. import audit
 from ..sessions import end_session, live_session, seconds_left, start_session, touch
@@ -74,11 +77,13 @@ def actor() -> str:
 
 def admin_required(view):
     """Only admins; everyone else gets 403."""
+
     @wraps(view)
     def wrapped(*args, **kwargs):
         if not current_user.is_authenticated or not current_user.is_admin:
             abort(403)
         return view(*args, **kwargs)
+
     return wrapped
 
 
@@ -95,17 +100,20 @@ def _failed(response) -> bool:
     return response.status_code != 302
 
 
-def _safe_next(target: str | None) -> str:
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return url_for("dashboard.index")
-
-
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit(lambda: current_app.config["BOX"].login_limit_per_address, methods=["POST"], deduct_when=_failed,
-               error_message="too many sign-in attempts from this address")
-@limiter.limit(lambda: current_app.config["BOX"].login_limit_per_account, methods=["POST"], key_func=_account_key,
-               deduct_when=_failed, error_message="too many failed sign-ins for this account")
+@limiter.limit(
+    lambda: current_app.config["BOX"].login_limit_per_address,
+    methods=["POST"],
+    deduct_when=_failed,
+    error_message="too many sign-in attempts from this address",
+)
+@limiter.limit(
+    lambda: current_app.config["BOX"].login_limit_per_account,
+    methods=["POST"],
+    key_func=_account_key,
+    deduct_when=_failed,
+    error_message="too many failed sign-ins for this account",
+)
 def login():
     form = LoginForm()
     if form.validate_on_submit():
@@ -115,7 +123,7 @@ def login():
             web_session = start_session(user, client_address())
             login_user(SignedIn(web_session))
             audit.record("auth.login", actor=user.username, obj=user, address=client_address())
-            return redirect(_safe_next(request.args.get("next")))
+            return redirect(safe_next(request.args.get("next"), url_for("dashboard.index")))
         audit.record("auth.login_failed", actor=form.username.data.strip()[:100], address=client_address())
         flash("Wrong username or password, or the account is disabled.")
         return render_template("login.html", form=form), 401

@@ -1,4 +1,5 @@
 """The dashboard: what is processing, filed today, waiting, quarantined, disk, sync."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -6,9 +7,9 @@ import shutil
 
 from flask import Blueprint, abort, current_app, flash, jsonify, redirect, render_template, request, url_for
 
-from sync import state as sync_state
-from sync.pull import resolve
-from sync.status import sync_status
+from appliance.sync import state as sync_state
+from appliance.sync.pull import resolve
+from appliance.sync.status import sync_status
 
 from .. import audit
 from ..models import Document, SyncConflict, utcnow
@@ -32,9 +33,13 @@ def dashboard_figures() -> dict:
         "needs_review": status["documents"]["needs_review"],
         "filed_total": status["documents"]["filed"],
         "quarantined": status["quarantine_open"],
-        "disk": {"used": disk.used, "total": disk.total, "free": disk.free,
-                 "percent": round(100 * disk.used / disk.total, 1) if disk.total else 0,
-                 "low": disk_low(config)},
+        "disk": {
+            "used": disk.used,
+            "total": disk.total,
+            "free": disk.free,
+            "percent": round(100 * disk.used / disk.total, 1) if disk.total else 0,
+            "low": disk_low(config),
+        },
         "sync": sync_status(config),
     }
 
@@ -52,7 +57,7 @@ def figures():
 @bp.post("/sync/now")
 def sync_now():
     """Ask the sync agent to run a cycle at once (it looks every few seconds)."""
-    sync_state.put("sync_now", "1")
+    sync_state.put(sync_state.SYNC_NOW, True)
     audit.record("sync.now", actor=actor(), address=client_address())
     flash("Sync requested: the box sends what is waiting within a few seconds, if the hub can be reached.")
     return redirect(url_for("dashboard.index"))

@@ -1,15 +1,16 @@
 """The document viewer: page images with zoom, OCR text, metadata, original download, edits."""
+
 from __future__ import annotations
 
 import datetime as dt
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, send_file, url_for
 
-from sync.retention import original_path
+from appliance.sync.retention import original_path
+from core.ingest.extract import DOC_TYPES
 
 from .. import audit
 from ..documents import DocumentError, document_pages, update_metadata
-from ..ingest.extract import DOC_TYPES
 from ..models import Document, Page, Patient
 from .auth import actor
 from .extensions import client_address
@@ -37,8 +38,9 @@ def show(document_id: int):
     document = get_document(document_id)
     audit.record("document.view", actor=actor(), obj=document, address=client_address())
     pages = document_pages(document)
-    return render_template("document.html", document=document, pages=pages, doc_types=DOC_TYPES,
-                           focus=request.args.get("page", type=int))
+    return render_template(
+        "document.html", document=document, pages=pages, doc_types=DOC_TYPES, focus=request.args.get("page", type=int)
+    )
 
 
 @bp.get("/documents/<int:document_id>/pages/<int:page_id>/image")
@@ -63,8 +65,12 @@ def original(document_id: int):
     scan = document.scan
     path = original_path(current_app.config["BOX"], scan)
     audit.record("document.download", actor=actor(), obj=document, address=client_address())
-    return send_file(path, as_attachment=True, download_name=scan.original_name.replace("\n", " ")[-150:],
-                     mimetype="application/octet-stream")
+    return send_file(
+        path,
+        as_attachment=True,
+        download_name=scan.original_name.replace("\n", " ")[-150:],
+        mimetype="application/octet-stream",
+    )
 
 
 @bp.post("/documents/<int:document_id>/edit")
@@ -74,9 +80,14 @@ def edit(document_id: int):
     if request.form.get("patient_id"):
         patient = Patient.get_or_none(Patient.id == request.form.get("patient_id", type=int)) or abort(400)
     try:
-        update_metadata(document, doc_type=request.form.get("doc_type", ""),
-                        doc_date=parse_iso_date(request.form.get("doc_date")), patient=patient,
-                        actor=actor(), address=client_address())
+        update_metadata(
+            document,
+            doc_type=request.form.get("doc_type", ""),
+            doc_date=parse_iso_date(request.form.get("doc_date")),
+            patient=patient,
+            actor=actor(),
+            address=client_address(),
+        )
     except (ValueError, DocumentError) as error:
         flash(f"Not saved: {error}", "error")
     else:

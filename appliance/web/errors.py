@@ -1,10 +1,11 @@
 """Error pages that say what happened, in the app's own look."""
+
 from __future__ import annotations
 
 from flask import Flask, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
 
-from sync.retention import OriginalUnavailable
+from appliance.sync.retention import OriginalUnavailable
 
 MESSAGES = {
     400: "The request was not understood.",
@@ -30,9 +31,12 @@ def init_app(app: Flask):
 
     @app.errorhandler(OriginalUnavailable)
     def _original_elsewhere(error):
-        return render(503, "This original is kept at head office and the box cannot fetch it right now "
-                           f"({error}). The text and page images already shown are still here; try again when "
-                           "the box is online.")
+        return render(
+            503,
+            "This original is kept at head office and the box cannot fetch it right now "
+            f"({error}). The text and page images already shown are still here; try again when "
+            "the box is online.",
+        )
 
     @app.errorhandler(CSRFError)
     def _csrf(error):
@@ -44,8 +48,9 @@ def init_app(app: Flask):
             from .auth import LoginForm
 
             retry = error.retry_after if hasattr(error, "retry_after") else None
-            message = ("Too many sign-in attempts. For your security, sign-in is paused; "
-                       f"try again in {_minutes(error)}.")
+            message = (
+                f"Too many sign-in attempts. For your security, sign-in is paused; try again in {_minutes(error)}."
+            )
             return render_template("login.html", form=LoginForm(), lockout=message, retry=retry), 429
         return render(429, "Too many requests; wait a moment and try again.")
 

@@ -1,14 +1,10 @@
 """Flask extensions, created once and bound to the app in `create_app`."""
-from flask import request
+
 from flask_limiter import Limiter
 from flask_login import LoginManager
 from flask_wtf import CSRFProtect
 
-
-def client_address() -> str:
-    """The client's address (the app trusts no proxy headers unless deployed behind one)."""
-    return request.remote_addr or "unknown"
-
+from core.web.security import client_address
 
 login_manager = LoginManager()
 login_manager.login_view = "auth.login"

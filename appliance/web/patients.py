@@ -1,4 +1,5 @@
 """Patients: list with fast search, a patient's timeline, and the search-as-you-type API."""
+
 from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, jsonify, render_template, request

@@ -1,4 +1,5 @@
 """Quarantine: the reason, the original, retry, and (admins only) discard."""
+
 from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, send_file, url_for
@@ -31,8 +32,12 @@ def original(entry_id: int):
     if not path.exists():
         abort(404)
     audit.record("quarantine.download", actor=actor(), obj=entry, address=client_address())
-    return send_file(path, as_attachment=True, download_name=entry.original_name.replace("\n", " ")[-150:],
-                     mimetype="application/octet-stream")
+    return send_file(
+        path,
+        as_attachment=True,
+        download_name=entry.original_name.replace("\n", " ")[-150:],
+        mimetype="application/octet-stream",
+    )
 
 
 @bp.post("/quarantine/<int:entry_id>/retry")

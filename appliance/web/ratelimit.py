@@ -4,6 +4,7 @@ Flask-Limiter needs counters shared by every gunicorn worker; the box has no Red
 has SQLite, which every worker already opens. Registering this class makes the scheme
 `digifort+sqlite://` usable as Flask-Limiter's storage URI (fixed-window strategy).
 """
+
 from __future__ import annotations
 
 import time

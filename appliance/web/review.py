@@ -1,4 +1,5 @@
 """The review queue: documents the box would not file alone, and the staff decisions on them."""
+
 from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
@@ -15,7 +16,7 @@ bp = Blueprint("review", __name__)
 
 @bp.get("/review")
 def index():
-    documents = (Document.select().where(Document.status == "needs_review").order_by(Document.created_at))
+    documents = Document.select().where(Document.status == "needs_review").order_by(Document.created_at)
     return render_template("review.html", documents=list(documents))
 
 
@@ -42,8 +43,13 @@ def create_and_assign(document_id: int):
         dob = parse_iso_date(request.form.get("dob"))
         if dob is None:
             raise ValueError("date of birth is required")
-        patient = create_patient(request.form.get("mrn", ""), request.form.get("last_name", ""),
-                                 request.form.get("first_name", ""), dob, actor())
+        patient = create_patient(
+            request.form.get("mrn", ""),
+            request.form.get("last_name", ""),
+            request.form.get("first_name", ""),
+            dob,
+            actor(),
+        )
     except (ValueError, PatientError) as error:
         flash(f"Patient not created: {error}", "error")
         return _back(document.id)

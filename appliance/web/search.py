@@ -1,23 +1,20 @@
 """Full-text search: ranked, highlighted, filtered by type and date, paginated."""
+
 from __future__ import annotations
 
 from flask import Blueprint, render_template, request
-from markupsafe import Markup, escape
+
+from core.highlight import highlighted
+from core.ingest.extract import DOC_TYPES
 
 from .. import audit
-from ..ingest.extract import DOC_TYPES
-from ..search import HIT_END, HIT_START, SearchError, search_pages
+from ..search import SearchError, search_pages
 from .auth import actor
 from .documents import parse_iso_date
 from .extensions import client_address
 
 bp = Blueprint("search", __name__)
 PER_PAGE = 20
-
-
-def highlighted(snippet: str) -> Markup:
-    """The snippet HTML-escaped, with the hits wrapped in <mark>."""
-    return Markup(str(escape(snippet)).replace(HIT_START, "<mark>").replace(HIT_END, "</mark>"))
 
 
 @bp.get("/search")
@@ -34,13 +31,30 @@ def index():
         error = "Dates must look like 2024-03-14."
     if query and error is None:
         try:
-            results = search_pages(query, limit=PER_PAGE + 1, offset=(page - 1) * PER_PAGE, doc_type=doc_type,
-                                   date_from=date_from, date_to=date_to)
+            results = search_pages(
+                query,
+                limit=PER_PAGE + 1,
+                offset=(page - 1) * PER_PAGE,
+                doc_type=doc_type,
+                date_from=date_from,
+                date_to=date_to,
+            )
             more, hits = len(results.hits) > PER_PAGE, results.hits[:PER_PAGE]
             note = results.note
             audit.record("search", actor=actor(), address=client_address(), query=query, results=len(hits))
         except SearchError as problem:
             error = str(problem)
-    return render_template("search.html", query=query, hits=hits, error=error, note=note, page=page, more=more,
-                           doc_type=doc_type, doc_types=DOC_TYPES, date_from=date_from, date_to=date_to,
-                           highlighted=highlighted)
+    return render_template(
+        "search.html",
+        query=query,
+        hits=hits,
+        error=error,
+        note=note,
+        page=page,
+        more=more,
+        doc_type=doc_type,
+        doc_types=DOC_TYPES,
+        date_from=date_from,
+        date_to=date_to,
+        highlighted=highlighted,
+    )

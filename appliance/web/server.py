@@ -1,33 +1,10 @@
-"""Gunicorn configured in code (no separate config file), for the box's and the hub's web apps."""
+"""`python -m appliance serve`: the box's web UI under gunicorn."""
+
 from __future__ import annotations
 
-from typing import Callable
-
-from flask import Flask
-from gunicorn.app.base import BaseApplication
+from core.web.server import AppServer
 
 from ..config import Config
-
-
-class AppServer(BaseApplication):
-    """Serve the app that `factory` builds (in each worker) on `bind` with `workers` processes."""
-
-    def __init__(self, factory: Callable[[], Flask], bind: str, workers: int):
-        self.factory, self.bind, self.workers = factory, bind, workers
-        super().__init__()
-
-    def load_config(self):
-        self.cfg.set("bind", self.bind)
-        self.cfg.set("workers", self.workers)
-        self.cfg.set("threads", 4)
-        self.cfg.set("timeout", 120)
-        self.cfg.set("accesslog", None)
-        self.cfg.set("errorlog", "-")
-        # No runtime control socket: nothing uses it, and it would be written under $HOME.
-        self.cfg.set("control_socket_disable", True)
-
-    def load(self):
-        return self.factory()
 
 
 def serve(config: Config, bind: str | None = None):

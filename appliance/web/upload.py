@@ -1,4 +1,5 @@
 """Upload: the manual path into the same pipeline, one file per request for per-file progress."""
+
 from __future__ import annotations
 
 import uuid
@@ -32,8 +33,12 @@ def receive():
     finally:
         staging.unlink(missing_ok=True)
     scan = intake.scan
-    return jsonify(outcome=intake.outcome, reason=intake.reason, scan_id=scan.id if scan else None,
-                   status_url=url_for("upload.scan_status", scan_id=scan.id) if scan else None), 201
+    return jsonify(
+        outcome=intake.outcome,
+        reason=intake.reason,
+        scan_id=scan.id if scan else None,
+        status_url=url_for("upload.scan_status", scan_id=scan.id) if scan else None,
+    ), 201
 
 
 @bp.get("/api/scans/<int:scan_id>")
@@ -43,8 +48,14 @@ def scan_status(scan_id: int):
     source = scan.duplicate_of if scan.status == "duplicate" else scan
     job = Job.get_or_none(Job.scan == source.id)
     entry = Quarantine.select().where(Quarantine.scan == source.id).order_by(Quarantine.id.desc()).first()
-    documents = [{"id": d.id, "status": d.status, "url": url_for("documents.show", document_id=d.id)}
-                 for d in Document.select().where(Document.scan == source.id).order_by(Document.id)]
-    return jsonify(status=scan.status, pages_done=job.pages_done if job else 0,
-                   pages_total=job.pages_total if job else None, documents=documents,
-                   reason=entry.reason if scan.status == "quarantined" and entry else None)
+    documents = [
+        {"id": d.id, "status": d.status, "url": url_for("documents.show", document_id=d.id)}
+        for d in Document.select().where(Document.scan == source.id).order_by(Document.id)
+    ]
+    return jsonify(
+        status=scan.status,
+        pages_done=job.pages_done if job else 0,
+        pages_total=job.pages_total if job else None,
+        documents=documents,
+        reason=entry.reason if scan.status == "quarantined" and entry else None,
+    )

@@ -3,6 +3,7 @@
 Every answer carries the hub's clock in X-DigiFort-Server-Time, so a box without a real-time
 clock can correct its own. Errors are JSON: {"error": code, "message": text, "retry": bool}.
 """
+
 from __future__ import annotations
 
 import time
@@ -15,7 +16,7 @@ from .. import blobs, changes, devices
 from ..batches import BatchError, commit, parse
 from ..blobs import BlobError
 from ..device_auth import DeviceAuthError, authenticate
-from ..devices import EnrollmentError
+from ..devices import EnrolmentError
 from ..models import Blob, Clinic, Organisation
 
 bp = Blueprint("sync_api", __name__, url_prefix="/api/v1/sync")
@@ -56,11 +57,17 @@ def batch_refused(problem: BatchError):
 @bp.before_request
 def signed_device():
     """Every route but enrolment and the clock needs a signed request from an enrolled device."""
-    if request.endpoint in ("sync_api.enroll", "sync_api.clock"):
+    if request.endpoint in ("sync_api.enrol", "sync_api.enroll", "sync_api.clock"):
         return None
     hub = current_app.extensions["digifort_hub"]
-    g.device = authenticate(request.headers, request.method, request.full_path.rstrip("?"), request.get_data(),
-                            hub.config.clock_skew_seconds, hub.nonces)
+    g.device = authenticate(
+        request.headers,
+        request.method,
+        request.full_path.rstrip("?"),
+        request.get_data(),
+        hub.config.clock_skew_seconds,
+        hub.nonces,
+    )
     return None
 
 
@@ -69,26 +76,43 @@ def clock():
     return jsonify({"server_time": time.time()})
 
 
-@bp.post("/enroll")
-def enroll():
+@bp.post("/enrol")
+@bp.post("/enroll", endpoint="enroll")  # the spelling boxes before 2026-12 use
+def enrol():
     data = request.get_json(silent=True) or {}
     try:
-        device = devices.enroll(str(data.get("token", "")), str(data.get("public_key", "")),
-                                str(data.get("name", "")), address=request.remote_addr)
-    except (EnrollmentError, protocol.SignatureError) as problem:
-        return error(400, "enrollment_refused", str(problem))
+        device = devices.enrol(
+            str(data.get("token", "")),
+            str(data.get("public_key", "")),
+            str(data.get("name", "")),
+            address=request.remote_addr,
+        )
+    except (EnrolmentError, protocol.SignatureError) as problem:
+        return error(400, "enrolment_refused", str(problem))
     clinic = Clinic.get_by_id(device.clinic_id)
     organisation = Organisation.get_by_id(device.organisation_id)
-    return jsonify({"device_id": device.uid, "clinic": {"id": clinic.id, "name": clinic.name},
-                    "organisation": {"id": organisation.id, "name": organisation.name},
-                    "server_time": time.time()}), 201
+    return jsonify(
+        {
+            "device_id": device.uid,
+            "clinic": {"id": clinic.id, "name": clinic.name},
+            "organisation": {"id": organisation.id, "name": organisation.name},
+            "server_time": time.time(),
+        }
+    ), 201
 
 
 @bp.get("/device")
 def device_info():
     device = g.device
-    return jsonify({"device_id": device.uid, "name": device.name, "clinic_id": device.clinic_id,
-                    "last_seq": device.last_seq, "seq_gaps": device.seq_gaps})
+    return jsonify(
+        {
+            "device_id": device.uid,
+            "name": device.name,
+            "clinic_id": device.clinic_id,
+            "last_seq": device.last_seq,
+            "seq_gaps": device.seq_gaps,
+        }
+    )
 
 
 @bp.post("/device/key")
@@ -96,7 +120,7 @@ def rotate_key():
     data = request.get_json(silent=True) or {}
     try:
         devices.rotate_key(g.device, str(data.get("public_key", "")), actor=f"device:{g.device.uid}")
-    except (EnrollmentError, protocol.SignatureError) as problem:
+    except (EnrolmentError, protocol.SignatureError) as problem:
         return error(400, "bad_key", str(problem))
     return jsonify({"rotated": True})
 
@@ -106,7 +130,7 @@ def missing_blobs():
     data = request.get_json(silent=True) or {}
     hashes = data.get("sha256")
     if not isinstance(hashes, list) or len(hashes) > 1000:
-        return error(400, "bad_request", "send {\"sha256\": [...]} with at most 1000 hashes")
+        return error(400, "bad_request", 'send {"sha256": [...]} with at most 1000 hashes')
     missing = blobs.missing(g.device.organisation_id, hashes)
     return jsonify({"missing": missing, "received": blobs.partial_uploads(g.device, missing)})
 
@@ -126,8 +150,12 @@ def blob_content(sha256: str):
     blob = Blob.get_or_none((Blob.organisation == g.device.organisation_id) & (Blob.sha256 == sha256.lower()))
     if blob is None:
         return error(404, "not_found", "the hub has no such blob for this organisation")
-    return send_file(hub.storage.open(blob.storage_key), mimetype="application/octet-stream",
-                     download_name=f"{blob.sha256}.bin", as_attachment=True)
+    return send_file(
+        hub.storage.open(blob.storage_key),
+        mimetype="application/octet-stream",
+        download_name=f"{blob.sha256}.bin",
+        as_attachment=True,
+    )
 
 
 @bp.put("/blobs/<sha256>")
@@ -141,8 +169,16 @@ def upload_chunk(sha256: str):
     data = request.get_data()
     if len(data) > hub.config.chunk_bytes:
         return error(413, "chunk_too_large", f"chunks may be at most {hub.config.chunk_bytes} bytes")
-    state = blobs.receive_chunk(g.device, sha256, size, offset, data, hub.config.staging_dir, hub.storage,
-                                verified_digest=request.headers.get(protocol.DIGEST))
+    state = blobs.receive_chunk(
+        g.device,
+        sha256,
+        size,
+        offset,
+        data,
+        hub.config.staging_dir,
+        hub.storage,
+        verified_digest=request.headers.get(protocol.DIGEST),
+    )
     return jsonify(state.as_json()), 201 if state.complete else 200
 
 

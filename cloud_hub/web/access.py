@@ -4,6 +4,7 @@ Every route needs a signed-in user except sign-in itself, the health check, stat
 the sync API (which has its own signed requests). Objects of another organisation, or of a
 clinic the user is not given, answer 404 as if they did not exist.
 """
+
 from __future__ import annotations
 
 from functools import wraps
@@ -52,13 +53,16 @@ def organisation_id() -> int:
 
 def roles(*allowed: str):
     """Only users with one of `allowed` roles; others get 403."""
+
     def decorate(view):
         @wraps(view)
         def wrapped(*args, **kwargs):
             if g.signed_in.user.role not in allowed:
                 abort(403)
             return view(*args, **kwargs)
+
         return wrapped
+
     return decorate
 
 
@@ -68,8 +72,10 @@ def visible_clinic_ids() -> list[int]:
     given = [clinic_id for (clinic_id,) in UserClinic.select(UserClinic.clinic).where(UserClinic.user == user).tuples()]
     if given:
         return given
-    return [clinic_id for (clinic_id,) in Clinic.select(Clinic.id).where(
-        Clinic.organisation == user.organisation_id).tuples()]
+    return [
+        clinic_id
+        for (clinic_id,) in Clinic.select(Clinic.id).where(Clinic.organisation == user.organisation_id).tuples()
+    ]
 
 
 def address() -> str:

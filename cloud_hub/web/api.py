@@ -3,32 +3,46 @@
 Signed in with POST /api/auth/token; state-changing calls need the X-CSRFToken header from
 GET /api/auth/me. Objects outside the caller's organisation or clinics answer 404.
 """
+
 from __future__ import annotations
 
 import datetime as dt
 
 from flask import Blueprint, abort, jsonify, redirect, request, send_file
 
+from core.highlight import mark_hits
+
 from .. import audit, box_admin, records
 from ..search import SearchError, search_documents
 from .access import actor, address, hub, organisation_id, roles, visible_clinic_ids
-from .ui import highlighted_text
 
 bp = Blueprint("hub_api", __name__, url_prefix="/api/v1")
 READERS = ("org_admin", "viewer")
 
 
 def _patient_json(patient) -> dict:
-    return {"id": patient.id, "clinic_id": patient.clinic_id, "mrn": patient.mrn, "last_name": patient.last_name,
-            "first_name": patient.first_name, "dob": patient.dob.isoformat() if patient.dob else None}
+    return {
+        "id": patient.id,
+        "clinic_id": patient.clinic_id,
+        "mrn": patient.mrn,
+        "last_name": patient.last_name,
+        "first_name": patient.first_name,
+        "dob": patient.dob.isoformat() if patient.dob else None,
+    }
 
 
 def _document_json(document) -> dict:
-    return {"id": document.id, "clinic_id": document.clinic_id, "patient_id": document.patient_id,
-            "status": document.status, "doc_type": document.doc_type,
-            "doc_date": document.doc_date.isoformat() if document.doc_date else None,
-            "page_count": document.page_count, "original_name": document.original_name,
-            "sha256": document.blob_sha256}
+    return {
+        "id": document.id,
+        "clinic_id": document.clinic_id,
+        "patient_id": document.patient_id,
+        "status": document.status,
+        "doc_type": document.doc_type,
+        "doc_date": document.doc_date.isoformat() if document.doc_date else None,
+        "page_count": document.page_count,
+        "original_name": document.original_name,
+        "sha256": document.blob_sha256,
+    }
 
 
 def _scoped(find, object_id: int):
@@ -61,9 +75,13 @@ def correct_patient(patient_id: int):
     data = request.get_json(silent=True) or {}
     try:
         dob = dt.date.fromisoformat(data["dob"]) if data.get("dob") else found.dob
-        corrected = box_admin.correct_patient(found, last_name=str(data.get("last_name", found.last_name)),
-                                              first_name=str(data.get("first_name", found.first_name)), dob=dob,
-                                              actor=actor())
+        corrected = box_admin.correct_patient(
+            found,
+            last_name=str(data.get("last_name", found.last_name)),
+            first_name=str(data.get("first_name", found.first_name)),
+            dob=dob,
+            actor=actor(),
+        )
     except (ValueError, box_admin.BoxAdminError) as problem:
         return jsonify(error="bad_request", message=str(problem), retry=False), 400
     return jsonify(patient=_patient_json(corrected))
@@ -79,10 +97,19 @@ def documents():
     except SearchError as problem:
         return jsonify(error="bad_query", message=str(problem), retry=False), 400
     audit.record("search", actor=actor(), organisation=organisation_id(), address=address(), results=len(hits))
-    return jsonify(results=[{"document_id": h.document_id, "page": h.page_number, "clinic": h.clinic,
-                             "doc_type": h.doc_type, "snippet": highlighted_text(h.snippet, "[", "]"),
-                             "patient": {"mrn": h.patient_mrn, "name": h.patient_name} if h.patient_mrn else None}
-                            for h in hits])
+    return jsonify(
+        results=[
+            {
+                "document_id": h.document_id,
+                "page": h.page_number,
+                "clinic": h.clinic,
+                "doc_type": h.doc_type,
+                "snippet": mark_hits(h.snippet, "[", "]"),
+                "patient": {"mrn": h.patient_mrn, "name": h.patient_name} if h.patient_mrn else None,
+            }
+            for h in hits
+        ]
+    )
 
 
 @bp.get("/documents/<int:document_id>")
@@ -90,8 +117,9 @@ def documents():
 def document(document_id: int):
     found = _scoped(records.document, document_id)
     audit.record("document.view", actor=actor(), organisation=organisation_id(), obj=found, address=address())
-    return jsonify(document=_document_json(found),
-                   pages=[{"number": p.number, "text": p.text} for p in records.pages_of(found)])
+    return jsonify(
+        document=_document_json(found), pages=[{"number": p.number, "text": p.text} for p in records.pages_of(found)]
+    )
 
 
 @bp.get("/storage/documents/<int:document_id>/original")
@@ -108,5 +136,9 @@ def original(document_id: int):
     url = storage.download_url(blob.storage_key, found.original_name, seconds=300)
     if url:
         return redirect(url, code=302)
-    return send_file(storage.open(blob.storage_key), download_name=found.original_name, as_attachment=True,
-                     mimetype="application/octet-stream")
+    return send_file(
+        storage.open(blob.storage_key),
+        download_name=found.original_name,
+        as_attachment=True,
+        mimetype="application/octet-stream",
+    )

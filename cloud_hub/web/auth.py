@@ -4,6 +4,7 @@ Credentials are checked against the user and their organisation; a new server-si
 made and its JWT set as an HttpOnly, SameSite=Strict cookie (Secure unless HUB_SECURE_COOKIES
 is off for plain-HTTP development).
 """
+
 from __future__ import annotations
 
 from flask import Blueprint, current_app, flash, g, jsonify, make_response, redirect, render_template, request, url_for
@@ -11,6 +12,8 @@ from flask_wtf import FlaskForm
 from flask_wtf.csrf import generate_csrf
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, Length
+
+from core.web.security import safe_next
 
 from .. import audit, sessions
 from .access import address, hub
@@ -36,24 +39,34 @@ def _failed(response) -> bool:
 
 def _login_limits(view):
     config = lambda: hub().config  # noqa: E731
-    view = limiter.limit(lambda: config().login_limit_per_address, methods=["POST"], deduct_when=_failed,
-                         error_message="too many sign-in attempts from this address")(view)
-    return limiter.limit(lambda: config().login_limit_per_account, methods=["POST"], key_func=_account_key,
-                         deduct_when=_failed, error_message="too many failed sign-ins for this account")(view)
+    view = limiter.limit(
+        lambda: config().login_limit_per_address,
+        methods=["POST"],
+        deduct_when=_failed,
+        error_message="too many sign-in attempts from this address",
+    )(view)
+    return limiter.limit(
+        lambda: config().login_limit_per_account,
+        methods=["POST"],
+        key_func=_account_key,
+        deduct_when=_failed,
+        error_message="too many failed sign-ins for this account",
+    )(view)
 
 
 def _signed_in_response(response, user):
     config = hub().config
     session, token = sessions.start(user, current_app.config["SECRET_KEY"], config.session_hours, address())
-    response.set_cookie(sessions.COOKIE, token, httponly=True, secure=config.secure_cookies, samesite="Strict",
-                        expires=session.expires_at, path="/")
+    response.set_cookie(
+        sessions.COOKIE,
+        token,
+        httponly=True,
+        secure=config.secure_cookies,
+        samesite="Strict",
+        expires=session.expires_at,
+        path="/",
+    )
     return response
-
-
-def _safe_next(target: str | None) -> str:
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return url_for("hub_ui.dashboard")
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -63,7 +76,7 @@ def login():
     if form.validate_on_submit():
         user = sessions.authenticate(form.email.data, form.password.data)
         if user is not None:
-            return _signed_in_response(redirect(_safe_next(request.args.get("next"))), user)
+            return _signed_in_response(redirect(safe_next(request.args.get("next"), url_for("hub_ui.dashboard"))), user)
         audit.record("login_failed", actor=form.email.data.strip()[:200], address=address())
         flash(WRONG)
         return render_template("hub_login.html", form=form), 401
@@ -79,17 +92,22 @@ def token():
     if user is None:
         audit.record("login_failed", actor=str(data.get("email", ""))[:200], address=address())
         return jsonify(error="wrong_credentials", message=WRONG, retry=False), 401
-    body = {"user": {"id": user.id, "email": user.email, "role": user.role},
-            "organisation": {"id": user.organisation_id}}
+    body = {
+        "user": {"id": user.id, "email": user.email, "role": user.role},
+        "organisation": {"id": user.organisation_id},
+    }
     return _signed_in_response(make_response(jsonify(body)), user)
 
 
 @bp.get("/api/auth/me")
 def me():
     signed_in = g.signed_in
-    return jsonify(user={"id": signed_in.user.id, "email": signed_in.user.email, "role": signed_in.user.role},
-                   organisation={"id": signed_in.organisation.id, "name": signed_in.organisation.name},
-                   session_expires_at=signed_in.session.expires_at.isoformat() + "Z", csrf_token=generate_csrf())
+    return jsonify(
+        user={"id": signed_in.user.id, "email": signed_in.user.email, "role": signed_in.user.role},
+        organisation={"id": signed_in.organisation.id, "name": signed_in.organisation.name},
+        session_expires_at=signed_in.session.expires_at.isoformat() + "Z",
+        csrf_token=generate_csrf(),
+    )
 
 
 def _signed_out(response):

@@ -1,4 +1,5 @@
 """Billing for the `billing` and `org_admin` roles: usage by month, invoices as CSV and PDF."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -36,8 +37,14 @@ def _invoice(invoice_id: int) -> Invoice:
 
 
 def _invoice_json(row: Invoice) -> dict:
-    return {"id": row.id, "month": row.month, "currency": row.currency, "total": f"{row.total:.2f}",
-            "lines": billing.invoice_lines(row), "created_at": row.created_at.isoformat() + "Z"}
+    return {
+        "id": row.id,
+        "month": row.month,
+        "currency": row.currency,
+        "total": f"{row.total:.2f}",
+        "lines": billing.invoice_lines(row),
+        "created_at": row.created_at.isoformat() + "Z",
+    }
 
 
 @bp.get("/billing")
@@ -45,8 +52,13 @@ def _invoice_json(row: Invoice) -> dict:
 def index():
     month = _month()
     invoices = Invoice.select().where(Invoice.organisation == organisation_id()).order_by(Invoice.month.desc())
-    return render_template("hub_billing.html", month=month, usage=billing.usage(organisation_id(), month),
-                           plan=billing.plan_of(organisation_id()), invoices=invoices)
+    return render_template(
+        "hub_billing.html",
+        month=month,
+        usage=billing.usage(organisation_id(), month),
+        plan=billing.plan_of(organisation_id()),
+        invoices=invoices,
+    )
 
 
 @bp.post("/billing/invoices")
@@ -69,8 +81,11 @@ def make_invoice():
 def invoice_csv(invoice_id: int):
     row = _invoice(invoice_id)
     audit.record("invoice.export", actor=actor(), organisation=organisation_id(), obj=row, address=address())
-    return Response(billing.invoice_csv(row), mimetype="text/csv",
-                    headers={"Content-Disposition": f"attachment; filename=invoice-{row.month}.csv"})
+    return Response(
+        billing.invoice_csv(row),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f"attachment; filename=invoice-{row.month}.csv"},
+    )
 
 
 @bp.get("/billing/invoices/<int:invoice_id>.pdf")
@@ -79,8 +94,11 @@ def invoice_pdf(invoice_id: int):
     row = _invoice(invoice_id)
     audit.record("invoice.export", actor=actor(), organisation=organisation_id(), obj=row, address=address())
     pdf = billing.invoice_pdf(row, records.organisation(organisation_id()).name)
-    return Response(pdf, mimetype="application/pdf",
-                    headers={"Content-Disposition": f"attachment; filename=invoice-{row.month}.pdf"})
+    return Response(
+        pdf,
+        mimetype="application/pdf",
+        headers={"Content-Disposition": f"attachment; filename=invoice-{row.month}.pdf"},
+    )
 
 
 @bp.get("/api/v1/billing/usage")

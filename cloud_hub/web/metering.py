@@ -1,4 +1,5 @@
 """Per-request metering: bytes in and out, per organisation and (for a box) per device."""
+
 from __future__ import annotations
 
 from flask import g, request
@@ -18,7 +19,8 @@ def meter_request(response):
     if device is not None:
         billing.meter(device.organisation_id, device.id, bytes_in=bytes_in, bytes_out=bytes_out)
         Device.update(bytes_in=Device.bytes_in + bytes_in, bytes_out=Device.bytes_out + bytes_out).where(
-            Device.id == device.id).execute()
+            Device.id == device.id
+        ).execute()
     else:
         billing.meter(signed_in.organisation.id, 0, bytes_in=bytes_in, bytes_out=bytes_out)
     return response

@@ -1,14 +1,14 @@
 """Head office's pages: dashboard, search, documents, devices, users, audit log."""
+
 from __future__ import annotations
 
 import csv
 import io
 
 from flask import Blueprint, Response, abort, flash, g, redirect, render_template, request, send_file, url_for
-from markupsafe import Markup, escape
 
-from appliance.ingest.rasterize import Rejected
-from appliance.search import HIT_END, HIT_START
+from core.highlight import highlighted
+from core.ingest.rasterize import Rejected
 
 from .. import audit, devices, page_views, records, tenancy, uploads
 from ..jobs import enqueue, ocr_upload_job
@@ -21,23 +21,14 @@ PER_PAGE = 20
 AUDIT_PAGE = 100
 
 
-def highlighted_text(snippet: str, start: str, end: str) -> str:
-    """A snippet with its hit markers replaced by `start`/`end`."""
-    return snippet.replace(HIT_START, start).replace(HIT_END, end)
-
-
-def highlighted(snippet: str) -> Markup:
-    """The snippet HTML-escaped, with hits in <mark>."""
-    return Markup(highlighted_text(str(escape(snippet)), "<mark>", "</mark>"))
-
-
 @bp.get("/")
 @roles(*ROLES)
 def dashboard():
     if g.signed_in.user.role == "billing":
         return redirect(url_for("hub_billing.index"))
-    return render_template("hub_dashboard.html",
-                           overview=records.clinic_overview(organisation_id(), visible_clinic_ids()))
+    return render_template(
+        "hub_dashboard.html", overview=records.clinic_overview(organisation_id(), visible_clinic_ids())
+    )
 
 
 @bp.get("/search")
@@ -49,15 +40,24 @@ def search():
     if query:
         patients = records.find_patients(organisation_id(), visible_clinic_ids(), query, limit=10) if page == 1 else []
         try:
-            hits = search_documents(organisation_id(), visible_clinic_ids(), query, limit=PER_PAGE + 1,
-                                    offset=(page - 1) * PER_PAGE)
-            audit.record("search", actor=actor(), organisation=organisation_id(), address=address(),
-                         results=len(hits[:PER_PAGE]))
+            hits = search_documents(
+                organisation_id(), visible_clinic_ids(), query, limit=PER_PAGE + 1, offset=(page - 1) * PER_PAGE
+            )
+            audit.record(
+                "search", actor=actor(), organisation=organisation_id(), address=address(), results=len(hits[:PER_PAGE])
+            )
         except SearchError as problem:
             error = str(problem)
-    return render_template("hub_search.html", query=query, hits=hits[:PER_PAGE], more=len(hits) > PER_PAGE,
-                           patients=patients,
-                           page=page, error=error, highlighted=highlighted)
+    return render_template(
+        "hub_search.html",
+        query=query,
+        hits=hits[:PER_PAGE],
+        more=len(hits) > PER_PAGE,
+        patients=patients,
+        page=page,
+        error=error,
+        highlighted=highlighted,
+    )
 
 
 @bp.get("/documents/<int:document_id>")
@@ -68,8 +68,9 @@ def document(document_id: int):
     except records.NotFound:
         abort(404)
     audit.record("document.view", actor=actor(), organisation=organisation_id(), obj=found, address=address())
-    return render_template("hub_document.html", document=found, pages=records.pages_of(found),
-                           patient=found.patient, clinic=found.clinic)
+    return render_template(
+        "hub_document.html", document=found, pages=records.pages_of(found), patient=found.patient, clinic=found.clinic
+    )
 
 
 @bp.get("/documents/<int:document_id>/pages/<int:number>/image")
@@ -92,10 +93,12 @@ def page_image(document_id: int, number: int):
 @bp.get("/upload")
 @roles("org_admin")
 def upload_page():
-    recent = HubUpload.select().where(HubUpload.organisation == organisation_id()).order_by(
-        HubUpload.id.desc()).limit(50)
-    return render_template("hub_upload.html", uploads=recent,
-                           clinics=records.visible_clinics(organisation_id(), visible_clinic_ids()))
+    recent = (
+        HubUpload.select().where(HubUpload.organisation == organisation_id()).order_by(HubUpload.id.desc()).limit(50)
+    )
+    return render_template(
+        "hub_upload.html", uploads=recent, clinics=records.visible_clinics(organisation_id(), visible_clinic_ids())
+    )
 
 
 @bp.post("/upload")
@@ -121,14 +124,15 @@ def upload():
 def device_list():
     visible = set(visible_clinic_ids())
     rows = [device for device in devices.devices_of(organisation_id()) if device.clinic_id in visible]
-    return render_template("hub_devices.html", devices=rows,
-                           clinics=records.visible_clinics(organisation_id(), visible_clinic_ids()))
+    return render_template(
+        "hub_devices.html", devices=rows, clinics=records.visible_clinics(organisation_id(), visible_clinic_ids())
+    )
 
 
 def _device(uid: str) -> Device:
     try:
         device = devices.device_of(organisation_id(), uid)
-    except devices.EnrollmentError:
+    except devices.EnrolmentError:
         abort(404)
     if device.clinic_id not in visible_clinic_ids():
         abort(404)
@@ -148,18 +152,18 @@ def revoke_device(uid: str):
 def rename_device(uid: str):
     try:
         devices.rename(_device(uid), request.form.get("name", ""), actor=actor())
-    except devices.EnrollmentError as problem:
+    except devices.EnrolmentError as problem:
         flash(str(problem), "error")
     return redirect(url_for("hub_ui.device_list"))
 
 
-@bp.post("/clinics/<int:clinic_id>/enrollment-token")
+@bp.post("/clinics/<int:clinic_id>/enrolment-token")
 @roles("org_admin", "it")
-def enrollment_token(clinic_id: int):
+def enrolment_token(clinic_id: int):
     if clinic_id not in visible_clinic_ids():
         abort(404)
     clinic = Clinic.get_by_id(clinic_id)
-    token, row = devices.issue_enrollment_token(clinic, created_by=actor(), hours=hub().config.enrollment_token_hours)
+    token, row = devices.issue_enrolment_token(clinic, created_by=actor(), hours=hub().config.enrolment_token_hours)
     return render_template("hub_token.html", token=token, clinic=clinic, expires_at=row.expires_at)
 
 
@@ -167,8 +171,12 @@ def enrollment_token(clinic_id: int):
 @roles("org_admin")
 def users():
     rows = User.select().where(User.organisation == organisation_id()).order_by(User.email)
-    return render_template("hub_users.html", users=rows, roles=ROLES,
-                           clinics=records.visible_clinics(organisation_id(), visible_clinic_ids()))
+    return render_template(
+        "hub_users.html",
+        users=rows,
+        roles=ROLES,
+        clinics=records.visible_clinics(organisation_id(), visible_clinic_ids()),
+    )
 
 
 def _user(user_id: int) -> User:
@@ -182,8 +190,13 @@ def _user(user_id: int) -> User:
 @roles("org_admin")
 def create_user():
     try:
-        tenancy.create_user(records.organisation(organisation_id()), request.form.get("email", ""),
-                            request.form.get("password", ""), request.form.get("role", ""), actor=actor())
+        tenancy.create_user(
+            records.organisation(organisation_id()),
+            request.form.get("email", ""),
+            request.form.get("password", ""),
+            request.form.get("role", ""),
+            actor=actor(),
+        )
         flash("User added.")
     except tenancy.TenancyError as problem:
         flash(str(problem), "error")
@@ -234,8 +247,18 @@ def audit_csv():
     writer = csv.writer(out)
     writer.writerow(["at", "actor", "action", "object_type", "object_id", "address", "detail"])
     for event in _audit_rows():
-        writer.writerow([event.at.isoformat(), event.actor, event.action, event.object_type, event.object_id,
-                         event.address, event.detail])
+        writer.writerow(
+            [
+                event.at.isoformat(),
+                event.actor,
+                event.action,
+                event.object_type,
+                event.object_id,
+                event.address,
+                event.detail,
+            ]
+        )
     audit.record("audit.export", actor=actor(), organisation=organisation_id(), address=address())
-    return Response(out.getvalue(), mimetype="text/csv",
-                    headers={"Content-Disposition": "attachment; filename=audit.csv"})
+    return Response(
+        out.getvalue(), mimetype="text/csv", headers={"Content-Disposition": "attachment; filename=audit.csv"}
+    )

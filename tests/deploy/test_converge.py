@@ -7,6 +7,7 @@ and the apps behind nginx in test_nginx.py. Everything else runs for real: apt, 
 folders, the virtual environment from requirements/, the settings file, the migrations and the
 admin password, the Samba share, the certificate and the nginx site (nginx -t).
 """
+
 import os
 import re
 import shutil
@@ -19,17 +20,28 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 MIRROR = "http://deb.debian.org/debian"
-pytestmark = pytest.mark.skipif(os.geteuid() != 0 or shutil.which("debootstrap") is None,
-                                reason="needs root and debootstrap")
+pytestmark = pytest.mark.skipif(
+    os.geteuid() != 0 or shutil.which("debootstrap") is None, reason="needs root and debootstrap"
+)
 
 
 @pytest.fixture(scope="module")
 def target(tmp_path_factory):
     """A minimal Debian 12 root with Python (Ansible's modules need it) and the project's code."""
     root = tmp_path_factory.mktemp("converge") / "root"
-    subprocess.run(["debootstrap", "--variant=minbase", "--include=python3,python3-venv,python3-apt,git,"
-                    "ca-certificates,util-linux", "bookworm", str(root), MIRROR],
-                   check=True, capture_output=True, timeout=900)
+    subprocess.run(
+        [
+            "debootstrap",
+            "--variant=minbase",
+            "--include=python3,python3-venv,python3-apt,git,ca-certificates,util-linux",
+            "bookworm",
+            str(root),
+            MIRROR,
+        ],
+        check=True,
+        capture_output=True,
+        timeout=900,
+    )
     (root / "usr/sbin/policy-rc.d").write_text("#!/bin/sh\nexit 101\n")  # no daemons start in the chroot
     (root / "usr/sbin/policy-rc.d").chmod(0o755)
     shutil.copy("/etc/resolv.conf", root / "etc/resolv.conf")
@@ -44,8 +56,9 @@ def target(tmp_path_factory):
 
 
 def converge(target: Path, tmp_path: Path) -> subprocess.CompletedProcess:
-    commit = subprocess.run(["git", "-C", str(target / "srv/digifort-src"), "rev-parse", "HEAD"], check=True,
-                            capture_output=True, text=True).stdout.strip()
+    commit = subprocess.run(
+        ["git", "-C", str(target / "srv/digifort-src"), "rev-parse", "HEAD"], check=True, capture_output=True, text=True
+    ).stdout.strip()
     pip_env = {name: os.environ[name] for name in ("SSL_CERT_FILE", "PIP_CERT") if os.environ.get(name)}
     inventory = tmp_path / "inventory.yml"
     inventory.write_text(f"""
@@ -60,23 +73,33 @@ all:
           digifort_repo_url: file:///srv/digifort-src
           digifort_version: {commit}
           digifort_hub_url: https://hub.invalid
-          digifort_enrollment_token: ""
+          digifort_enrolment_token: ""
           digifort_samba_scanner_password: converge-scanner-password
           appliance_manage_services: false
           nginx_manage_service: false
           samba_manage_service: false
           appliance_pip_environment: {pip_env!r}
 """)
-    env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible" / "ansible.cfg"), ANSIBLE_NOCOLOR="1",
-               PATH=f"{BIN}:{os.environ['PATH']}")
-    return subprocess.run([str(BIN / "ansible-playbook"), "-i", str(inventory), "appliance.yml"],
-                          cwd=ROOT / "ansible", env=env, capture_output=True, text=True, timeout=1800)
+    env = dict(
+        os.environ,
+        ANSIBLE_CONFIG=str(ROOT / "ansible" / "ansible.cfg"),
+        ANSIBLE_NOCOLOR="1",
+        PATH=f"{BIN}:{os.environ['PATH']}",
+    )
+    return subprocess.run(
+        [str(BIN / "ansible-playbook"), "-i", str(inventory), "appliance.yml"],
+        cwd=ROOT / "ansible",
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=1800,
+    )
 
 
 def recap(output: str) -> dict:
     found = re.search(r"converge-box\s*:\s*ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", output)
     assert found, output[-3000:]
-    return dict(zip(("ok", "changed", "unreachable", "failed"), map(int, found.groups())))
+    return dict(zip(("ok", "changed", "unreachable", "failed"), map(int, found.groups()), strict=True))
 
 
 def test_the_appliance_playbook_converges_and_a_second_run_changes_nothing(target, tmp_path):
@@ -93,5 +116,6 @@ def test_the_appliance_playbook_converges_and_a_second_run_changes_nothing(targe
 
     second = converge(target, tmp_path)
     assert second.returncode == 0, second.stdout[-4000:]
-    assert recap(second.stdout) == {"ok": recap(second.stdout)["ok"], "changed": 0, "unreachable": 0, "failed": 0}, \
+    assert recap(second.stdout) == {"ok": recap(second.stdout)["ok"], "changed": 0, "unreachable": 0, "failed": 0}, (
         second.stdout[-4000:]
+    )

@@ -1,5 +1,6 @@
 """The nginx configs, rendered as the playbooks render them, checked by Debian's nginx and then
 used for real: TLS in front of the apps under gunicorn, headers, size limits, login flood."""
+
 import datetime as dt
 import ipaddress
 import os
@@ -17,7 +18,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
-from tests.servers import free_port, wait_for_http
+from core.waiting import wait_for_http
+from tests.servers import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
@@ -29,17 +31,26 @@ def self_signed(folder: Path, name: str) -> tuple[Path, Path]:
     """A certificate and key for `name` (and 127.0.0.1), as the playbook generates for a box."""
     key = ec.generate_private_key(ec.SECP256R1())
     subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
-    now = dt.datetime.now(dt.timezone.utc)
-    certificate = (x509.CertificateBuilder().subject_name(subject).issuer_name(subject).public_key(key.public_key())
-                   .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(minutes=5))
-                   .not_valid_after(now + dt.timedelta(days=1))
-                   .add_extension(x509.SubjectAlternativeName(
-                       [x509.DNSName(name), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
-                   .sign(key, hashes.SHA256()))
+    now = dt.datetime.now(dt.UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.DNSName(name), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .sign(key, hashes.SHA256())
+    )
     cert, private = folder / f"{name}.crt", folder / f"{name}.key"
     cert.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
-    private.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                          serialization.NoEncryption()))
+    private.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
     return cert, private
 
 
@@ -89,15 +100,32 @@ def stop(*processes):
 def test_box_config_passes_nginx_t_and_serves_the_ui_over_tls_with_limits(tmp_path):
     cert, key = self_signed(tmp_path, "box.clinic.test")
     app_port, https_port, http_port = free_port(), free_port(), free_port()
-    conf = render(tmp_path, "box", upstream=f"127.0.0.1:{app_port}", tls_certificate=cert, tls_certificate_key=key,
-                  https_port=https_port, http_port=http_port, static_root=ROOT / "appliance" / "web" / "static",
-                  max_body="2m", login_rate="30r/m", login_burst=3)
+    conf = render(
+        tmp_path,
+        "box",
+        upstream=f"127.0.0.1:{app_port}",
+        tls_certificate=cert,
+        tls_certificate_key=key,
+        https_port=https_port,
+        http_port=http_port,
+        static_root=ROOT / "core" / "web" / "static",
+        max_body="2m",
+        login_rate="30r/m",
+        login_burst=3,
+    )
     checked = nginx_test(conf)
     assert checked.returncode == 0, checked.stderr
-    env = dict(os.environ, APPLIANCE_DATA_DIR=str(tmp_path / "box"), APPLIANCE_PROXY_HOPS="1",
-               APPLIANCE_SECURE_COOKIES="true", APPLIANCE_WEB_WORKERS="2", APPLIANCE_OCR_PROCESSES="1")
-    app = start([sys.executable, "-m", "appliance", "serve", "--bind", f"127.0.0.1:{app_port}"], env,
-                tmp_path / "app.log")
+    env = dict(
+        os.environ,
+        APPLIANCE_DATA_DIR=str(tmp_path / "box"),
+        APPLIANCE_PROXY_HOPS="1",
+        APPLIANCE_SECURE_COOKIES="true",
+        APPLIANCE_WEB_WORKERS="2",
+        APPLIANCE_OCR_PROCESSES="1",
+    )
+    app = start(
+        [sys.executable, "-m", "appliance", "serve", "--bind", f"127.0.0.1:{app_port}"], env, tmp_path / "app.log"
+    )
     proxy = start([NGINX, "-c", str(conf)], env, tmp_path / "nginx.log")
     try:
         wait_for_http(f"http://127.0.0.1:{app_port}/healthz")
@@ -122,8 +150,10 @@ def test_box_config_passes_nginx_t_and_serves_the_ui_over_tls_with_limits(tmp_pa
         assert redirect.status_code == 301 and redirect.headers["Location"].startswith("https://")
         too_big = session.post(f"{base}/upload", data=b"x" * (3 * 1024 * 1024), timeout=10)
         assert too_big.status_code == 413
-        flood = [session.post(f"{base}/login", data={"username": "nobody", "password": "wrong"}, timeout=5).status_code
-                 for _ in range(12)]
+        flood = [
+            session.post(f"{base}/login", data={"username": "nobody", "password": "wrong"}, timeout=5).status_code
+            for _ in range(12)
+        ]
         assert 429 in flood and flood[0] != 429
     finally:
         stop(proxy, app)
@@ -132,14 +162,25 @@ def test_box_config_passes_nginx_t_and_serves_the_ui_over_tls_with_limits(tmp_pa
 def test_hub_config_passes_nginx_t_drops_unknown_hosts_and_limits_sizes(tmp_path):
     cert, key = self_signed(tmp_path, HUB_NAME)
     app_port, https_port, http_port = free_port(), free_port(), free_port()
-    conf = render(tmp_path, "hub", upstream=f"127.0.0.1:{app_port}", tls_certificate=cert, tls_certificate_key=key,
-                  https_port=https_port, http_port=http_port, server_name=HUB_NAME, api_rate="5r/s", api_burst=5)
+    conf = render(
+        tmp_path,
+        "hub",
+        upstream=f"127.0.0.1:{app_port}",
+        tls_certificate=cert,
+        tls_certificate_key=key,
+        https_port=https_port,
+        http_port=http_port,
+        server_name=HUB_NAME,
+        api_rate="5r/s",
+        api_burst=5,
+    )
     checked = nginx_test(conf)
     assert checked.returncode == 0, checked.stderr
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "S3_BUCKET")}
     env.update(HUB_DATA_DIR=str(tmp_path / "hub"), HUB_WEB_WORKERS="2")
-    app = start([sys.executable, "-m", "cloud_hub", "serve", "--bind", f"127.0.0.1:{app_port}"], env,
-                tmp_path / "app.log")
+    app = start(
+        [sys.executable, "-m", "cloud_hub", "serve", "--bind", f"127.0.0.1:{app_port}"], env, tmp_path / "app.log"
+    )
     proxy = start([NGINX, "-c", str(conf)], env, tmp_path / "nginx.log")
     try:
         wait_for_http(f"http://127.0.0.1:{app_port}/healthz")
@@ -155,11 +196,18 @@ def test_hub_config_passes_nginx_t_drops_unknown_hosts_and_limits_sizes(tmp_path
         assert healthy.status_code == 200 and healthy.headers["Strict-Transport-Security"]
         with pytest.raises(requests.ConnectionError):
             requests.get(f"{base}/healthz", headers={"Host": "other.example"}, verify=cert, timeout=5)
-        too_big = requests.put(f"{base}/api/v1/sync/blobs/{'a' * 64}?size=1&offset=0", headers=named,
-                               data=b"x" * (10 * 1024 * 1024), verify=cert, timeout=10)
+        too_big = requests.put(
+            f"{base}/api/v1/sync/blobs/{'a' * 64}?size=1&offset=0",
+            headers=named,
+            data=b"x" * (10 * 1024 * 1024),
+            verify=cert,
+            timeout=10,
+        )
         assert too_big.status_code == 413
-        flood = [requests.get(f"{base}/api/v1/sync/time", headers=named, verify=cert, timeout=5).status_code
-                 for _ in range(30)]
+        flood = [
+            requests.get(f"{base}/api/v1/sync/time", headers=named, verify=cert, timeout=5).status_code
+            for _ in range(30)
+        ]
         assert 429 in flood and flood[0] == 200
         redirect = requests.get(f"http://127.0.0.1:{http_port}/", allow_redirects=False, timeout=5)
         assert redirect.status_code == 301 and redirect.headers["Location"] == f"https://{HUB_NAME}/"

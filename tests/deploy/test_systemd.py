@@ -1,4 +1,5 @@
 """The systemd units, checked with systemd's own tools on the units as they are installed."""
+
 import shutil
 import subprocess
 import sys
@@ -24,8 +25,12 @@ def installed(tmp_path_factory) -> Path:
 
 def test_every_long_running_process_has_a_unit():
     assert {unit.name for unit in UNITS} == {
-        "digifort-box-web.service", "digifort-box-worker.service", "digifort-box-sync.service",
-        "digifort-hub-web.service", "digifort-hub-worker.service"}
+        "digifort-box-web.service",
+        "digifort-box-worker.service",
+        "digifort-box-sync.service",
+        "digifort-hub-web.service",
+        "digifort-hub-worker.service",
+    }
     for unit in UNITS:
         text = unit.read_text()
         assert "Restart=on-failure" in text and "EnvironmentFile=/etc/digifort/" in text
@@ -41,7 +46,10 @@ def test_systemd_analyze_verify_passes(installed, unit):
 
 @pytest.mark.parametrize("unit", [u.name for u in UNITS])
 def test_systemd_analyze_security_stays_under_the_threshold(installed, unit):
-    result = subprocess.run(["systemd-analyze", "security", "--offline=yes", f"--threshold={EXPOSURE_THRESHOLD}",
-                             str(installed / unit)], capture_output=True, text=True)
+    result = subprocess.run(
+        ["systemd-analyze", "security", "--offline=yes", f"--threshold={EXPOSURE_THRESHOLD}", str(installed / unit)],
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 0, result.stdout[-600:]
     assert "Overall exposure level" in result.stdout

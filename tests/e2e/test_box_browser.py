@@ -4,6 +4,7 @@ Signs in, uploads scans, watches them get filed, finds one through search, opens
 resolves a review item and is logged off after the idle time. Screenshots of the dashboard,
 the search results and the viewer are saved under test-artifacts/screenshots/.
 """
+
 import os
 import re
 import socket
@@ -20,8 +21,15 @@ from tests.factories import record_lines, render_page, save_image
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts" / "screenshots"
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-sync",
-                 "--disable-background-networking", "--disable-component-update"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-sync",
+    "--disable-background-networking",
+    "--disable-component-update",
+]
 IDLE_MINUTES = 1.25
 pytestmark = [pytest.mark.ocr, pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian chromium missing")]
 
@@ -48,15 +56,32 @@ def wait_healthy(url: str, seconds: float = 60):
 def box_url(tmp_path_factory):
     data = tmp_path_factory.mktemp("box")
     port = free_port()
-    env = dict(os.environ, APPLIANCE_DATA_DIR=str(data / "data"), APPLIANCE_INBOX=str(data / "inbox"),
-               APPLIANCE_IDLE_MINUTES=str(IDLE_MINUTES), APPLIANCE_OCR_PROCESSES="2",
-               APPLIANCE_BIND=f"127.0.0.1:{port}")
-    subprocess.run([sys.executable, "-m", "appliance", "init", "--admin-password", "browser-test-pass"],
-                   cwd=ROOT, env=env, check=True, capture_output=True)
+    env = dict(
+        os.environ,
+        APPLIANCE_DATA_DIR=str(data / "data"),
+        APPLIANCE_INBOX=str(data / "inbox"),
+        APPLIANCE_IDLE_MINUTES=str(IDLE_MINUTES),
+        APPLIANCE_OCR_PROCESSES="2",
+        APPLIANCE_BIND=f"127.0.0.1:{port}",
+    )
+    subprocess.run(
+        [sys.executable, "-m", "appliance", "init", "--admin-password", "browser-test-pass"],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+    )
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    processes = [subprocess.Popen([sys.executable, "-m", "appliance", command], cwd=ROOT, env=env,
-                                  stdout=open(ARTIFACTS.parent / f"box-{command}.log", "w"), stderr=subprocess.STDOUT)
-                 for command in ("serve", "worker")]
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-m", "appliance", command],
+            cwd=ROOT,
+            env=env,
+            stdout=open(ARTIFACTS.parent / f"box-{command}.log", "w"),
+            stderr=subprocess.STDOUT,
+        )
+        for command in ("serve", "worker")
+    ]
     try:
         wait_healthy(f"http://127.0.0.1:{port}")
         yield f"http://127.0.0.1:{port}", data
@@ -85,9 +110,18 @@ def test_a_clinic_day_in_the_browser(box_url, page):
     scans = data / "to-upload"
     scans.mkdir()
     filed = save_image(render_page(record_lines(), noise=0.0003), scans / "lab-smith.png", "PNG")
-    review = save_image(render_page(record_lines(mrn=None, title="REFERRAL LETTER", body=[
-        "Dear Dr Brown, please review this patient.", "Reason for referral: chest pain."]), noise=0.0003),
-        scans / "letter-no-mrn.png", "PNG")
+    review = save_image(
+        render_page(
+            record_lines(
+                mrn=None,
+                title="REFERRAL LETTER",
+                body=["Dear Dr Brown, please review this patient.", "Reason for referral: chest pain."],
+            ),
+            noise=0.0003,
+        ),
+        scans / "letter-no-mrn.png",
+        "PNG",
+    )
 
     page.goto(url + "/")
     assert page.url.endswith("/login?next=%2F") or "/login" in page.url
@@ -119,8 +153,10 @@ def test_a_clinic_day_in_the_browser(box_url, page):
 
     page.click(".hit")
     page.wait_for_selector(".pages figure img")
-    page.wait_for_function("document.querySelector('.pages figure img').complete "
-                           "&& document.querySelector('.pages figure img').naturalWidth > 0")
+    page.wait_for_function(
+        "document.querySelector('.pages figure img').complete "
+        "&& document.querySelector('.pages figure img').naturalWidth > 0"
+    )
     assert "MRN 00123456" in page.inner_text(".side")
     page.click("[data-zoom='1']")
     assert page.inner_text("#zoom-level") == "125%"

@@ -1,4 +1,5 @@
 """Metering, usage and invoices: figures from known fixtures, from real requests, and through RQ."""
+
 import datetime as dt
 import io
 import os
@@ -12,7 +13,7 @@ from pypdf import PdfReader
 from cloud_hub import billing
 from cloud_hub.db import database
 from cloud_hub.models import Invoice, UsageDaily
-from tests.hub.conftest import enroll_box, file_document, sign_in
+from tests.hub_fixtures import enrol_box, file_document, sign_in
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -37,7 +38,7 @@ def test_usage_and_invoice_figures_from_known_fixtures(hub_app, tenants):
 
 
 def test_requests_and_new_documents_are_metered_per_organisation_and_device(hub_app, tenants):
-    box = enroll_box(hub_app, tenants["north"])
+    box = enrol_box(hub_app, tenants["north"])
     file_document(box, "Metered page", "555")
     with database.connection_context():
         rows = list(UsageDaily.select().where(UsageDaily.organisation == tenants["acme"].id))
@@ -59,10 +60,20 @@ def test_billing_users_see_usage_and_download_invoices_as_csv_and_pdf(hub_app, t
     env_redis = hub_app.extensions["digifort_hub"].config.redis_url
     bill.post("/billing/invoices", data={"csrf_token": token, "month": "2026-10"})
     if env_redis:
-        env = dict(os.environ, DATABASE_URL=hub_app.extensions["digifort_hub"].config.database_url,
-                   REDIS_URL=env_redis, HUB_DATA_DIR=str(hub_app.extensions["digifort_hub"].config.data_dir))
-        worked = subprocess.run([sys.executable, "-m", "cloud_hub", "worker", "--burst"], cwd=ROOT, env=env,
-                                capture_output=True, text=True, timeout=120)
+        env = dict(
+            os.environ,
+            DATABASE_URL=hub_app.extensions["digifort_hub"].config.database_url,
+            REDIS_URL=env_redis,
+            HUB_DATA_DIR=str(hub_app.extensions["digifort_hub"].config.data_dir),
+        )
+        worked = subprocess.run(
+            [sys.executable, "-m", "cloud_hub", "worker", "--burst"],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         assert worked.returncode == 0, worked.stderr
     listed = bill.get("/api/v1/billing/invoices").get_json()["invoices"]
     assert [(i["month"], i["total"]) for i in listed] == [("2026-10", "0.24")]

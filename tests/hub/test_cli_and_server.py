@@ -1,4 +1,5 @@
 """The hub's command line, and the sync API served by gunicorn over real HTTP."""
+
 import hashlib
 import json
 import os
@@ -8,15 +9,17 @@ from pathlib import Path
 
 import requests
 
+from core.waiting import wait_for_http
 from sync import protocol
-from tests.servers import free_port, wait_for_http
+from tests.servers import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def hub_cli(env, *args):
-    return subprocess.run([sys.executable, "-m", "cloud_hub", *args], cwd=ROOT, env=env, capture_output=True,
-                          text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "cloud_hub", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
 
 
 def test_embedded_default_needs_no_server(tmp_path):
@@ -27,18 +30,40 @@ def test_embedded_default_needs_no_server(tmp_path):
     assert created.returncode == 0 and "North" in created.stdout
     user = hub_cli(env, "create-user", "--org", "Acme Health", "--email", "Ann@Acme.test", "--role", "viewer")
     assert user.returncode == 0 and "with password: " in user.stdout
-    token = hub_cli(env, "enrollment-token", "--org", "Acme Health", "--clinic", "North")
+    token = hub_cli(env, "enrolment-token", "--org", "Acme Health", "--clinic", "North")
     assert token.returncode == 0 and token.stdout.strip().startswith("dfe_")
     duplicate = hub_cli(env, "create-org", "Acme Health")
     assert duplicate.returncode == 2 and "already exists" in duplicate.stderr and "Traceback" not in duplicate.stderr
-    wrong = hub_cli(env, "enrollment-token", "--org", "Acme Health", "--clinic", "Nowhere")
+    wrong = hub_cli(env, "enrolment-token", "--org", "Acme Health", "--clinic", "Nowhere")
     assert wrong.returncode == 2 and "no clinic named 'Nowhere'" in wrong.stderr
     assert "no devices enrolled yet" in hub_cli(env, "devices", "--org", "Acme Health").stdout
-    plan = hub_cli(env, "price-plan", "--org", "Acme Health", "--currency", "eur", "--per-page", "0.03",
-                   "--per-gb-month", "0.5", "--per-gb-transfer", "0.1")
+    plan = hub_cli(
+        env,
+        "price-plan",
+        "--org",
+        "Acme Health",
+        "--currency",
+        "eur",
+        "--per-page",
+        "0.03",
+        "--per-gb-month",
+        "0.5",
+        "--per-gb-transfer",
+        "0.1",
+    )
     assert plan.returncode == 0 and "EUR 0.03 a page" in plan.stdout
-    bad = hub_cli(env, "price-plan", "--org", "Acme Health", "--per-page", "cheap", "--per-gb-month", "1",
-                  "--per-gb-transfer", "1")
+    bad = hub_cli(
+        env,
+        "price-plan",
+        "--org",
+        "Acme Health",
+        "--per-page",
+        "cheap",
+        "--per-gb-month",
+        "1",
+        "--per-gb-transfer",
+        "1",
+    )
     assert bad.returncode == 2 and "numbers like 0.02" in bad.stderr
     usage = hub_cli(env, "usage", "--month", "2026-10")
     assert usage.returncode == 0 and "Acme Health  2026-10: 0 pages" in usage.stdout
@@ -48,9 +73,9 @@ def test_embedded_default_needs_no_server(tmp_path):
 
 
 def test_it_lists_renames_and_revokes_boxes_from_the_command_line(tmp_path, postgres_url, hub_app, tenants):
-    from tests.hub.conftest import enroll_box
+    from tests.hub_fixtures import enrol_box
 
-    box = enroll_box(hub_app, tenants["north"])
+    box = enrol_box(hub_app, tenants["north"])
     env = dict(os.environ, HUB_DATA_DIR=str(tmp_path / "cli"), DATABASE_URL=postgres_url)
     assert hub_cli(env, "rename-device", "--org", "Acme Health", box.device_id, "Reception").returncode == 0
     listed = hub_cli(env, "devices", "--org", "Acme Health").stdout
@@ -65,19 +90,32 @@ def test_it_lists_renames_and_revokes_boxes_from_the_command_line(tmp_path, post
 
 def test_a_box_enrols_uploads_and_commits_through_gunicorn(tmp_path, postgres_url, s3_bucket, hub_app):
     endpoint, bucket = s3_bucket
-    env = dict(os.environ, HUB_DATA_DIR=str(tmp_path / "served"), DATABASE_URL=postgres_url, S3_BUCKET=bucket,
-               S3_ENDPOINT_URL=endpoint, S3_REGION="us-east-1", HUB_WEB_WORKERS="2")
+    env = dict(
+        os.environ,
+        HUB_DATA_DIR=str(tmp_path / "served"),
+        DATABASE_URL=postgres_url,
+        S3_BUCKET=bucket,
+        S3_ENDPOINT_URL=endpoint,
+        S3_REGION="us-east-1",
+        HUB_WEB_WORKERS="2",
+    )
     assert hub_cli(env, "create-org", "Served Org", "--clinic", "Main").returncode == 0
-    token = hub_cli(env, "enrollment-token", "--org", "Served Org", "--clinic", "Main").stdout.strip()
+    token = hub_cli(env, "enrolment-token", "--org", "Served Org", "--clinic", "Main").stdout.strip()
     port = free_port()
-    server = subprocess.Popen([sys.executable, "-m", "cloud_hub", "serve", "--bind", f"127.0.0.1:{port}"],
-                              cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "cloud_hub", "serve", "--bind", f"127.0.0.1:{port}"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         wait_for_http(f"{base}/healthz")
         key = protocol.new_private_key()
-        enrolled = requests.post(f"{base}/api/v1/sync/enroll", timeout=10,
-                                 json={"token": token, "public_key": protocol.public_key_text(key)})
+        enrolled = requests.post(
+            f"{base}/api/v1/sync/enrol", timeout=10, json={"token": token, "public_key": protocol.public_key_text(key)}
+        )
         assert enrolled.status_code == 201
         device = enrolled.json()["device_id"]
 
@@ -88,12 +126,27 @@ def test_a_box_enrols_uploads_and_commits_through_gunicorn(tmp_path, postgres_ur
 
         data = b"%PDF-1.4 served scan" * 1000
         sha = hashlib.sha256(data).hexdigest()
-        stored = signed("PUT", f"/api/v1/sync/blobs/{sha}?size={len(data)}&offset=0", data,
-                        "application/octet-stream")
+        stored = signed("PUT", f"/api/v1/sync/blobs/{sha}?size={len(data)}&offset=0", data, "application/octet-stream")
         assert stored.status_code == 201 and stored.json()["complete"]
-        batch = {"batch_id": "served-1", "seq": 1, "items": [{"id": "i1", "type": "document", "document": {
-            "uid": "served-doc", "status": "needs_review", "doc_type": "other", "original_name": "s.pdf",
-            "blob_sha256": sha, "patient": None, "pages": [{"number": 1, "text": "served"}]}}]}
+        batch = {
+            "batch_id": "served-1",
+            "seq": 1,
+            "items": [
+                {
+                    "id": "i1",
+                    "type": "document",
+                    "document": {
+                        "uid": "served-doc",
+                        "status": "needs_review",
+                        "doc_type": "other",
+                        "original_name": "s.pdf",
+                        "blob_sha256": sha,
+                        "patient": None,
+                        "pages": [{"number": 1, "text": "served"}],
+                    },
+                }
+            ],
+        }
         body = json.dumps(batch).encode()
         answers = [signed("POST", "/api/v1/sync/batches", body) for _ in range(2)]
         assert [a.json()["results"][0]["status"] for a in answers] == ["applied", "applied"]
@@ -108,11 +161,23 @@ def test_backup_upload_stores_a_dump_encrypted_in_the_bucket(tmp_path, postgres_
     import boto3
 
     endpoint, bucket = s3_bucket
-    env = dict(os.environ, HUB_DATA_DIR=str(tmp_path / "hub"), DATABASE_URL=postgres_url, S3_BUCKET=bucket,
-               S3_ENDPOINT_URL=endpoint, S3_REGION="us-east-1")
+    env = dict(
+        os.environ,
+        HUB_DATA_DIR=str(tmp_path / "hub"),
+        DATABASE_URL=postgres_url,
+        S3_BUCKET=bucket,
+        S3_ENDPOINT_URL=endpoint,
+        S3_REGION="us-east-1",
+    )
     dump = subprocess.run(["pg_dump", "--format=custom", postgres_url], capture_output=True, check=True).stdout
-    stored = subprocess.run([sys.executable, "-m", "cloud_hub", "backup-upload", "--key", "backups/test.dump"],
-                            cwd=ROOT, env=env, input=dump, capture_output=True, timeout=120)
+    stored = subprocess.run(
+        [sys.executable, "-m", "cloud_hub", "backup-upload", "--key", "backups/test.dump"],
+        cwd=ROOT,
+        env=env,
+        input=dump,
+        capture_output=True,
+        timeout=120,
+    )
     assert stored.returncode == 0, stored.stderr
     s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1")
     copy = s3.get_object(Bucket=bucket, Key="backups/test.dump")

@@ -1,4 +1,5 @@
 """Head office sign-in: JWT cookie over a server-side session, revocation, timeouts, CSRF, limits."""
+
 import datetime as dt
 
 import jwt
@@ -7,7 +8,7 @@ from cloud_hub import sessions
 from cloud_hub.db import database
 from cloud_hub.models import AuditEvent, HubSession
 from cloud_hub.tenancy import set_active, set_password
-from tests.hub.conftest import HUB_PASSWORD, csrf_header, sign_in
+from tests.hub_fixtures import HUB_PASSWORD, csrf_header, sign_in
 
 
 def test_token_sets_a_strict_httponly_cookie_and_me_answers(hub_app, people):
@@ -26,9 +27,14 @@ def test_wrong_password_unknown_user_and_disabled_user_get_the_same_answer(hub_a
     client = hub_app.test_client()
     with database.connection_context():
         set_active(people["it"], False, actor="test")
-    answers = [client.post("/api/auth/token", json={"email": email, "password": password})
-               for email, password in (("admin@acme.test", "wrong-password-1"), ("nobody@acme.test", HUB_PASSWORD),
-                                       ("it@acme.test", HUB_PASSWORD))]
+    answers = [
+        client.post("/api/auth/token", json={"email": email, "password": password})
+        for email, password in (
+            ("admin@acme.test", "wrong-password-1"),
+            ("nobody@acme.test", HUB_PASSWORD),
+            ("it@acme.test", HUB_PASSWORD),
+        )
+    ]
     assert [a.status_code for a in answers] == [401, 401, 401]
     assert len({a.get_json()["message"] for a in answers}) == 1
     assert client.get("/api/auth/me").status_code == 401
@@ -91,8 +97,10 @@ def test_state_changes_need_the_csrf_token(hub_app, people):
 
 def test_failed_sign_ins_are_limited_per_account_with_a_clear_answer(hub_app, people):
     client = hub_app.test_client()
-    codes = [client.post("/api/auth/token", json={"email": "admin@acme.test", "password": f"wrong-{n}-password"}
-                         ).status_code for n in range(6)]
+    codes = [
+        client.post("/api/auth/token", json={"email": "admin@acme.test", "password": f"wrong-{n}-password"}).status_code
+        for n in range(6)
+    ]
     assert codes == [401] * 5 + [429]
     limited = client.post("/api/auth/token", json={"email": "admin@acme.test", "password": HUB_PASSWORD})
     assert limited.status_code == 429 and limited.get_json()["retry"] is True
@@ -113,4 +121,4 @@ def test_the_sign_in_form_leads_to_the_dashboard_and_pages_need_a_session(hub_ap
     assert "script-src 'self'" in dashboard.headers["Content-Security-Policy"]
     assert dashboard.headers["X-Frame-Options"] == "DENY" and dashboard.headers["X-Content-Type-Options"] == "nosniff"
     no_csrf = client.post("/login", data={"email": "admin@acme.test", "password": HUB_PASSWORD})
-    assert no_csrf.status_code == 400 or no_csrf.status_code == 200 and "Sign in" in no_csrf.get_data(as_text=True)
+    assert no_csrf.status_code == 400 or (no_csrf.status_code == 200 and "Sign in" in no_csrf.get_data(as_text=True))

@@ -1,4 +1,5 @@
 """Head office's pages and API on synced data: search, viewer, original download, devices, users."""
+
 import hashlib
 import io
 
@@ -8,7 +9,7 @@ from PIL import Image
 from cloud_hub.db import database
 from cloud_hub.models import AuditEvent, Device, Document, User
 from tests.factories import render_page
-from tests.hub.conftest import HUB_PASSWORD, enroll_box, file_document, sign_in
+from tests.hub_fixtures import HUB_PASSWORD, enrol_box, file_document, sign_in
 
 
 def page_csrf(client, path):
@@ -63,7 +64,7 @@ def test_it_issues_tokens_renames_and_revokes_boxes_from_the_devices_page(hub_ap
     page = it.get("/devices").get_data(as_text=True)
     assert "north box" in page and "elsewhere box" not in page
     token = page_csrf(it, "/devices")
-    issued = it.post(f"/clinics/{tenants['north'].id}/enrollment-token", data={"csrf_token": token})
+    issued = it.post(f"/clinics/{tenants['north'].id}/enrolment-token", data={"csrf_token": token})
     assert issued.status_code == 200 and "dfe_" in issued.get_data(as_text=True)
     device = records["north"]["device"]
     it.post(f"/devices/{device}/rename", data={"csrf_token": token, "name": "Reception"})
@@ -78,11 +79,15 @@ def test_it_issues_tokens_renames_and_revokes_boxes_from_the_devices_page(hub_ap
 def test_admin_adds_disables_and_resets_users(hub_app, people):
     admin = sign_in(hub_app, "admin@acme.test")
     token = page_csrf(admin, "/users")
-    admin.post("/users", data={"csrf_token": token, "email": "new@acme.test", "password": HUB_PASSWORD,
-                               "role": "viewer"})
+    admin.post(
+        "/users", data={"csrf_token": token, "email": "new@acme.test", "password": HUB_PASSWORD, "role": "viewer"}
+    )
     assert sign_in(hub_app, "new@acme.test").get("/api/auth/me").status_code == 200
-    short = admin.post("/users", data={"csrf_token": token, "email": "x@acme.test", "password": "short",
-                                       "role": "viewer"}, follow_redirects=True)
+    short = admin.post(
+        "/users",
+        data={"csrf_token": token, "email": "x@acme.test", "password": "short", "role": "viewer"},
+        follow_redirects=True,
+    )
     assert "at least 10 characters" in short.get_data(as_text=True)
     viewer = sign_in(hub_app, "vera@acme.test")
     admin.post(f"/users/{people['viewer'].id}/active", data={"csrf_token": token, "active": "0"})
@@ -97,7 +102,7 @@ def test_audit_log_filters_and_exports_csv(hub_app, records):
     admin = sign_in(hub_app, "admin@acme.test")
     admin.get(f"/documents/{records['south']['document']}")
     html = admin.get("/audit?action=document.view").get_data(as_text=True)
-    assert "document.view" in html and "device.enroll" not in html
+    assert "document.view" in html and "device.enrol" not in html
     exported = admin.get("/audit.csv")
     assert exported.mimetype == "text/csv" and "document.view" in exported.get_data(as_text=True)
     assert hashlib.sha256(exported.data).hexdigest()
@@ -106,7 +111,7 @@ def test_audit_log_filters_and_exports_csv(hub_app, records):
 
 
 def test_page_images_are_rendered_from_the_stored_original_and_patients_show_in_search(hub_app, tenants, people):
-    box = enroll_box(hub_app, tenants["north"])
+    box = enrol_box(hub_app, tenants["north"])
     buffer = io.BytesIO()
     render_page(["LABORATORY REPORT", "Potassium 4.1 mmol/L"], noise=0).save(buffer, format="PNG")
     uid = file_document(box, "Potassium 4.1 mmol/L", "777", last_name="Pixelsen", original=buffer.getvalue())

@@ -1,4 +1,5 @@
 """Upload at the hub: an RQ job reads the file with the box's pipeline and files it."""
+
 import io
 import os
 import subprocess
@@ -11,7 +12,7 @@ import pytest
 from cloud_hub.db import database
 from cloud_hub.models import Document, HubUpload
 from tests.factories import record_lines, render_page
-from tests.hub.conftest import sign_in
+from tests.hub_fixtures import sign_in
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.ocr
@@ -19,10 +20,23 @@ pytestmark = pytest.mark.ocr
 
 def run_worker(hub_app):
     config = hub_app.extensions["digifort_hub"].config
-    env = dict(os.environ, DATABASE_URL=config.database_url, REDIS_URL=config.redis_url, S3_BUCKET=config.s3_bucket,
-               S3_ENDPOINT_URL=config.s3_endpoint_url, S3_REGION=config.s3_region, HUB_DATA_DIR=str(config.data_dir))
-    worked = subprocess.run([sys.executable, "-m", "cloud_hub", "worker", "--burst"], cwd=ROOT, env=env,
-                            capture_output=True, text=True, timeout=300)
+    env = dict(
+        os.environ,
+        DATABASE_URL=config.database_url,
+        REDIS_URL=config.redis_url,
+        S3_BUCKET=config.s3_bucket,
+        S3_ENDPOINT_URL=config.s3_endpoint_url,
+        S3_REGION=config.s3_region,
+        HUB_DATA_DIR=str(config.data_dir),
+    )
+    worked = subprocess.run(
+        [sys.executable, "-m", "cloud_hub", "worker", "--burst"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert worked.returncode == 0, worked.stderr
 
 
@@ -37,10 +51,15 @@ def test_an_upload_is_ocred_by_the_worker_and_filed_under_the_clinic(hub_app, hu
     page = admin.get("/upload").get_data(as_text=True)
     token = page.split('name="csrf_token" value="')[1].split('"')[0]
     scan = png(record_lines(mrn="44556677", name="OKAFOR, Ada", dob="02/03/1961"))
-    answer = admin.post("/upload", data={"csrf_token": token, "clinic_id": tenants["north"].id,
-                                         "files": [(io.BytesIO(scan), "okafor.png"),
-                                                   (io.BytesIO(b"not a scan"), "notes.pdf")]},
-                        content_type="multipart/form-data")
+    answer = admin.post(
+        "/upload",
+        data={
+            "csrf_token": token,
+            "clinic_id": tenants["north"].id,
+            "files": [(io.BytesIO(scan), "okafor.png"), (io.BytesIO(b"not a scan"), "notes.pdf")],
+        },
+        content_type="multipart/form-data",
+    )
     assert answer.status_code == 302
     run_worker(hub_app)
     with database.connection_context():
@@ -54,7 +73,9 @@ def test_an_upload_is_ocred_by_the_worker_and_filed_under_the_clinic(hub_app, hu
     assert s3.get_object(Bucket=hub_config.s3_bucket, Key=key)["Body"].read() == scan
     listing = admin.get("/upload").get_data(as_text=True)
     assert "okafor.png" in listing and "not a scan" in listing
-    other_clinic = admin.post("/upload", data={"csrf_token": token, "clinic_id": tenants["elsewhere"].id,
-                                               "files": [(io.BytesIO(scan), "x.png")]},
-                              content_type="multipart/form-data")
+    other_clinic = admin.post(
+        "/upload",
+        data={"csrf_token": token, "clinic_id": tenants["elsewhere"].id, "files": [(io.BytesIO(scan), "x.png")]},
+        content_type="multipart/form-data",
+    )
     assert other_clinic.status_code == 404

@@ -1,0 +1,1 @@
+"""The pure ingest library: rasterise, OCR, barcodes, separators, extraction, dates, the filing rule."""

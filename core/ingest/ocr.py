@@ -1,0 +1,145 @@
+"""Tesseract on one page image: one call for a clean upright page, a second look otherwise.
+
+A skewed page is levelled first (a cheap projection-profile estimate; Tesseract itself copes
+with under a degree). The fast path is then a single Tesseract call, the floor the pipeline is
+measured against. Only a page that reads badly pays for orientation detection (OSD), and the
+turned reading is kept only when it actually reads better.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+from dataclasses import dataclass
+
+import pytesseract
+from PIL import Image
+
+from .deskew import estimate_skew
+
+LOW_CONFIDENCE = 70.0
+MIN_TEXT_CHARS = 25
+INK_THRESHOLD = 0.004
+MIN_SKEW = 1.0
+
+
+class OcrTimeout(Exception):
+    """Tesseract did not finish the page within the per-page timeout."""
+
+
+@dataclass
+class OcrResult:
+    text: str
+    confidence: float
+    score: float
+    rotation: int = 0
+    skew: float = 0.0
+
+
+def _result_from_tsv(tsv: str) -> OcrResult:
+    """Rebuild the page text line by line from Tesseract's TSV output, and score it.
+
+    Columns: level page block par line word left top width height conf text. Only word rows
+    (conf >= 0) with text count; a blank line separates paragraphs.
+    """
+    lines: dict[tuple, list[str]] = {}
+    weighted, weight, score = 0.0, 0, 0.0
+    for row in tsv.splitlines()[1:]:
+        cells = row.split("\t", 11)
+        if len(cells) < 12 or cells[10].startswith("-"):
+            continue
+        word = cells[11].strip()
+        if not word:
+            continue
+        conf = float(cells[10])
+        lines.setdefault((cells[2], cells[3], cells[4]), []).append(word)
+        alnum = sum(map(str.isalnum, word))
+        weighted += conf * max(alnum, 1)
+        weight += max(alnum, 1)
+        if alnum >= 2:
+            score += alnum * conf / 100
+    text, previous = [], None
+    for key, words in lines.items():
+        if previous is not None and key[:2] != previous[:2]:
+            text.append("")
+        text.append(" ".join(words))
+        previous = key
+    confidence = weighted / weight if weight else 0.0
+    return OcrResult(text="\n".join(text), confidence=round(confidence, 1), score=score)
+
+
+def _tesseract(path: str, language: str, timeout: int) -> OcrResult:
+    try:
+        tsv = pytesseract.image_to_data(path, lang=language, config="--psm 3", timeout=timeout)
+    except RuntimeError as error:
+        if "timeout" in str(error).lower():
+            raise OcrTimeout(f"Tesseract took longer than {timeout} s") from None
+        raise
+    return _result_from_tsv(tsv)
+
+
+def _osd_rotation(path: str, timeout: int) -> int:
+    """Degrees (clockwise) that OSD says the page must turn to be upright; 0 when unsure."""
+    try:
+        osd = pytesseract.image_to_osd(path, config="--psm 0", timeout=timeout, output_type=pytesseract.Output.DICT)
+    except (pytesseract.TesseractError, RuntimeError):
+        return 0
+    if float(osd.get("orientation_conf", 0)) < 1.0:
+        return 0
+    return int(osd.get("rotate", 0)) % 360
+
+
+def _ink_fraction(image: Image.Image) -> float:
+    small = image.convert("L").reduce(8) if min(image.size) >= 64 else image.convert("L")
+    histogram = small.histogram()
+    return sum(histogram[:128]) / max(1, sum(histogram))
+
+
+def needs_second_look(result: OcrResult, image: Image.Image) -> bool:
+    """True when the page reads badly: little text on an inked page, or low confidence."""
+    chars = len(re.sub(r"\W", "", result.text))
+    if chars < MIN_TEXT_CHARS:
+        return _ink_fraction(image) > INK_THRESHOLD
+    return result.confidence < LOW_CONFIDENCE
+
+
+def _save(image: Image.Image, folder: str) -> str:
+    handle, path = tempfile.mkstemp(suffix=".pnm", dir=folder)
+    os.close(handle)
+    image.save(path, format="PPM")
+    return path
+
+
+def straighten(image: Image.Image) -> tuple[Image.Image, float]:
+    """The page turned so its text rows are level, when it is skewed enough to matter."""
+    angle = estimate_skew(image)
+    if abs(angle) < MIN_SKEW:
+        return image, 0.0
+    gray = image if image.mode == "L" else image.convert("L")
+    return gray.rotate(angle, expand=True, fillcolor=255, resample=Image.BILINEAR), angle
+
+
+def read_page(
+    image: Image.Image, language: str, timeout: int, tmp_dir: str | None = None
+) -> tuple[OcrResult, Image.Image]:
+    """OCR the page; return the best reading and the page image as it was read (upright, level)."""
+    with tempfile.TemporaryDirectory(dir=tmp_dir) as folder:
+        level, angle = straighten(image)
+        path = _save(level, folder)
+        best, best_image = _tesseract(path, language, timeout), level
+        best.skew = angle
+        if not needs_second_look(best, level):
+            return best, best_image
+        rotation = _osd_rotation(path, timeout)
+        if not rotation:
+            return best, best_image
+        turned, angle = straighten(image.rotate(-rotation, expand=True))
+        try:
+            candidate = _tesseract(_save(turned, folder), language, timeout)
+        except OcrTimeout:
+            return best, best_image
+        candidate.rotation, candidate.skew = rotation, angle
+        if candidate.score > best.score:
+            return candidate, turned
+        return best, best_image

@@ -1,0 +1,109 @@
+"""Work done in the OCR pool's processes: inspect a scan, then read one page of it."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytesseract
+from PIL import Image
+
+from .barcodes import half_size, read_barcodes
+from .ocr import OcrTimeout, read_page
+from .rasterize import Inspection, Limits, inspect, render_page
+
+THUMB_SIZE = (320, 453)
+LITTLE_TEXT_CHARS = 300  # a separator or cover sheet has a caption at most
+TESSERACT_MISSING = "Tesseract is not installed or not on PATH; install tesseract-ocr"
+
+
+@dataclass(frozen=True)
+class PageSettings:
+    limits: Limits
+    language: str
+    timeout: int
+    data_dir: str
+    tmp_dir: str
+
+
+@dataclass
+class PageResult:
+    number: int
+    text: str
+    text_source: str
+    confidence: float | None
+    rotation: int
+    barcodes: list[str]
+    thumbnail: str
+    problem: str | None = None
+
+
+class TesseractMissing(RuntimeError):
+    """Tesseract cannot be run in this pool process (pytesseract's own error does not pickle)."""
+
+
+def init_process():
+    """Pool initializer: Tesseract must not start its own threads (they oversubscribe small boxes)."""
+    os.environ["OMP_THREAD_LIMIT"] = "1"
+
+
+def tesseract_version() -> str:
+    """Pool task run once per process at start-up: proves the process is up and Tesseract is there."""
+    try:
+        return str(pytesseract.get_tesseract_version())
+    except pytesseract.TesseractNotFoundError:
+        raise TesseractMissing(TESSERACT_MISSING) from None
+
+
+def inspect_scan(path: str, original_name: str, limits: Limits) -> Inspection:
+    """Pool task: format, sanity and page count of a stored scan (raises Rejected)."""
+    return inspect(Path(path), original_name, limits)
+
+
+def thumbnail_path(sha256: str, number: int) -> str:
+    """Where a page's thumbnail lives, relative to the data directory."""
+    return f"thumbs/{sha256[:2]}/{sha256}/{number}.jpg"
+
+
+def _write_thumbnail(image: Image.Image, data_dir: str, relative: str):
+    target = Path(data_dir) / relative
+    target.parent.mkdir(parents=True, exist_ok=True)
+    thumb = image.copy() if image.mode == "L" else image.convert("L")
+    thumb.thumbnail(THUMB_SIZE, Image.BILINEAR, reducing_gap=2.0)
+    partial = target.with_suffix(".part")
+    thumb.save(partial, format="JPEG", quality=75)
+    os.replace(partial, target)
+
+
+def process_page(path: str, sha256: str, kind: str, index: int, settings: PageSettings) -> PageResult:
+    """Pool task: render, read barcodes, OCR (unless a good text layer exists), thumbnail."""
+    rendered = render_page(Path(path), kind, index, settings.limits)
+    number = index + 1
+    image, problem = rendered.image, None
+    if rendered.needs_ocr:
+        try:
+            result, image = read_page(image, settings.language, settings.timeout, settings.tmp_dir)
+            text, confidence, rotation, source = result.text, result.confidence, result.rotation, "ocr"
+        except pytesseract.TesseractNotFoundError:
+            raise TesseractMissing(TESSERACT_MISSING) from None
+        except OcrTimeout as error:
+            text, confidence, rotation, source = "", None, 0, "ocr"
+            problem = f"page {number}: {error}"
+    else:
+        text, confidence, rotation, source = rendered.text_layer, None, 0, "pdf"
+    gray = image if image.mode == "L" else image.convert("L")
+    half = half_size(gray)
+    barcodes = read_barcodes(gray, half, little_text=len(text) < LITTLE_TEXT_CHARS)
+    relative = thumbnail_path(sha256, number)
+    _write_thumbnail(half, settings.data_dir, relative)
+    return PageResult(
+        number=number,
+        text=text,
+        text_source=source,
+        confidence=confidence,
+        rotation=rotation,
+        barcodes=barcodes,
+        thumbnail=relative,
+        problem=problem,
+    )

@@ -1,0 +1,242 @@
+"""Turn a stored scan (PDF, TIFF, JPEG, PNG) into page images, within safe limits.
+
+Every way a file can be hostile or unreadable ends in `Rejected` with a reason a clinic
+can act on; nothing here trusts the file name or the file's own claims about its size.
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import pypdfium2 as pdfium
+import pypdfium2.raw as pdfium_c
+from PIL import Image, ImageOps
+
+SIGNATURES = (
+    (b"%PDF-", "pdf"),
+    (b"II*\x00", "tiff"),
+    (b"MM\x00*", "tiff"),
+    (b"\xff\xd8\xff", "jpeg"),
+    (b"\x89PNG\r\n\x1a\n", "png"),
+)
+EXTENSIONS = {"pdf": "pdf", "tif": "tiff", "tiff": "tiff", "jpg": "jpeg", "jpeg": "jpeg", "png": "png"}
+LABELS = {"pdf": "PDF", "tiff": "TIFF", "jpeg": "JPEG", "png": "PNG"}
+DEFAULT_DPI = 300
+MIN_DPI, MAX_DPI = 150, 600
+TEXT_LAYER_DPI = 150
+
+
+class Rejected(Exception):
+    """The file cannot be processed; `reason` says why in plain words."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_pages: int
+    max_page_pixels: int
+    max_file_bytes: int
+
+
+@dataclass(frozen=True)
+class Inspection:
+    kind: str
+    page_count: int
+
+
+def sniff(head: bytes) -> str | None:
+    """The scan format that `head` (the file's first bytes) starts with, if any."""
+    if head[:1024].find(b"%PDF-") != -1:
+        return "pdf"
+    for signature, kind in SIGNATURES:
+        if head.startswith(signature):
+            return kind
+    return None
+
+
+def describe_unknown(head: bytes) -> str:
+    """A short guess at what an unsupported file is, for the quarantine reason."""
+    sample = head[:512]
+    if not sample:
+        return "empty"
+    if all(32 <= b < 127 or b in (9, 10, 13) for b in sample):
+        return "plain text"
+    if sample.startswith(b"PK\x03\x04"):
+        return "a ZIP/Office document"
+    if sample.startswith(b"GIF8"):
+        return "a GIF image"
+    if sample.startswith(b"BM"):
+        return "a BMP image"
+    return "an unrecognised binary format"
+
+
+def _extension(name: str) -> str:
+    match = re.search(r"\.(?=[A-Za-z0-9]*[A-Za-z])([A-Za-z0-9]{1,10})$", name)
+    return match.group(1).lower() if match else ""
+
+
+def _guard_images(limits: Limits):
+    """Make Pillow treat anything over the pixel limit as an error, not a warning."""
+    Image.MAX_IMAGE_PIXELS = limits.max_page_pixels
+    warnings.simplefilter("error", Image.DecompressionBombWarning)
+
+
+def inspect(path: Path, original_name: str, limits: Limits) -> Inspection:
+    """Check that the file is a scan we can read and count its pages, or raise Rejected."""
+    size = path.stat().st_size
+    if size == 0:
+        raise Rejected("empty file (0 bytes)")
+    if size > limits.max_file_bytes:
+        raise Rejected(f"file is {size / 2**20:.0f} MB, over the {limits.max_file_bytes / 2**20:.0f} MB limit")
+    with open(path, "rb") as handle:
+        head = handle.read(4096)
+    kind = sniff(head)
+    ext = _extension(original_name)
+    if kind is None:
+        raise Rejected(f"not a scan: the content is {describe_unknown(head)}, not PDF, TIFF, JPEG or PNG")
+    if ext and EXTENSIONS.get(ext) != kind:
+        raise Rejected(f"wrong extension: the file is named .{ext} but its content is {LABELS[kind]}")
+    count = _count_pages(path, kind, limits)
+    if count == 0:
+        raise Rejected(f"{LABELS[kind]} has no pages")
+    if count > limits.max_pages:
+        raise Rejected(f"{count} pages, over the limit of {limits.max_pages} pages per file")
+    return Inspection(kind=kind, page_count=count)
+
+
+def _count_pages(path: Path, kind: str, limits: Limits) -> int:
+    if kind == "pdf":
+        with _open_pdf(path) as pdf:
+            return len(pdf)
+    with _open_image(path, limits) as image:
+        return getattr(image, "n_frames", 1)
+
+
+class _open_pdf:
+    """Open a PDF or raise Rejected with the reason (encrypted, truncated, damaged)."""
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    def __enter__(self):
+        with open(self.path, "rb") as handle:
+            handle.seek(max(0, self.path.stat().st_size - 2048))
+            if b"%%EOF" not in handle.read():
+                raise Rejected("truncated PDF: the file ends before the PDF's end-of-file marker")
+        try:
+            self.pdf = pdfium.PdfDocument(str(self.path))
+        except pdfium.PdfiumError as error:
+            if pdfium_c.FPDF_GetLastError() == pdfium_c.FPDF_ERR_PASSWORD or "password" in str(error).lower():
+                raise Rejected("encrypted PDF: it needs a password; save it again without one") from None
+            raise Rejected(f"damaged PDF: {error}") from None
+        return self.pdf
+
+    def __exit__(self, *exc):
+        self.pdf.close()
+        return False
+
+
+class _open_image:
+    """Open an image with the decompression-bomb guard on, or raise Rejected."""
+
+    def __init__(self, path: Path, limits: Limits):
+        self.path, self.limits = path, limits
+
+    def __enter__(self):
+        _guard_images(self.limits)
+        try:
+            self.image = Image.open(self.path)
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+            raise Rejected(
+                f"image too large: over the limit of {self.limits.max_page_pixels:,} pixels per page "
+                "(possible decompression bomb)"
+            ) from None
+        except (OSError, SyntaxError, ValueError) as error:
+            raise Rejected(f"unreadable image: {error}") from None
+        return self.image
+
+    def __exit__(self, *exc):
+        self.image.close()
+        return False
+
+
+@dataclass
+class RenderedPage:
+    image: Image.Image
+    text_layer: str | None = None
+    needs_ocr: bool = True
+
+
+def render_page(path: Path, kind: str, index: int, limits: Limits) -> RenderedPage:
+    """The page image (mode 'L' or '1'); for a PDF with a good text layer, that text too."""
+    if kind == "pdf":
+        return _render_pdf_page(path, index, limits)
+    with _open_image(path, limits) as image:
+        try:
+            image.seek(index)
+            image.load()
+            frame = ImageOps.exif_transpose(image) if kind == "jpeg" else image
+            frame = frame if frame.mode in ("1", "L") else frame.convert("L")
+            frame.load()
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+            raise Rejected(f"page {index + 1} is over the limit of {limits.max_page_pixels:,} pixels") from None
+        except (OSError, SyntaxError, ValueError, EOFError) as error:
+            raise Rejected(f"unreadable image on page {index + 1}: {error}") from None
+        return RenderedPage(image=frame.copy() if frame is image else frame)
+
+
+def _scan_dpi(page) -> int:
+    """The resolution the page was scanned at, from its largest embedded image."""
+    width_in = page.get_width() / 72
+    best = 0
+    for obj in page.get_objects(filter=(pdfium_c.FPDF_PAGEOBJ_IMAGE,), max_depth=2):
+        try:
+            px_width = obj.get_px_size()[0]
+            left, _, right, _ = obj.get_bounds()
+        except pdfium.PdfiumError:
+            continue
+        shown_in = (right - left) / 72
+        if shown_in >= width_in * 0.5 and px_width:
+            best = max(best, round(px_width / shown_in))
+    return min(max(best, MIN_DPI), MAX_DPI) if best else DEFAULT_DPI
+
+
+def good_text_layer(text: str) -> bool:
+    """True when a PDF's own text looks like real words rather than missing glyph maps."""
+    stripped = "".join(text.split())
+    if len(stripped) < 40:
+        return False
+    readable = sum(1 for ch in stripped if ch.isalnum() or ch in ".,:;/()-#'\"%&+*!?")
+    words = re.findall(r"[A-Za-z]{3,}", text)
+    wordy = [w for w in words if re.search(r"[aeiouyAEIOUY]", w)]
+    return readable / len(stripped) >= 0.9 and len(wordy) >= 5
+
+
+def _render_pdf_page(path: Path, index: int, limits: Limits) -> RenderedPage:
+    with _open_pdf(path) as pdf:
+        page = pdf[index]
+        try:
+            textpage = page.get_textpage()
+            text = textpage.get_text_range().replace("\r\n", "\n").replace("\r", "\n")
+            textpage.close()
+        except pdfium.PdfiumError:
+            text = ""
+        has_layer = good_text_layer(text)
+        dpi = TEXT_LAYER_DPI if has_layer else _scan_dpi(page)
+        width, height = page.get_size()
+        pixels = (width / 72 * dpi) * (height / 72 * dpi)
+        if pixels > limits.max_page_pixels:
+            raise Rejected(f"page {index + 1} is over the limit of {limits.max_page_pixels:,} pixels at {dpi} dpi")
+        try:
+            bitmap = page.render(scale=dpi / 72, grayscale=True)
+        except pdfium.PdfiumError as error:
+            raise Rejected(f"page {index + 1} cannot be rendered: {error}") from None
+        image = bitmap.to_pil().convert("L")
+        page.close()
+        return RenderedPage(image=image, text_layer=text if has_layer else None, needs_ocr=not has_layer)

@@ -1,0 +1,56 @@
+"""The migration runner both sides use: numbered lists of frozen SQL, applied once, in order.
+
+Boxes and hubs in the field are upgraded in place, so a released migration is never edited; a
+new one is added. Every pending migration is applied in one transaction with its bookkeeping
+row in `schema_migrations`, so a crash leaves the database at the old version or the new one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import peewee as pw
+
+from .clock import utcnow
+
+Migration = tuple[int, str, Sequence[str]]
+BOOKKEEPING = (
+    'CREATE TABLE IF NOT EXISTS "schema_migrations" ("version" INTEGER NOT NULL PRIMARY KEY, '
+    '"name" VARCHAR(255) NOT NULL, "applied_at" TIMESTAMP NOT NULL)'
+)
+
+
+def applied_versions(db: pw.Database) -> set[int]:
+    """Versions already applied to `db`."""
+    db.execute_sql(BOOKKEEPING)
+    return {row[0] for row in db.execute_sql('SELECT "version" FROM "schema_migrations"').fetchall()}
+
+
+def migrate(db: pw.Database, migrations: Sequence[Migration], lock: str | None = None) -> list[int]:
+    """Apply every migration not yet applied to `db`; the versions applied now.
+
+    `lock` is a statement run first in the transaction (PostgreSQL's advisory lock), so two
+    processes starting at once take turns instead of applying a migration twice.
+    """
+    applied_now = []
+    with db.atomic():
+        if lock:
+            db.execute_sql(lock)
+        done = applied_versions(db)
+        for version, name, statements in migrations:
+            if version in done:
+                continue
+            for statement in statements:
+                db.execute_sql(statement)
+            mark = db.param
+            db.execute_sql(
+                f'INSERT INTO "schema_migrations" ("version", "name", "applied_at") VALUES ({mark}, {mark}, {mark})',
+                (version, name, utcnow()),
+            )
+            applied_now.append(version)
+    return applied_now
+
+
+def current_version(db: pw.Database) -> int:
+    """The highest applied migration version (0 for an empty database)."""
+    return max(applied_versions(db), default=0)

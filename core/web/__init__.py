@@ -1,0 +1,1 @@
+"""Web pieces both apps share: security headers, secrets, safe redirects, the gunicorn server."""
