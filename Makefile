@@ -6,15 +6,21 @@ STAMP := $(VENV)/.installed-$(shell cat requirements/*.txt | sha256sum | cut -c1
 APT_PACKAGES := tesseract-ocr tesseract-ocr-eng tesseract-ocr-osd
 
 
-.PHONY: demo test deps test-system-packages system-packages bench clean
+.PHONY: demo test lint deps test-system-packages system-packages bench clean
 
 demo: deps
 	$(PY) -m demo
 
 # Uses DATABASE_URL, REDIS_URL and S3_ENDPOINT_URL when set; otherwise tests/servers.py starts
 # throwaway PostgreSQL, Redis and S3 (moto) servers on free ports for the run.
-test: deps test-system-packages
+test: deps test-system-packages lint
 	$(PY) -m tests.servers -- $(PY) -m pytest $(PYTEST_ARGS)
+
+# The same checks as .pre-commit-config.yaml: lint rules, formatting, and types (pyproject.toml).
+lint: deps
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
 
 bench: deps
 	$(PY) bench/ingest.py
