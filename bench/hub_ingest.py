@@ -217,7 +217,7 @@ def hub_side(boxes: list[Box], batches: list[list[dict]]) -> Side:
             ok = answer.status_code == 200 and all(r["status"] == "applied" for r in answer.json()["results"])
             yield time.perf_counter() - start if ok else None
 
-    return run_threads(list(zip(boxes, batches)), commit_all)
+    return run_threads(list(zip(boxes, batches, strict=False)), commit_all)
 
 
 BASELINE_TABLES = ("patient", "document", "page")
@@ -276,7 +276,7 @@ def insert_side(url: str, batches: list[list[dict]], organisation_id: int, clini
                 except psycopg.Error:
                     yield None
 
-    return run_threads(list(zip(clinic_ids, batches)), insert_all)
+    return run_threads(list(zip(clinic_ids, batches, strict=False)), insert_all)
 
 
 def machine() -> str:
@@ -367,7 +367,8 @@ def report(f: Figures) -> str:
     return "\n".join(
         [
             f"Hub ingest: {f.boxes} boxes x {f.batches_per_box} batches of {f.documents_per_batch} documents "
-            f"x {f.pages_per_document} pages (~{f.batch_bytes / 1024:.0f} KiB a batch), gunicorn {f.web_workers} workers",
+            f"x {f.pages_per_document} pages (~{f.batch_bytes / 1024:.0f} KiB a batch), "
+            f"gunicorn {f.web_workers} workers",
             f"machine: {f.machine}",
             f"{'':28}{'batches/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}",
             f"{'hub (signed HTTP commit)':28}{f.hub_batches_per_second:>10.2f}{f.hub_p50_ms:>9.1f}{f.hub_p99_ms:>9.1f}"

@@ -343,7 +343,8 @@ def report(figures: Figures) -> str:
     """The figures as a short table, with a warning when other programs disturbed the run."""
     f = figures
     rows = [
-        f"Ingest: {f.pages} A4 300 dpi PNG pages ({f.layout}), {f.processes} processes, {f.rounds} round(s); seconds are totals",
+        f"Ingest: {f.pages} A4 300 dpi PNG pages ({f.layout}), {f.processes} processes, {f.rounds} round(s); "
+        "seconds are totals",
         f"{'':26}{'seconds':>9}{'pages/min':>11}{'CPU s/page':>12}{'other load':>12}",
         f"{'tesseract CLI (baseline)':26}{f.baseline_seconds:>9.1f}{f.baseline_pages_per_minute:>11.1f}"
         f"{f.baseline_cpu_seconds_per_page:>12.2f}{f.baseline_other_load:>12.0%}",

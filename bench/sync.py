@@ -219,7 +219,8 @@ def measure(args) -> Figures:
     total_mb = documents * size / MB
     sync_seconds, put_seconds, sink_seconds = seconds["sync"], seconds["store"], seconds["sink"]
     return Figures(
-        machine=f"{os.cpu_count()}-core {platform.processor() or platform.machine()}, Python {platform.python_version()}",
+        machine=f"{os.cpu_count()}-core {platform.processor() or platform.machine()}, "
+        f"Python {platform.python_version()}",
         documents=documents,
         rounds=args.rounds,
         mb_per_document=args.mb,

@@ -304,9 +304,7 @@ def _apply_bulk(commit: Commit, checked: list[tuple[int, PatientData | DocumentD
         }
         for _, data in documents
     ]
-    ids = dict(
-        (uid, doc_id) for doc_id, uid in Document.insert_many(rows).returning(Document.id, Document.uid).tuples()
-    )
+    ids = {uid: doc_id for doc_id, uid in Document.insert_many(rows).returning(Document.id, Document.uid).tuples()}
     Page.insert_many(
         [
             {"document": ids[data.uid], "organisation": device.organisation_id, "number": number, "text": text}

@@ -59,12 +59,11 @@ def missing(organisation_id: int, hashes: list[str]) -> list[str]:
 
 def partial_uploads(device: Device, hashes: list[str]) -> dict[str, int]:
     """How far this device's unfinished uploads of `hashes` have got (to resume without asking)."""
-    return {
-        sha: received
-        for sha, received in Upload.select(Upload.sha256, Upload.received)
+    return dict(
+        Upload.select(Upload.sha256, Upload.received)
         .where((Upload.device == device) & Upload.sha256.in_(hashes) & (Upload.received > 0))
         .tuples()
-    }
+    )
 
 
 def _staging_path(staging_dir: Path, device: Device, sha256: str) -> Path:

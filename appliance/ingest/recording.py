@@ -106,7 +106,7 @@ def record_scan(scan: Scan, results: list[PageResult], config: Config, rules) ->
         problems.append("the scan holds only separator or cover sheets")
     with database.atomic("IMMEDIATE"):
         documents = [_file_segment(scan, seg, results, config, rules, problems) for seg in segments]
-        owner = {index: doc for seg, doc in zip(segments, documents) for index in seg.pages}
+        owner = {index: doc for seg, doc in zip(segments, documents, strict=True) for index in seg.pages}
         for index, result in enumerate(results):
             document = owner.get(index)
             page = Page.create(

@@ -134,7 +134,7 @@ def upload_pack(client: HubClient, config: Config, scans: list[Scan], rules: Rul
     """Send several small originals in one request (the hub checks each against its name); the
     bytes sent. All or nothing: a cut link leaves them missing, to be sent again."""
     pieces = [store_path(config, scan.sha256).read_bytes() for scan in scans]
-    listing = ",".join(f"{scan.sha256}:{len(piece)}" for scan, piece in zip(scans, pieces))
+    listing = ",".join(f"{scan.sha256}:{len(piece)}" for scan, piece in zip(scans, pieces, strict=True))
     data = b"".join(pieces)
     client.request("POST", f"/api/v1/sync/blobs/pack?blobs={listing}", data, "application/octet-stream")
     if rules.throttle is not None:
