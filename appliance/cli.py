@@ -172,6 +172,41 @@ def _restore(args, config: Config) -> int:
     return 0
 
 
+def _patients_import(args, config: Config) -> int:
+    from core.register import RegisterError
+
+    from .register import import_register
+
+    open_box(config)
+    path = Path(args.file)
+    try:
+        report = import_register(
+            path.name, path.read_bytes(), config.date_order, config.mrn_system, actor="cli", dry_run=args.dry_run
+        )
+    except (OSError, RegisterError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    for line, reason in report.refused:
+        print(f"line {line}: refused: {reason}", file=sys.stderr)
+    for row, changes in report.updated:
+        print(f"line {row.line}: MRN {row.mrn} updated: {', '.join(sorted(changes))}")
+    print(("would import: " if args.dry_run else "imported: ") + report.summary())
+    return 0
+
+
+def _patients_export(args, config: Config) -> int:
+    from .register import export_csv
+
+    open_box(config)
+    text = export_csv()
+    if args.to:
+        Path(args.to).write_text(text, encoding="utf-8")
+        print(f"{text.count(chr(10)) - 1} patients written to {args.to}")
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
 def _serve(args, config: Config) -> int:
     from .web.server import serve
 
@@ -212,6 +247,15 @@ def build_parser() -> argparse.ArgumentParser:
     restore = sub.add_parser("restore", help="put a database backup in place (stop the box's services first)")
     restore.add_argument("source", help="a file written by backup")
     restore.set_defaults(handler=_restore)
+    patients = sub.add_parser("patients", help="the patient register: import the clinic's list, export it")
+    register = patients.add_subparsers(dest="register_command", required=True)
+    importing = register.add_parser("import", help="upsert patients by MRN from a CSV or FHIR R4 Patient file")
+    importing.add_argument("file", help="CSV (mrn,last_name,first_name,dob) or FHIR Bundle JSON / NDJSON")
+    importing.add_argument("--dry-run", action="store_true", help="report what would change; change nothing")
+    importing.set_defaults(handler=_patients_import)
+    exporting = register.add_parser("export", help="write every patient as CSV (the import's format)")
+    exporting.add_argument("--to", help="the file to write (default: standard output)")
+    exporting.set_defaults(handler=_patients_export)
     status = sub.add_parser("status", help="counts by status, queue depth, oldest job age")
     status.add_argument("--json", action="store_true")
     status.set_defaults(handler=_status)

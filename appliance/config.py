@@ -8,6 +8,7 @@ from pathlib import Path
 
 from core.config import ConfigError, absolute, read_bool, read_float, read_int
 from core.ingest.dates import DATE_ORDERS
+from core.ingest.filing import MRN_CHECKS, NEW_PATIENT_POLICIES
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,10 @@ class Config:
     retention_days: int = 0
     proxy_hops: int = 0
     min_free_mb: int = 200
+    new_patients: str = "auto"
+    mrn_check: str = "none"
+    mrn_system: str = ""
+    id_confidence: float = 80.0
 
     def __post_init__(self):
         object.__setattr__(self, "data_dir", absolute(Path(self.data_dir)))
@@ -57,6 +62,10 @@ class Config:
             object.__setattr__(self, "doc_type_rules", absolute(Path(self.doc_type_rules)))
         if self.date_order not in DATE_ORDERS:
             raise ConfigError(f"APPLIANCE_DATE_ORDER must be one of {', '.join(DATE_ORDERS)}, got {self.date_order!r}")
+        if self.new_patients not in ("auto", *NEW_PATIENT_POLICIES):
+            raise ConfigError(f"APPLIANCE_NEW_PATIENTS must be auto, never or confident, got {self.new_patients!r}")
+        if self.mrn_check not in MRN_CHECKS:
+            raise ConfigError(f"APPLIANCE_MRN_CHECK must be one of {', '.join(MRN_CHECKS)}, got {self.mrn_check!r}")
         if self.ocr_processes < 1:
             raise ConfigError("APPLIANCE_OCR_PROCESSES must be at least 1")
 
@@ -136,4 +145,8 @@ class Config:
             retention_days=read_int(env, "APPLIANCE_RETENTION_DAYS", defaults.retention_days),
             proxy_hops=read_int(env, "APPLIANCE_PROXY_HOPS", defaults.proxy_hops),
             min_free_mb=read_int(env, "APPLIANCE_MIN_FREE_MB", defaults.min_free_mb),
+            new_patients=(env.get("APPLIANCE_NEW_PATIENTS") or defaults.new_patients).lower(),
+            mrn_check=(env.get("APPLIANCE_MRN_CHECK") or defaults.mrn_check).lower(),
+            mrn_system=env.get("APPLIANCE_MRN_SYSTEM") or defaults.mrn_system,
+            id_confidence=read_float(env, "APPLIANCE_ID_CONFIDENCE", defaults.id_confidence),
         )

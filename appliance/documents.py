@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 
 from core.ingest.extract import DOC_TYPES
 
@@ -16,8 +17,12 @@ class DocumentError(ValueError):
 
 
 def document_pages(document: Document) -> list[Page]:
-    """The document's pages in reading order."""
-    return list(Page.select().where(Page.document == document.id).order_by(Page.scan, Page.number))
+    """The document's pages in reading order; blank pages (duplex backs) are kept but not shown."""
+    return list(
+        Page.select()
+        .where((Page.document == document.id) & (Page.text_source != "blank"))
+        .order_by(Page.scan, Page.number)
+    )
 
 
 def _refresh_page_count(document_id: int):
@@ -41,9 +46,11 @@ def update_metadata(
     patient: Patient | None,
     actor: str,
     address: str | None = None,
+    types: Sequence[str] = DOC_TYPES,
 ) -> Document:
-    """Correct type, date and patient; choosing a patient files the document."""
-    if doc_type not in DOC_TYPES:
+    """Correct type, date and patient (`types`: the box's document types); choosing a patient files
+    the document."""
+    if doc_type not in types:
         raise DocumentError(f"unknown document type {doc_type!r}")
     before = {
         "doc_type": document.doc_type,

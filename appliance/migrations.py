@@ -99,6 +99,15 @@ SET_ASIDE = [
     'ALTER TABLE "outbox" RENAME COLUMN "poison_reason" TO "set_aside_reason"',
 ]
 
+REGISTER_AND_SETTINGS = [
+    # Where a patient came from: the register import, a document (ingest), staff, or head office.
+    'ALTER TABLE "patient" ADD COLUMN "source" VARCHAR(16) NOT NULL DEFAULT \'ingest\'',
+    'CREATE INDEX "patient_dob" ON "patient" ("dob")',
+    # Settings an admin changes on the box's own pages (document types, the register's state).
+    'CREATE TABLE "box_setting" ("key" VARCHAR(64) NOT NULL PRIMARY KEY, "value" TEXT NOT NULL, '
+    '"updated_at" DATETIME NOT NULL)',
+]
+
 MIGRATIONS: list[tuple[int, str, list[str]]] = [
     (1, "initial schema", INITIAL_SCHEMA),
     (2, "web sessions and rate limits", WEB_SESSIONS_AND_RATE_LIMITS),
@@ -107,6 +116,7 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
     (5, "sync conflicts", SYNC_CONFLICTS),
     (6, "audit events to the hub", AUDIT_TO_HUB),
     (7, "one word: set aside", SET_ASIDE),
+    (8, "patient register and box settings", REGISTER_AND_SETTINGS),
 ]
 
 

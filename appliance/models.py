@@ -33,9 +33,12 @@ class Patient(BaseModel):
     mrn = pw.CharField(unique=True)
     last_name = pw.CharField()
     first_name = pw.CharField()
-    dob = pw.DateField()
+    dob = pw.DateField(index=True)
     created_at = pw.DateTimeField(default=utcnow)
     updated_at = pw.DateTimeField(default=utcnow)
+    source = pw.CharField(max_length=16, default="ingest")
+
+    SOURCES = ("register", "ingest", "staff", "hub")
 
     @property
     def display_name(self) -> str:
@@ -187,6 +190,14 @@ class SyncBatch(BaseModel):
     body = pw.TextField()
     created_at = pw.DateTimeField(default=utcnow)
     committed_at = pw.DateTimeField(null=True)
+
+
+class BoxSetting(BaseModel):
+    """A setting an admin changes on the box's pages; the value is JSON."""
+
+    key = pw.CharField(primary_key=True, max_length=64)
+    value = JSONField()
+    updated_at = pw.DateTimeField(default=utcnow)
 
 
 class SyncState(BaseModel):

@@ -87,6 +87,31 @@ def _enrolment_token(args, config: HubConfig) -> int:
     return 0
 
 
+def _patients_import(args, config: HubConfig) -> int:
+    from pathlib import Path
+
+    from core.register import RegisterError
+
+    from .register import apply, plan
+    from .tenancy import clinic_named, organisation_named
+    from .uploads import date_order_for
+
+    open_hub(config)
+    clinic = clinic_named(organisation_named(args.org), args.clinic)
+    path = Path(args.file)
+    try:
+        report = plan(clinic, path.name, path.read_bytes(), date_order_for(config, clinic), args.mrn_system or "")
+    except (OSError, RegisterError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    for line, reason in report.refused:
+        print(f"line {line}: refused: {reason}", file=sys.stderr)
+    if not args.dry_run:
+        apply(clinic, report, "cli", path.name)
+    print(("would import: " if args.dry_run else f"imported into {clinic.name!r}: ") + report.summary())
+    return 0
+
+
 def _devices(args, config: HubConfig) -> int:
     from .devices import devices_of
     from .tenancy import organisation_named
@@ -269,6 +294,15 @@ def build_parser() -> argparse.ArgumentParser:
     token.add_argument("--clinic", required=True)
     token.add_argument("--hours", type=int, help="validity (default HUB_ENROLMENT_TOKEN_HOURS, 72)")
     token.set_defaults(handler=_enrolment_token)
+    register = sub.add_parser(
+        "patients-import", help="import a clinic's patient register (CSV or FHIR); its boxes learn it through the pull"
+    )
+    register.add_argument("--org", required=True)
+    register.add_argument("--clinic", required=True)
+    register.add_argument("--mrn-system", help="the FHIR identifier system that holds the MRN")
+    register.add_argument("--dry-run", action="store_true", help="report what would change; change nothing")
+    register.add_argument("file")
+    register.set_defaults(handler=_patients_import)
     listing = sub.add_parser("devices", help="list an organisation's boxes")
     listing.add_argument("--org", required=True)
     listing.set_defaults(handler=_devices)

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from core.config import ConfigError, absolute, read_bool, read_float, read_int
 from core.ingest.dates import DATE_ORDERS
+from core.ingest.filing import MRN_CHECKS, NEW_PATIENT_POLICIES
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,9 @@ class HubConfig:
     max_pages: int = 300
     max_page_pixels: int = 90_000_000
     max_file_bytes: int = 500 * 1024 * 1024
+    new_patients: str = "confident"
+    mrn_check: str = "none"
+    id_confidence: float = 80.0
 
     def __post_init__(self):
         object.__setattr__(self, "data_dir", absolute(Path(self.data_dir)))
@@ -107,9 +111,16 @@ class HubConfig:
             max_pages=read_int(env, "HUB_MAX_PAGES", defaults.max_pages),
             max_page_pixels=read_int(env, "HUB_MAX_PAGE_PIXELS", defaults.max_page_pixels),
             max_file_bytes=read_int(env, "HUB_MAX_FILE_BYTES", defaults.max_file_bytes),
+            new_patients=(env.get("HUB_NEW_PATIENTS") or defaults.new_patients).lower(),
+            mrn_check=(env.get("HUB_MRN_CHECK") or defaults.mrn_check).lower(),
+            id_confidence=read_float(env, "HUB_ID_CONFIDENCE", defaults.id_confidence),
         )
         if config.date_order not in DATE_ORDERS:
             raise ConfigError(f"HUB_DATE_ORDER must be one of {', '.join(DATE_ORDERS)}, got {config.date_order!r}")
+        if config.new_patients not in NEW_PATIENT_POLICIES:
+            raise ConfigError(f"HUB_NEW_PATIENTS must be never or confident, got {config.new_patients!r}")
+        if config.mrn_check not in MRN_CHECKS:
+            raise ConfigError(f"HUB_MRN_CHECK must be one of {', '.join(MRN_CHECKS)}, got {config.mrn_check!r}")
         if config.clock_skew_seconds < 30:
             raise ConfigError("HUB_CLOCK_SKEW_SECONDS must be at least 30")
         return config

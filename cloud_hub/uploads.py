@@ -14,10 +14,11 @@ import hashlib
 import os
 import shutil
 import uuid
+from collections.abc import Sequence
 from pathlib import Path
 from typing import BinaryIO
 
-from core.ingest.filing import Decision, Reading, decide, read_pages
+from core.ingest.filing import Decision, Reading, Rules, decide, read_pages
 from core.ingest.pages import PageResult, PageSettings, init_process, process_page
 from core.ingest.rasterize import Limits, Rejected, inspect
 
@@ -83,18 +84,43 @@ def _finish(upload: HubUpload, status: str, reason: str | None = None, document:
     ).execute()
 
 
+class ClinicPatients:
+    """One clinic's patients at the hub, as the filing rule looks them up."""
+
+    def __init__(self, clinic: Clinic):
+        self.clinic_id = clinic.id
+
+    def _of_clinic(self):
+        return Patient.select().where(Patient.clinic == self.clinic_id)
+
+    def by_mrn(self, mrn: str) -> Patient | None:
+        return self._of_clinic().where(Patient.mrn == mrn).first()
+
+    def by_dobs(self, dobs: Sequence[dt.date]) -> list[Patient]:
+        return list(self._of_clinic().where(Patient.dob.in_(list(dobs))))
+
+    def mrns(self) -> list[tuple[str, int]]:
+        return list(Patient.select(Patient.mrn, Patient.id).where(Patient.clinic == self.clinic_id).tuples())
+
+    def by_ids(self, ids: Sequence[int]) -> list[Patient]:
+        return list(self._of_clinic().where(Patient.id.in_(list(ids))).order_by(Patient.mrn))
+
+
+def filing_rules(config: HubConfig, clinic: Clinic) -> Rules:
+    """The filing rule's settings for an upload to `clinic`."""
+    return Rules(
+        order=date_order_for(config, clinic),
+        new_patients=config.new_patients,
+        mrn_check=config.mrn_check,
+        confident=config.id_confidence,
+    )
+
+
 def filing_decision(config: HubConfig, clinic: Clinic, pages: list[PageResult]) -> tuple[Reading, Decision]:
     """What the hub reads from an upload's pages and what the filing rule decides, among the clinic's patients."""
-
-    def by_mrn(mrn: str) -> Patient | None:
-        return Patient.get_or_none((Patient.clinic == clinic.id) & (Patient.mrn == mrn))
-
-    def by_dob(dob: dt.date) -> list[Patient]:
-        return list(Patient.select().where((Patient.clinic == clinic.id) & (Patient.dob == dob)))
-
-    order = date_order_for(config, clinic)
-    reading = read_pages(pages, None, order)
-    return reading, decide(reading, by_mrn, by_dob, order)
+    rules = filing_rules(config, clinic)
+    reading = read_pages(pages, None, rules.order)
+    return reading, decide(reading, ClinicPatients(clinic), rules)
 
 
 def process(config: HubConfig, storage: Storage, upload_id: int) -> str:

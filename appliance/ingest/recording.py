@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Sequence
 
-from core.ingest.extract import DOC_TYPES
-from core.ingest.filing import Decision, Reading, decide, read_pages
+from core.ingest.filing import Decision, Reading, Rules, decide, read_pages
 from core.ingest.pages import PageResult
 from core.ingest.separators import Segment, Separator, page_separator, split
 
-from .. import audit, outbox
+from .. import audit, box_settings, outbox
 from ..config import Config
 from ..db import database
 from ..models import Document, Job, Page, Patient, Quarantine, Scan, utcnow
@@ -35,14 +35,30 @@ def quarantine_scan(scan: Scan, reason: str, detail: str | None = None) -> Quara
     return entry
 
 
-def find_by_mrn(mrn: str) -> Patient | None:
-    """The box's patient with this MRN, if any."""
-    return Patient.get_or_none(Patient.mrn == mrn)
+class BoxPatients:
+    """The box's patients, as the filing rule looks them up."""
+
+    def by_mrn(self, mrn: str) -> Patient | None:
+        return Patient.get_or_none(Patient.mrn == mrn)
+
+    def by_dobs(self, dobs: Sequence[dt.date]) -> list[Patient]:
+        return list(Patient.select().where(Patient.dob.in_(list(dobs))))
+
+    def mrns(self) -> list[tuple[str, int]]:
+        return list(Patient.select(Patient.mrn, Patient.id).tuples())
+
+    def by_ids(self, ids: Sequence[int]) -> list[Patient]:
+        return list(Patient.select().where(Patient.id.in_(list(ids))).order_by(Patient.mrn))
 
 
-def find_by_dob(dob: dt.date) -> list[Patient]:
-    """The box's patients born on `dob`."""
-    return list(Patient.select().where(Patient.dob == dob))
+def filing_rules(config: Config) -> Rules:
+    """The filing rule's settings on this box: a register once imported means no patients from OCR."""
+    policy = config.new_patients
+    if policy == "auto":
+        policy = "never" if box_settings.register_imported() else "confident"
+    return Rules(
+        order=config.date_order, new_patients=policy, mrn_check=config.mrn_check, confident=config.id_confidence
+    )
 
 
 def filing_decision(
@@ -50,7 +66,7 @@ def filing_decision(
 ) -> tuple[Reading, Decision]:
     """What the box reads from one document's pages and what the filing rule decides for it."""
     reading = read_pages(pages, separator, config.date_order, rules, problems)
-    return reading, decide(reading, find_by_mrn, find_by_dob, config.date_order)
+    return reading, decide(reading, BoxPatients(), filing_rules(config))
 
 
 def _segments(results: list[PageResult]) -> tuple[list[Segment], list]:
@@ -66,15 +82,18 @@ def _file_segment(
     extraction = reading.extraction
     status, reason, patient = decision.status, decision.reason, decision.patient
     if decision.new_patient:
-        patient = Patient.create(**decision.new_patient)
+        patient = Patient.create(**decision.new_patient, source="ingest")
         audit.record("patient.create", obj=patient, source="ingest", scan=scan.id)
         outbox.patient_changed(patient)
     doc_type = extraction.doc_type
-    if segment.separator is not None and segment.separator.doc_type in DOC_TYPES:
+    if segment.separator is not None and segment.separator.doc_type in (*rules, "other"):
         doc_type = segment.separator.doc_type
     details = extraction.as_dict()
     if segment.separator is not None:
         details["separator"] = segment.separator.payload
+    details["read"] = decision.read
+    details["filing_notes"] = decision.notes
+    details["candidates"] = [p.id for p in decision.candidates]
     document = Document.create(
         scan=scan.id,
         patient=patient if status == "filed" else None,
@@ -86,7 +105,8 @@ def _file_segment(
         page_count=len(pages),
         extracted=details,
     )
-    audit.record(f"document.{status}", obj=document, scan=scan.id, reason=reason)
+    # The reason names what was read (patient data): it stays on the document, not in the audit trail.
+    audit.record(f"document.{status}", obj=document, scan=scan.id)
     return document
 
 

@@ -19,7 +19,6 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 
-from core.ingest.extract import load_type_rules
 from core.ingest.pages import (
     TESSERACT_MISSING,
     PageResult,
@@ -34,6 +33,7 @@ from core.ingest.rasterize import Inspection, Limits, Rejected
 
 from ..config import Config
 from ..db import database
+from ..doc_types import type_rules
 from ..models import Job, Scan, utcnow
 from .intake import store_path
 from .recording import quarantine_scan, record_scan
@@ -74,8 +74,8 @@ class JobRunner:
 
     def __init__(self, config: Config):
         self.config = config
+        type_rules(config)  # a document-types file that cannot be read stops the worker at start
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-        self.rules = load_type_rules(config.doc_type_rules)
         self.limits = Limits(config.max_pages, config.max_page_pixels, config.max_file_bytes)
         self.settings = PageSettings(
             limits=self.limits,
@@ -204,7 +204,7 @@ class JobRunner:
 
     def _finish(self, active: ActiveJob):
         self.active.pop(active.job_id, None)
-        record_scan(active.scan, list(active.results.values()), self.config, self.rules)
+        record_scan(active.scan, list(active.results.values()), self.config, type_rules(self.config))
 
     def _fail(self, active: ActiveJob, error: BaseException):
         if isinstance(error, TesseractMissing):

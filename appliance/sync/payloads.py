@@ -15,7 +15,11 @@ def patient_json(patient: Patient) -> dict:
 
 
 def document_item(item_id: str, document: Document, scan: Scan) -> dict:
-    pages = Page.select(Page.number, Page.text).where(Page.document == document).order_by(Page.number)
+    pages = (
+        Page.select(Page.number, Page.text)
+        .where((Page.document == document) & (Page.text_source != "blank"))
+        .order_by(Page.number)
+    )
     return {
         "id": item_id,
         "type": "document",

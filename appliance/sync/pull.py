@@ -5,7 +5,9 @@ applied exactly once even if the agent dies halfway. Conflict policy: a local ed
 not acknowledged yet is never overwritten; the head-office version is kept as a conflict for
 a person to decide (box dashboard), and the local version stays in force until then.
 
-- `patient.correct`: name and date of birth of a patient (by MRN);
+- `patient.correct`: name and date of birth of a patient (by MRN), created when missing; with
+  `register: true` it comes from the clinic's register imported at the hub, which the box then
+  treats as its own register (documents no longer create patients);
 - `user.allow`: a member of staff who may sign in at this box (password hash and role), or
   no longer may (`active: false`); a local account of the same name is never taken over;
 - `settings`: sync window, bandwidth cap and retention for this box.
@@ -15,7 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from appliance import audit
+from appliance import audit, box_settings
 from appliance.db import database
 from appliance.models import Outbox, Patient, SyncConflict, User, WebSession, utcnow
 
@@ -55,8 +57,10 @@ def apply_patient_correction(payload: dict) -> str:
         "dob": dt.date.fromisoformat(payload["dob"]) if payload.get("dob") else None,
     }
     patient = Patient.get_or_none(Patient.mrn == payload["mrn"])
+    if payload.get("register"):
+        box_settings.put(box_settings.REGISTER_IMPORTED_AT, utcnow().isoformat(timespec="seconds"))
     if patient is None:
-        Patient.create(mrn=payload["mrn"], **fields)
+        Patient.create(mrn=payload["mrn"], **fields, source="register" if payload.get("register") else "hub")
         return "created"
     if _local_edit_pending("patient", str(patient.id)):
         SyncConflict.create(

@@ -52,6 +52,7 @@ def create_app(config: Config | None = None) -> Flask:
             database.close()
 
     from . import (
+        admin_register,
         admin_users,
         audit_log,
         auth,
@@ -78,6 +79,7 @@ def create_app(config: Config | None = None) -> Flask:
         upload,
         audit_log,
         admin_users,
+        admin_register,
         metrics,
     ):
         app.register_blueprint(module.bp)

@@ -7,9 +7,9 @@ import datetime as dt
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, send_file, url_for
 
 from appliance.sync.retention import original_path
-from core.ingest.extract import DOC_TYPES
 
 from .. import audit
+from ..doc_types import type_names
 from ..documents import DocumentError, document_pages, update_metadata
 from ..models import Document, Page, Patient
 from .auth import actor
@@ -39,7 +39,11 @@ def show(document_id: int):
     audit.record("document.view", actor=actor(), obj=document, address=client_address())
     pages = document_pages(document)
     return render_template(
-        "document.html", document=document, pages=pages, doc_types=DOC_TYPES, focus=request.args.get("page", type=int)
+        "document.html",
+        document=document,
+        pages=pages,
+        doc_types=type_names(current_app.config["BOX"]),
+        focus=request.args.get("page", type=int),
     )
 
 
@@ -87,6 +91,7 @@ def edit(document_id: int):
             patient=patient,
             actor=actor(),
             address=client_address(),
+            types=type_names(current_app.config["BOX"]),
         )
     except (ValueError, DocumentError) as error:
         flash(f"Not saved: {error}", "error")

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template, request
+from flask import Blueprint, current_app, render_template, request
 
 from core.highlight import highlighted
-from core.ingest.extract import DOC_TYPES
 
 from .. import audit
+from ..doc_types import type_names
 from ..search import SearchError, search_pages
 from .auth import actor
 from .documents import parse_iso_date
@@ -20,7 +20,7 @@ PER_PAGE = 20
 @bp.get("/search")
 def index():
     query = request.args.get("q", "").strip()[:200]
-    doc_type = request.args.get("type") if request.args.get("type") in DOC_TYPES else None
+    doc_type = request.args.get("type") if request.args.get("type") in type_names(current_app.config["BOX"]) else None
     page = max(1, request.args.get("page", 1, type=int))
     hits, error, more, note = [], None, False, None
     try:
@@ -53,7 +53,7 @@ def index():
         page=page,
         more=more,
         doc_type=doc_type,
-        doc_types=DOC_TYPES,
+        doc_types=type_names(current_app.config["BOX"]),
         date_from=date_from,
         date_to=date_to,
         highlighted=highlighted,

@@ -11,10 +11,11 @@ from __future__ import annotations
 import os
 import re
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+import numpy as np
 import pytesseract
-from PIL import Image
+from PIL import Image, ImageFilter
 
 from .deskew import estimate_skew
 
@@ -22,10 +23,18 @@ LOW_CONFIDENCE = 70.0
 MIN_TEXT_CHARS = 25
 INK_THRESHOLD = 0.004
 MIN_SKEW = 1.0
+# Paper darker than this anywhere (a phone photo's shadow, a grey copier background) is evened out
+# before Tesseract binarises the page; clean scans stay on the fast path.
+UNEVEN_PAPER_BELOW = 200
 
 
 class OcrTimeout(Exception):
     """Tesseract did not finish the page within the per-page timeout."""
+
+
+# One word as Tesseract read it: where it sits in the page text (start, end), its confidence
+# (0-100), and its box on the page image (left, top, width, height, in pixels).
+Word = tuple[int, int, int, int, int, int, int]
 
 
 @dataclass
@@ -35,15 +44,17 @@ class OcrResult:
     score: float
     rotation: int = 0
     skew: float = 0.0
+    words: list[Word] = field(default_factory=list)
 
 
 def _result_from_tsv(tsv: str) -> OcrResult:
     """Rebuild the page text line by line from Tesseract's TSV output, and score it.
 
     Columns: level page block par line word left top width height conf text. Only word rows
-    (conf >= 0) with text count; a blank line separates paragraphs.
+    (conf >= 0) with text count; a blank line separates paragraphs. Each word keeps its
+    confidence and box, placed by its offsets in the rebuilt text.
     """
-    lines: dict[tuple, list[str]] = {}
+    lines: dict[tuple, list[tuple[str, int, tuple[int, int, int, int]]]] = {}
     weighted, weight, score = 0.0, 0, 0.0
     for row in tsv.splitlines()[1:]:
         cells = row.split("\t", 11)
@@ -53,20 +64,31 @@ def _result_from_tsv(tsv: str) -> OcrResult:
         if not word:
             continue
         conf = float(cells[10])
-        lines.setdefault((cells[2], cells[3], cells[4]), []).append(word)
+        box = (int(cells[6]), int(cells[7]), int(cells[8]), int(cells[9]))
+        lines.setdefault((cells[2], cells[3], cells[4]), []).append((word, round(conf), box))
         alnum = sum(map(str.isalnum, word))
         weighted += conf * max(alnum, 1)
         weight += max(alnum, 1)
         if alnum >= 2:
             score += alnum * conf / 100
-    text, previous = [], None
-    for key, words in lines.items():
-        if previous is not None and key[:2] != previous[:2]:
-            text.append("")
-        text.append(" ".join(words))
+    text: list[str] = []
+    words: list[Word] = []
+    offset, previous = 0, None
+    for key, entries in lines.items():
+        if previous is not None:
+            gap = "\n\n" if key[:2] != previous[:2] else "\n"
+            text.append(gap)
+            offset += len(gap)
+        for n, (word, conf, box) in enumerate(entries):
+            if n:
+                text.append(" ")
+                offset += 1
+            words.append((offset, offset + len(word), conf, *box))
+            text.append(word)
+            offset += len(word)
         previous = key
     confidence = weighted / weight if weight else 0.0
-    return OcrResult(text="\n".join(text), confidence=round(confidence, 1), score=score)
+    return OcrResult(text="".join(text), confidence=round(confidence, 1), score=score, words=words)
 
 
 def _tesseract(path: str, language: str, timeout: int) -> OcrResult:
@@ -111,6 +133,23 @@ def _save(image: Image.Image, folder: str) -> str:
     return path
 
 
+def even_out_light(image: Image.Image) -> Image.Image:
+    """The page with uneven lighting divided out (paper white everywhere), or as it is when even.
+
+    The paper's brightness is estimated as the brightest pixel around each point of a 1/16 scale
+    copy (text is darker than paper, so the maximum finds the paper under it).
+    """
+    gray = image if image.mode == "L" else image.convert("L")
+    if min(gray.size) < 256:
+        return gray
+    paper = gray.reduce(16).filter(ImageFilter.MaxFilter(5))
+    if min(paper.getdata()) >= UNEVEN_PAPER_BELOW:
+        return gray
+    paper = paper.filter(ImageFilter.GaussianBlur(2)).resize(gray.size, Image.Resampling.BILINEAR)
+    ratio = np.asarray(gray, dtype=np.float32) / np.maximum(np.asarray(paper, dtype=np.float32), 1.0)
+    return Image.fromarray(np.clip(ratio * 255.0, 0, 255).astype(np.uint8), mode="L")
+
+
 def straighten(image: Image.Image) -> tuple[Image.Image, float]:
     """The page turned so its text rows are level, when it is skewed enough to matter."""
     angle = estimate_skew(image)
@@ -124,6 +163,7 @@ def read_page(
     image: Image.Image, language: str, timeout: int, tmp_dir: str | None = None
 ) -> tuple[OcrResult, Image.Image]:
     """OCR the page; return the best reading and the page image as it was read (upright, level)."""
+    image = even_out_light(image)
     with tempfile.TemporaryDirectory(dir=tmp_dir) as folder:
         level, angle = straighten(image)
         path = _save(level, folder)

@@ -3,18 +3,24 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytesseract
 from PIL import Image
 
 from .barcodes import half_size, read_barcodes
-from .ocr import OcrTimeout, read_page
+from .ocr import OcrTimeout, Word, read_page
 from .rasterize import Inspection, Limits, inspect, render_page
 
 THUMB_SIZE = (320, 453)
 LITTLE_TEXT_CHARS = 300  # a separator or cover sheet has a caption at most
+# A blank page: fewer than 0.005% of its quarter-scale pixels at least 60 levels darker than the
+# paper (a signature or one short line is ten times that), ignoring a 4% border where scanners
+# leave shadows and punch holes.
+BLANK_INK_CONTRAST = 60
+BLANK_INK_FRACTION = 0.00005
+BLANK_BORDER = 0.04
 TESSERACT_MISSING = "Tesseract is not installed or not on PATH; install tesseract-ocr"
 
 
@@ -37,6 +43,7 @@ class PageResult:
     barcodes: list[str]
     thumbnail: str
     problem: str | None = None
+    words: list[Word] = field(default_factory=list)
 
 
 class TesseractMissing(RuntimeError):
@@ -76,15 +83,38 @@ def _write_thumbnail(image: Image.Image, data_dir: str, relative: str):
     os.replace(partial, target)
 
 
+def is_blank(image: Image.Image) -> bool:
+    """True for a page with no ink worth reading (a duplex scan's blank back): dust and paper
+    grain are averaged away at quarter scale, and ink is what is clearly darker than the paper."""
+    small = (image if image.mode == "L" else image.convert("L")).reduce(4)
+    dx, dy = round(small.width * BLANK_BORDER), round(small.height * BLANK_BORDER)
+    small = small.crop((dx, dy, small.width - dx, small.height - dy))
+    histogram = small.histogram()
+    total = sum(histogram)
+    seen, paper = 0, 255
+    for level in range(255, -1, -1):
+        seen += histogram[level]
+        if seen >= total * 0.5:
+            paper = level
+            break
+    ink = sum(histogram[: max(0, paper - BLANK_INK_CONTRAST)])
+    return ink < total * BLANK_INK_FRACTION
+
+
 def process_page(path: str, sha256: str, kind: str, index: int, settings: PageSettings) -> PageResult:
-    """Pool task: render, read barcodes, OCR (unless a good text layer exists), thumbnail."""
+    """Pool task: render, read barcodes, OCR (unless a good text layer exists or the page is
+    blank), thumbnail."""
     rendered = render_page(Path(path), kind, index, settings.limits)
     number = index + 1
     image, problem = rendered.image, None
-    if rendered.needs_ocr:
+    words: list[Word] = []
+    if rendered.needs_ocr and is_blank(image):
+        text, confidence, rotation, source = "", None, 0, "blank"
+    elif rendered.needs_ocr:
         try:
             result, image = read_page(image, settings.language, settings.timeout, settings.tmp_dir)
             text, confidence, rotation, source = result.text, result.confidence, result.rotation, "ocr"
+            words = result.words
         except pytesseract.TesseractNotFoundError:
             raise TesseractMissing(TESSERACT_MISSING) from None
         except OcrTimeout as error:
@@ -106,4 +136,5 @@ def process_page(path: str, sha256: str, kind: str, index: int, settings: PageSe
         barcodes=barcodes,
         thumbnail=relative,
         problem=problem,
+        words=words,
     )
