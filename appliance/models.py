@@ -30,6 +30,7 @@ class BaseModel(pw.Model):
 
 
 class Patient(BaseModel):
+    id = pw.AutoField()
     mrn = pw.CharField(unique=True)
     last_name = pw.CharField()
     first_name = pw.CharField()
@@ -51,6 +52,7 @@ class Patient(BaseModel):
 class Scan(BaseModel):
     """One file received (from the inbox, an upload or the CLI)."""
 
+    id = pw.AutoField()
     sha256 = pw.CharField(index=True)
     original_name = pw.TextField()
     source = pw.CharField(default="inbox")
@@ -73,9 +75,11 @@ class Scan(BaseModel):
 class Document(BaseModel):
     """A document cut from a scan (a scan holds one, or several when separator sheets split it)."""
 
+    id = pw.AutoField()
     uid = pw.CharField(unique=True, default=lambda: str(uuid.uuid4()))
     scan = pw.ForeignKeyField(Scan, backref="documents", on_delete="RESTRICT")
     patient = pw.ForeignKeyField(Patient, null=True, backref="documents", on_delete="RESTRICT")
+    scan_id: int  # the raw key peewee exposes beside `scan`, declared for the type checker
     status = pw.CharField(index=True)
     review_reason = pw.TextField(null=True)
     doc_type = pw.CharField(default="other")
@@ -90,6 +94,7 @@ class Document(BaseModel):
 
 
 class Page(BaseModel):
+    id = pw.AutoField()
     scan = pw.ForeignKeyField(Scan, backref="pages", on_delete="RESTRICT")
     document = pw.ForeignKeyField(Document, null=True, backref="pages", on_delete="RESTRICT")
     number = pw.IntegerField()
@@ -108,6 +113,7 @@ class Page(BaseModel):
 class Job(BaseModel):
     """Durable work item: OCR and file one scan."""
 
+    id = pw.AutoField()
     scan = pw.ForeignKeyField(Scan, unique=True, backref="jobs", on_delete="RESTRICT")
     state = pw.CharField(default="pending", index=True)
     attempts = pw.IntegerField(default=0)
@@ -123,6 +129,7 @@ class Job(BaseModel):
 
 
 class Quarantine(BaseModel):
+    id = pw.AutoField()
     scan = pw.ForeignKeyField(Scan, null=True, backref="quarantine", on_delete="RESTRICT")
     original_name = pw.TextField()
     reason = pw.TextField()
@@ -133,6 +140,7 @@ class Quarantine(BaseModel):
 
 
 class User(BaseModel):
+    id = pw.AutoField()
     username = pw.CharField(unique=True)
     password_hash = pw.CharField()
     role = pw.CharField(default="staff")
@@ -145,6 +153,7 @@ class User(BaseModel):
 class WebSession(BaseModel):
     """A signed-in browser: the cookie holds only `token`; ending the row ends the session."""
 
+    id = pw.AutoField()
     token = pw.CharField(unique=True)
     user = pw.ForeignKeyField(User, backref="sessions", on_delete="CASCADE")
     address = pw.CharField(null=True)
@@ -157,6 +166,7 @@ class WebSession(BaseModel):
 class AuditEvent(BaseModel):
     """Append-only: the database refuses updates and deletes (see migrations)."""
 
+    id = pw.AutoField()
     at = pw.DateTimeField(default=utcnow, index=True)
     actor = pw.CharField()
     action = pw.CharField(index=True)
@@ -173,6 +183,7 @@ class Outbox(BaseModel):
     """A change waiting for the hub: kind `document` (key: uid), `document_removed` (uid) or
     `patient` (key: patient id). The payload is built from the current state when it is sent."""
 
+    id = pw.AutoField()
     kind = pw.CharField()
     object_key = pw.CharField()
     created_at = pw.DateTimeField(default=utcnow)
@@ -185,6 +196,7 @@ class Outbox(BaseModel):
 
 
 class SyncBatch(BaseModel):
+    id = pw.AutoField()
     batch_uid = pw.CharField(unique=True)
     seq = pw.IntegerField()
     body = pw.TextField()
@@ -208,6 +220,7 @@ class SyncState(BaseModel):
 class SyncConflict(BaseModel):
     """A head-office change that met a local edit not yet at the hub; never applied silently."""
 
+    id = pw.AutoField()
     kind = pw.CharField()
     object_key = pw.CharField()
     hub_version = JSONField()

@@ -160,9 +160,14 @@ def run_agent(config: Config, stop: threading.Event | None = None) -> None:
         coalesce=True,
         next_run_time=dt.datetime.now(),
     )
+
+    def on_signal(*_):
+        stop.set()
+        scheduler.shutdown(wait=False)
+
     if threading.current_thread() is threading.main_thread():
         for signum in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(signum, lambda *_: (stop.set(), scheduler.shutdown(wait=False)))
+            signal.signal(signum, on_signal)
     log.info(
         "sync agent running (every %.0f s, backoff up to %.0f s)",
         config.sync_interval_seconds,
@@ -173,7 +178,10 @@ def run_agent(config: Config, stop: threading.Event | None = None) -> None:
 
 def _hub_answers(config: Config) -> bool:
     """A cheap probe after the hub was unreachable: does it answer its clock again?"""
+    hub_url = state.get(state.HUB_URL)
+    if hub_url is None:
+        return False
     try:
-        return requests.get(state.get(state.HUB_URL).rstrip("/") + "/api/v1/sync/time", timeout=5).ok
+        return requests.get(hub_url.rstrip("/") + "/api/v1/sync/time", timeout=5).ok
     except requests.RequestException:
         return False

@@ -51,8 +51,8 @@ def push_folder(config: Config, folder: Path, hub_url: str, token: str | None, n
         runner.run_until_idle()
     finally:
         runner.close()
-    scans = Counter(status for (status,) in Scan.select(Scan.status).tuples())
-    documents = Counter(status for (status,) in Document.select(Document.status).tuples())
+    scans = Counter(Scan.select(Scan.status).scalars())
+    documents = Counter(Document.select(Document.status).scalars())
     report(f"scans: {dict(scans)}; documents: {dict(documents)}")
     for entry in Quarantine.select().where(Quarantine.resolved_at.is_null()):
         report(f"quarantined: {entry.original_name}: {entry.reason}")

@@ -48,7 +48,8 @@ class HubClient:
     def request(self, method: str, path: str, body: bytes = b"", content_type: str = "application/json") -> dict:
         """Send one signed request; its JSON answer, or HubError. A clock refusal is corrected once
         (the second of the two attempts always answers or raises)."""
-        for attempt in (1, 2):
+        attempt = 1
+        while True:
             headers = protocol.sign_request(self.key, self.device, method, path, body, now=time.time() + self.offset)
             headers["Content-Type"] = content_type
             sent_at = time.time()
@@ -67,6 +68,7 @@ class HubClient:
                 return answer
             code = answer.get("error")
             if code == "clock_skew" and attempt == 1:
+                attempt = 2
                 continue
             # A clock still refused after correcting it once may pass once the offset settles.
             retry = code == "clock_skew" or answer.get(
@@ -123,8 +125,7 @@ class NotEnrolled(RuntimeError):
 
 def client_for(config: Config) -> HubClient:
     """A client signed with this box's device key, for the hub it is enrolled with."""
-    if not state.enrolled(config):
+    hub_url, device_id = state.get(state.HUB_URL), state.get(state.DEVICE_ID)
+    if hub_url is None or device_id is None or not state.enrolled(config):
         raise NotEnrolled("this box is not enrolled with a hub; run python -m appliance.sync enrol --hub URL --token T")
-    return HubClient(
-        state.get(state.HUB_URL), state.get(state.DEVICE_ID), state.load_key(config), config.sync_timeout_seconds
-    )
+    return HubClient(hub_url, device_id, state.load_key(config), config.sync_timeout_seconds)

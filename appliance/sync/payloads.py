@@ -31,7 +31,7 @@ def document_item(item_id: str, document: Document, scan: Scan) -> dict:
             "doc_date": document.doc_date.isoformat() if document.doc_date else None,
             "original_name": scan.original_name,
             "blob_sha256": scan.sha256,
-            "patient": patient_json(document.patient) if document.patient_id else None,
+            "patient": patient_json(document.patient) if document.patient is not None else None,
             "pages": [{"number": page.number, "text": page.text} for page in pages],
         },
     }

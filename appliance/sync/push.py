@@ -147,7 +147,9 @@ def plan_uploads(config: Config, scans: list[Scan], received: dict[str, int]) ->
     together in packs of up to a chunk's bytes (fewer round trips for a day of one-page
     scans); the others go alone, chunked and resumable (so does one that cannot be read, to
     be set aside on its own)."""
-    units, pack, pack_bytes = [], [], 0
+    units: list[list[Scan]] = []
+    pack: list[Scan] = []
+    pack_bytes = 0
     for scan in scans:
         try:
             size = store_path(config, scan.sha256).stat().st_size
@@ -320,7 +322,10 @@ def _new_batch(client: HubClient, config: Config, result: PushResult, rules: Rul
     rows = pending_rows(config.sync_batch_items, result.held_through_id)
     if rows and rows[0].id <= state.get(state.SEND_SINGLY_THROUGH, 0):
         rows = rows[:1]  # what a batch refused whole carried goes one row at a time
-    items, scans, members, size = {}, {}, {}, 0
+    items: dict[str, dict] = {}
+    scans: dict[str, Scan] = {}
+    members: dict[str, list[int]] = {}
+    size = 0
     for row in rows:
         name = f"{row.kind}:{row.object_key}"
         members.setdefault(name, []).append(row.id)

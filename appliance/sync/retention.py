@@ -26,7 +26,7 @@ class OriginalUnavailable(Exception):
 
 
 def _confirmed(scan: Scan) -> bool:
-    uids = [uid for (uid,) in Document.select(Document.uid).where(Document.scan == scan).tuples()]
+    uids = list(Document.select(Document.uid).where(Document.scan == scan).scalars())
     if not uids:
         return False
     unconfirmed = Outbox.select().where(

@@ -10,7 +10,7 @@ import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Generic, TypeVar, overload
+from typing import Generic, Protocol, TypeVar, overload
 
 from appliance.config import Config
 from appliance.models import SyncState
@@ -19,6 +19,7 @@ from sync import protocol
 
 KEY_FILE = "device-key.pem"
 T = TypeVar("T")
+T_co = TypeVar("T_co", covariant=True)
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,17 @@ class Key(Generic[T]):
     name: str
     kind: Callable[[str], T]
     meaning: str
+
+
+class Readable(Protocol[T_co]):
+    """A key as `get` reads it. Read-only, so covariant: a Key[str] is accepted where a Key[object]
+    is asked for (mypy asks so inside an f-string), while `put` keeps a Key invariant and checks the
+    value stored against its type."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def kind(self) -> Callable[[str], T_co]: ...
 
 
 HUB_URL = Key("hub_url", str, "the hub this box is enrolled with")
@@ -77,9 +89,9 @@ def _parse(key: Key[T], raw: str) -> T:
 
 
 @overload
-def get(key: Key[T]) -> T | None: ...
+def get(key: Readable[T]) -> T | None: ...
 @overload
-def get(key: Key[T], default: T) -> T: ...
+def get(key: Readable[T], default: T) -> T: ...
 def get(key, default=None):
     """The value stored under `key`, or `default` when there is none."""
     row = SyncState.get_or_none(SyncState.key == key.name)

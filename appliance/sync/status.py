@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 
 import peewee as pw
 
@@ -12,7 +13,7 @@ from appliance.models import Document, Outbox, Scan, SyncConflict, utcnow
 from . import state
 
 
-def sync_status(config: Config, sending: list[int] = ()) -> dict:
+def sync_status(config: Config, sending: Sequence[int] = ()) -> dict:
     """Backlog, oldest unsynced age, bytes pending, set-aside items, last success and last error;
     `sending`: outbox rows counted as sent (what a batch reports is what remains after it)."""
     pending = Outbox.select().where(Outbox.synced_at.is_null() & Outbox.set_aside_at.is_null())
@@ -48,7 +49,7 @@ def sync_status(config: Config, sending: list[int] = ()) -> dict:
                 "kind": row.kind,
                 "key": row.object_key,
                 "reason": row.set_aside_reason,
-                "at": row.set_aside_at.isoformat() if hasattr(row.set_aside_at, "isoformat") else row.set_aside_at,
+                "at": row.set_aside_at.isoformat() if isinstance(row.set_aside_at, dt.datetime) else row.set_aside_at,
             }
             for row in set_aside_rows
         ],

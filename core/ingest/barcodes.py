@@ -5,14 +5,16 @@ from __future__ import annotations
 import zxingcpp
 from PIL import Image
 
-FORMATS = (
-    zxingcpp.BarcodeFormat.QRCode,
-    zxingcpp.BarcodeFormat.DataMatrix,
-    zxingcpp.BarcodeFormat.Aztec,
-    zxingcpp.BarcodeFormat.PDF417,
-    zxingcpp.BarcodeFormat.Code128,
-    zxingcpp.BarcodeFormat.Code39,
-    zxingcpp.BarcodeFormat.Code93,
+FORMATS = zxingcpp.BarcodeFormats(
+    [
+        zxingcpp.BarcodeFormat.QRCode,
+        zxingcpp.BarcodeFormat.DataMatrix,
+        zxingcpp.BarcodeFormat.Aztec,
+        zxingcpp.BarcodeFormat.PDF417,
+        zxingcpp.BarcodeFormat.Code128,
+        zxingcpp.BarcodeFormat.Code39,
+        zxingcpp.BarcodeFormat.Code93,
+    ]
 )
 
 

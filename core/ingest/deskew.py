@@ -30,12 +30,11 @@ def estimate_skew(image: Image.Image) -> float:
     factor = math.ceil(gray.width / WORK_WIDTH)
     if factor > 1:
         gray = gray.reduce(factor)
-    ys, xs = np.nonzero(np.asarray(gray) < 128)
-    if len(ys) < 200:
+    ink_ys, ink_xs = np.nonzero(np.asarray(gray) < 128)
+    if len(ink_ys) < 200:
         return 0.0
-    stride = -(-len(ys) // MAX_POINTS)
-    ys, xs = ys[::stride], xs[::stride]
-    ys, xs = ys.astype(np.float64), xs.astype(np.float64) - gray.width / 2
+    stride = -(-len(ink_ys) // MAX_POINTS)
+    ys, xs = ink_ys[::stride].astype(np.float64), ink_xs[::stride].astype(np.float64) - gray.width / 2
     as_scanned = _sharpness(ys, xs, 0.0, gray.height)
     coarse = np.arange(-MAX_ANGLE, MAX_ANGLE + 0.01, 0.5)
     best = max(coarse, key=lambda a: _sharpness(ys, xs, a, gray.height))

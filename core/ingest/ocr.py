@@ -156,7 +156,7 @@ def straighten(image: Image.Image) -> tuple[Image.Image, float]:
     if abs(angle) < MIN_SKEW:
         return image, 0.0
     gray = image if image.mode == "L" else image.convert("L")
-    return gray.rotate(angle, expand=True, fillcolor=255, resample=Image.BILINEAR), angle
+    return gray.rotate(angle, expand=True, fillcolor=255, resample=Image.Resampling.BILINEAR), angle
 
 
 def read_page(

@@ -77,7 +77,7 @@ def _write_thumbnail(image: Image.Image, data_dir: str, relative: str):
     target = Path(data_dir) / relative
     target.parent.mkdir(parents=True, exist_ok=True)
     thumb = image.copy() if image.mode == "L" else image.convert("L")
-    thumb.thumbnail(THUMB_SIZE, Image.BILINEAR, reducing_gap=2.0)
+    thumb.thumbnail(THUMB_SIZE, Image.Resampling.BILINEAR, reducing_gap=2.0)
     partial = target.with_suffix(".part")
     thumb.save(partial, format="JPEG", quality=75)
     os.replace(partial, target)
@@ -108,9 +108,9 @@ def process_page(path: str, sha256: str, kind: str, index: int, settings: PageSe
     number = index + 1
     image, problem = rendered.image, None
     words: list[Word] = []
-    if rendered.needs_ocr and is_blank(image):
+    if rendered.text_layer is None and is_blank(image):
         text, confidence, rotation, source = "", None, 0, "blank"
-    elif rendered.needs_ocr:
+    elif rendered.text_layer is None:
         try:
             result, image = read_page(image, settings.language, settings.timeout, settings.tmp_dir)
             text, confidence, rotation, source = result.text, result.confidence, result.rotation, "ocr"

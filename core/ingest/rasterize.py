@@ -170,7 +170,6 @@ class _open_image:
 class RenderedPage:
     image: Image.Image
     text_layer: str | None = None
-    needs_ocr: bool = True
 
 
 def render_page(path: Path, kind: str, index: int, limits: Limits) -> RenderedPage:
@@ -239,4 +238,4 @@ def _render_pdf_page(path: Path, index: int, limits: Limits) -> RenderedPage:
             raise Rejected(f"page {index + 1} cannot be rendered: {error}") from None
         image = bitmap.to_pil().convert("L")
         page.close()
-        return RenderedPage(image=image, text_layer=text if has_layer else None, needs_ocr=not has_layer)
+        return RenderedPage(image=image, text_layer=text if has_layer else None)
