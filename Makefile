@@ -41,7 +41,8 @@ system-packages:
 
 # The browser tests drive Debian's Chromium (a test tool's own browser download is never used);
 # the hub's tests need PostgreSQL's and Redis's server binaries, the deployment tests nginx and
-# debootstrap (the Ansible converge runs in a fresh Debian root).
+# debootstrap (the Ansible converge runs in a fresh Debian root); the hard corpus prints its pages in
+# DejaVu and Liberation fonts.
 test-system-packages:
 	@missing=""; \
 	command -v chromium >/dev/null 2>&1 || missing="chromium"; \
@@ -49,6 +50,8 @@ test-system-packages:
 	command -v redis-server >/dev/null 2>&1 || missing="$$missing redis-server"; \
 	command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing="$$missing nginx"; \
 	command -v debootstrap >/dev/null 2>&1 || [ -x /usr/sbin/debootstrap ] || missing="$$missing debootstrap"; \
+	[ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || missing="$$missing fonts-dejavu-core"; \
+	[ -f /usr/share/fonts/truetype/liberation/LiberationMono-Regular.ttf ] || missing="$$missing fonts-liberation"; \
 	if [ -n "$$missing" ]; then \
 		echo "installing with apt:$$missing"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \

@@ -101,7 +101,9 @@ def read_csv(data: bytes, order: str) -> tuple[list[Row], list[tuple[int, str]]]
     if missing:
         raise RegisterError(f"the CSV header must name {', '.join(CSV_COLUMNS)}; missing: {', '.join(missing)}")
     reader.fieldnames = header
-    rows, refused, seen = [], [], {}
+    rows: list[Row] = []
+    refused: list[tuple[int, str]] = []
+    seen: dict[str, int] = {}
     for record in reader:
         line = reader.line_num
         values = {key: (record.get(key) or "").strip() for key in CSV_COLUMNS}
@@ -161,7 +163,9 @@ def read_fhir(data: bytes, mrn_system: str) -> tuple[list[Row], list[tuple[int, 
                     resources.append((n, json.loads(line)))
                 except ValueError:
                     resources.append((n, None))
-    rows, refused, seen = [], [], {}
+    rows: list[Row] = []
+    refused: list[tuple[int, str]] = []
+    seen: dict[str, int] = {}
     for n, resource in resources:
         if not isinstance(resource, dict) or resource.get("resourceType") != "Patient":
             refused.append((n, "not a FHIR Patient resource"))
@@ -174,7 +178,7 @@ def read_fhir(data: bytes, mrn_system: str) -> tuple[list[Row], list[tuple[int, 
             continue
         name = next(iter(patient.name or []), None)
         last = (name.family or "").strip() if name else ""
-        first = (name.given[0] if name and name.given else "").strip()
+        first = ((name.given[0] if name and name.given else "") or "").strip()
         row = _check(
             n,
             _mrn_of(patient, mrn_system),

@@ -80,7 +80,7 @@ LINE_FORM = re.compile(
 )
 # `Re: First Last MRN 123`: a letter's subject line names the patient when an identifier follows.
 RE_LINE = re.compile(
-    r"^\s*Re\s*[:;]\s*(?P<value>[^\n]+?)\s*[,;]?\s+(?=(?:MRN|M\.R\.N|Hosp|NHS|DOB|D\.O\.B|Date\s+of\s+birth|Born"
+    r"^[ \t]*Re[ \t]*[:;][ \t]*(?P<value>[^\n]+?)[ \t]*[,;]?[ \t]+(?=(?:MRN|M\.R\.N|Hosp|NHS|DOB|D\.O\.B|Date\s+of\s+birth|Born"
     r"|Patient\s+ID|Unit\s+No|Chart\s+No)\b)",
     re.M | re.I,
 )
@@ -250,7 +250,7 @@ class _Confidence:
     """The lowest OCR word confidence over a span of the text (None without OCR words)."""
 
     def __init__(self, words: Sequence[Sequence[int]] | None):
-        self.words = sorted(words or [])
+        self.words: list[tuple[int, ...]] = sorted(tuple(w) for w in words or [])
         self.starts = [w[0] for w in self.words]
 
     def __call__(self, start: int, end: int) -> float | None:
@@ -396,6 +396,7 @@ def load_type_rules(path: Path | None) -> dict[str, list[str]]:
 
 
 TITLE_LINES = 3
+TITLE_MAX_CHARS = 60
 
 
 def _keyword_hits(keywords: list[str], text: str) -> int:
@@ -409,14 +410,20 @@ def _keyword_hits(keywords: list[str], text: str) -> int:
 def classify(text: str, rules: dict[str, list[str]]) -> str:
     """The document type its title names, else the one whose keywords the text uses most, else 'other'.
 
-    The title is the first lines with text: a consent form whose body says "referred" is a
-    consent form. Body keywords only break a tie between types the title names.
+    The title is the first short line that names a type, among the first lines with text: a
+    consent form whose body says "referred" is a consent form. Body keywords only break a tie
+    between types the title names.
     """
     lowered = text.lower()
-    title = "\n".join([line for line in lowered.splitlines() if line.strip()][:TITLE_LINES])
-    in_title = {doc_type: _keyword_hits(keywords, title) for doc_type, keywords in rules.items()}
-    named = [doc_type for doc_type, hits in in_title.items() if hits and hits == max(in_title.values())]
     body = {doc_type: _keyword_hits(keywords, lowered) for doc_type, keywords in rules.items()}
+    named: list[str] = []
+    for line in [line for line in lowered.splitlines() if line.strip()][:TITLE_LINES]:
+        if len(line.strip()) > TITLE_MAX_CHARS:
+            break
+        in_line = {doc_type: _keyword_hits(keywords, line) for doc_type, keywords in rules.items()}
+        if any(in_line.values()):
+            named = [doc_type for doc_type, hits in in_line.items() if hits == max(in_line.values())]
+            break
     candidates = named or [doc_type for doc_type, hits in body.items() if hits]
     if not candidates:
         return "other"

@@ -115,7 +115,9 @@ def read_pages(
 ) -> Reading:
     """The reading of one document made of `pages`: its text joined (blank pages left out), its
     OCR words placed in that text, its page problems kept after `problems` (the scan's own)."""
-    texts, words, offset = [], [], 0
+    texts: list[str] = []
+    words: list[tuple[int, ...]] = []
+    offset = 0
     read = [page for page in pages if page.text_source != "blank"]
     for page in read:
         if texts:

@@ -120,3 +120,54 @@ def test_document_type_rules_can_be_configured(tmp_path):
     rules_file.write_text('{"x-ray": ["film"]}')
     with pytest.raises(ConfigError, match="unknown document types"):
         load_type_rules(rules_file)
+
+
+@pytest.mark.parametrize(
+    "label",
+    ["Hosp No:", "Hospital Number", "Unit No.", "Chart No:", "Patient No:", "Patient: ID:", "Case No", "M.R.N.:"],
+)
+def test_more_mrn_label_styles(label):
+    assert extract(f"{label} 29701664\n", "DMY").mrns == ["29701664"]
+
+
+def test_surname_and_forename_labels_make_one_name():
+    for text in ("Surname: O'NEILL\nForename(s): Patrick James", "Family name: O'Neill\nGiven name(s): Patrick"):
+        assert [n.display() for n in extract(text, "DMY").names] == ["O'Neill, Patrick"]
+
+
+def test_the_one_line_form_gives_name_and_date_of_birth():
+    result = extract("LINDQVIST, ERIK (11-Nov-1984) MRN 44556677", "DMY")
+    assert [n.display() for n in result.names] == ["Lindqvist, Erik"]
+    assert result.dobs == [D(1984, 11, 11)] and result.mrns == ["44556677"]
+
+
+def test_a_letters_re_line_names_the_patient_only_beside_an_identifier():
+    assert [n.display() for n in extract("Re: Mary Allen MRN 29701664", "DMY").names] == ["Allen, Mary"]
+    assert extract("Re: Blood Results\nMRN 29701664", "DMY").names == []
+
+
+@pytest.mark.parametrize("text", ["D.O.B.: 23.11.1961", "Born: 23 November 1961", "Date of birth: 1961-11-23",
+                                  "DOB 23/11/1961", "D.O,B.: 23/11/1961"])
+def test_date_of_birth_label_styles(text):
+    assert extract(text, "DMY").dobs == [D(1961, 11, 23)]
+
+
+def test_an_nhs_number_is_checked_and_kept_apart_from_the_mrn():
+    result = extract("NHS No: 943 476 5919\nMRN: 61200031\nNHS Number 943 476 5918", "DMY")
+    assert result.mrns == ["61200031"] and result.nhs_numbers == ["9434765919"]
+    assert "9434765918 fails its check digit" in result.notes[0]
+
+
+def test_ocr_word_confidence_travels_with_each_identifier():
+    text = "MRN: 29701G64\nName: Mary Allen"
+    words = [(0, 4, 96), (5, 13, 41), (14, 19, 95), (20, 24, 93), (25, 30, 90)]
+    result = extract(text, "DMY", words=words)
+    assert result.mrn_reads[0].confidence == 41 and result.name_reads[0].confidence == 90
+    assert extract(text, "DMY").mrn_reads[0].confidence is None
+
+
+def test_the_title_names_the_type_and_body_words_only_break_ties():
+    rules = load_type_rules(None)
+    consent = "CONSENT FORM\nNorth Street Clinic\n\nI was referred by my GP. Reason for referral: knee. Referred."
+    assert classify(consent, rules) == "consent_form"
+    assert classify("Some clinic\n\n\n\nThank you for seeing this patient, referred for review.", rules) == "referral"
