@@ -1,7 +1,8 @@
 """Schema migrations, from the first release on: boxes in the field are upgraded in place.
 
-Each migration is a numbered list of SQL statements applied once, in order, inside one
-transaction, and recorded in `schema_migrations`. Never edit a released migration; add one.
+Each migration is a numbered list of SQL statements applied once, in order, by the shared
+runner (`core.migrations`): every pending one in one transaction, each recorded in
+`schema_migrations`. Never edit a released migration; add one.
 """
 
 from __future__ import annotations

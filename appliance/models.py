@@ -1,4 +1,8 @@
-"""The box's records: patients, scans, documents, pages, jobs, quarantine, users, audit."""
+"""The box's records: patients, scans, documents, pages, jobs, quarantine, users, web sessions
+and audit events (`MODELS`), then the sync agent's outbox, batches, state and conflicts.
+
+The schema itself is created by `migrations.py` (frozen SQL); these classes must match it.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,9 @@
-"""DigiFort's cloud hub: head office's service that every clinic box syncs to."""
+"""The hub: head office's service that every clinic box syncs to (`python -m cloud_hub ...`).
+
+`create_app(config)` builds its Flask app: the sync API for the boxes (`api/sync.py`) and head
+office's pages and JSON API (`web/`). It builds on `core` and the wire protocol
+(`sync.protocol`), and never imports the box (`appliance`).
+"""
 
 from __future__ import annotations
 

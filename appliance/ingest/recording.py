@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 
 
 def quarantine_scan(scan: Scan, reason: str, detail: str | None = None) -> Quarantine:
-    """Set a scan aside with a reason; its original stays in the store."""
+    """Quarantine a scan with a reason; its original stays in the store."""
     with database.atomic("IMMEDIATE"):
         Scan.update(status="quarantined").where(Scan.id == scan.id).execute()
         Job.update(state="done", finished_at=utcnow(), owner=None, last_error=reason).where(

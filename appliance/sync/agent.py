@@ -87,7 +87,7 @@ def cycle(config: Config, max_batches: int | None = None, ignore_window: bool = 
 
 
 def run_once(config: Config, max_batches: int | None = None) -> bool:
-    """`python -m sync once`: one cycle; True when the backlog is drained."""
+    """`python -m appliance.sync once`: one cycle; True when the backlog is drained."""
     open_box(config)
     cycle(config, max_batches)
     return backlog() == 0
@@ -120,7 +120,7 @@ class AgentState:
 
 
 def run_agent(config: Config, stop: threading.Event | None = None) -> None:
-    """`python -m sync agent`: run cycles until stopped."""
+    """`python -m appliance.sync agent`: run cycles until stopped."""
     parse_window(config.sync_blob_window)
     open_box(config)
     stop = stop or threading.Event()

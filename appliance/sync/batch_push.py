@@ -1,4 +1,4 @@
-"""`python -m sync push DIR --hub URL`: the digitisation team's path at a site without a box.
+"""`python -m appliance.sync push DIR --hub URL`: the digitisation team's path at a site without a box.
 
 A folder of scans is read on this machine with the box's own pipeline (a local box state in
 `--data-dir`, enrolled with the hub like a box), then pushed with the same signed batches.

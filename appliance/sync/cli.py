@@ -1,4 +1,4 @@
-"""`python -m sync ...`: enrol the box, run the agent or one cycle, show the sync state."""
+"""`python -m appliance.sync ...`: enrol the box, run the agent or one cycle, show the sync state."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""What the box's sync looks like: for `python -m sync status`, the box dashboard and /metrics."""
+"""What the box's sync looks like: for `python -m appliance.sync status`, the box dashboard and /metrics."""
 
 from __future__ import annotations
 
