@@ -91,7 +91,7 @@ def _status(args, config: Config) -> int:
         print(json.dumps(summary))
         return 0
     if not summary["configured"]:
-        print("not configured: enrol the box with python -m sync enrol --hub URL --token T")
+        print("not configured: enrol the box with python -m appliance.sync enrol --hub URL --token T")
     else:
         print(f"hub: {summary['hub']} (device {summary['device_id']})")
     age = summary["oldest_unsynced_age_seconds"]
@@ -107,7 +107,7 @@ def _status(args, config: Config) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m sync", description="DigiFort box-to-hub sync")
+    parser = argparse.ArgumentParser(prog="python -m appliance.sync", description="DigiFort box-to-hub sync")
     sub = parser.add_subparsers(dest="command", required=True)
     enrolling = sub.add_parser(
         "enrol", aliases=["enroll"], help="register this box with the hub using a one-time token"
