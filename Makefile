@@ -25,6 +25,7 @@ lint: deps
 bench: deps
 	$(PY) bench/ingest.py
 	$(PY) bench/search.py
+	$(PY) bench/filing.py
 	$(PY) -m tests.servers -- $(PY) bench/hub_ingest.py
 	$(PY) -m tests.servers -- $(PY) bench/sync.py
 

@@ -99,8 +99,12 @@ class ClinicPatients:
     def by_dobs(self, dobs: Sequence[dt.date]) -> list[Patient]:
         return list(self._of_clinic().where(Patient.dob.in_(list(dobs))))
 
-    def mrns(self) -> list[tuple[str, int]]:
-        return list(Patient.select(Patient.mrn, Patient.id).where(Patient.clinic == self.clinic_id).tuples())
+    def index(self) -> list[tuple[int, str, str, str]]:
+        return list(
+            Patient.select(Patient.id, Patient.mrn, Patient.last_name, Patient.first_name)
+            .where(Patient.clinic == self.clinic_id)
+            .tuples()
+        )
 
     def by_ids(self, ids: Sequence[int]) -> list[Patient]:
         return list(self._of_clinic().where(Patient.id.in_(list(ids))).order_by(Patient.mrn))

@@ -16,7 +16,6 @@ import random
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import zxingcpp
 from PIL import Image, ImageChops, ImageDraw, ImageFilter, ImageFont
 
 from tests.factories import A4_300DPI, MARGIN, barcode_page, save_pdf, save_tiff
@@ -83,6 +82,9 @@ class CorpusDocument:
             return save_tiff(self.pages, target)
         if self.file_format == "png":
             self.pages[0].save(target, format="PNG", dpi=(300, 300))
+            return target
+        if self.file_format == "jpg":
+            self.pages[0].save(target, format="JPEG", quality=55, dpi=(150, 150))
             return target
         return save_pdf(self.pages, target)
 
@@ -519,11 +521,89 @@ def build() -> list[CorpusDocument]:
         "lab_report",
         "NHS number beside the MRN",
     )
+    p = r["00123456"]
+    add(
+        "table-header",
+        [
+            page(
+                [
+                    TITLES["lab_report"],
+                    "",
+                    f"Patient: Mr John Smith    DOB: {_dmy(p.dob)}    MRN: {p.mrn}",
+                    "",
+                    *_body("lab_report"),
+                ],
+                face="serif",
+            )
+        ],
+        p,
+        True,
+        "lab_report",
+        "identifiers on one line",
+    )
+    p = r["91827364"]
+    add(
+        "gp-namesake",
+        [
+            page(
+                labelled(
+                    p,
+                    "referral",
+                    "name_first",
+                    extra=["Registered GP: Dr Ravi Patel", "Copy to: Ravi Patel Pharmacy", ""],
+                )
+            )
+        ],
+        p,
+        True,
+        "referral",
+        "the GP has the patient's name",
+    )
+    p = r["44556677"]
+    add(
+        "low-jpeg",
+        [page(labelled(p, "prescription", "surname"), size=40).resize((1240, 1754), Image.Resampling.BILINEAR)],
+        p,
+        True,
+        "prescription",
+        "150 dpi JPEG",
+        file_format="jpg",
+    )
+    p = r["51234567"]
+    add(
+        "fax-page-two",
+        [
+            fax(page([TITLES["discharge_summary"], "", *_body("discharge_summary")], face="mono"), 11),
+            fax(
+                page(
+                    [
+                        "Patient details:",
+                        f"Surname: {p.last.upper()}",
+                        f"Forename(s): {p.first}",
+                        f"D.O.B.: {p.dob:%d.%m.%Y}",
+                        f"Hosp No: {p.mrn}",
+                    ],
+                    face="mono",
+                    size=46,
+                ),
+                12,
+            ),
+        ],
+        p,
+        True,
+        "discharge_summary",
+        "fax, identifiers on page 2",
+    )
+    a, b = r["12121212"], r["91827364"]
+    add(
+        "sticker-no-name",
+        [page([TITLES["lab_report"], "", f"MRN: {b.mrn}", f"DOB: {_dmy(a.dob)}", "", *_body("lab_report")])],
+        a,
+        False,
+        "lab_report",
+        "wrong MRN sticker, date of birth only",
+    )
     return docs
-
-
-def _barcode_kind():
-    return zxingcpp.BarcodeFormat.QRCode
 
 
 def register_csv(path: Path) -> Path:

@@ -44,8 +44,8 @@ class BoxPatients:
     def by_dobs(self, dobs: Sequence[dt.date]) -> list[Patient]:
         return list(Patient.select().where(Patient.dob.in_(list(dobs))))
 
-    def mrns(self) -> list[tuple[str, int]]:
-        return list(Patient.select(Patient.mrn, Patient.id).tuples())
+    def index(self) -> list[tuple[int, str, str, str]]:
+        return list(Patient.select(Patient.id, Patient.mrn, Patient.last_name, Patient.first_name).tuples())
 
     def by_ids(self, ids: Sequence[int]) -> list[Patient]:
         return list(Patient.select().where(Patient.id.in_(list(ids))).order_by(Patient.mrn))

@@ -43,7 +43,8 @@ PATTERNS = [
         re.compile(r"\b(?P<d>\d{1,2})" + _ORD + r"[\s\-/.]*" + _MONTH + r"[\s\-/.,]*(?P<y>(?:19|20)\d{2})\b", re.I),
     ),
     ("mdy_text", re.compile(r"\b" + _MONTH + r"\s*(?P<d>\d{1,2})" + _ORD + r",?\s*(?P<y>(?:19|20)\d{2})\b", re.I)),
-    ("numeric", re.compile(r"\b(?P<a>\d{1,2})[/.\-](?P<b>\d{1,2})[/.\-](?P<y>(?:19|20)\d{2}|\d{2})\b")),
+    # OCR turns a dot into a comma on a poor copy (01,12.1955): a comma separates too.
+    ("numeric", re.compile(r"\b(?P<a>\d{1,2})[/.\-,](?P<b>\d{1,2})[/.\-,](?P<y>(?:19|20)\d{2}|\d{2})\b")),
 ]
 
 

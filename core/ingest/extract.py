@@ -80,8 +80,8 @@ LINE_FORM = re.compile(
 )
 # `Re: First Last MRN 123`: a letter's subject line names the patient when an identifier follows.
 RE_LINE = re.compile(
-    r"^[ \t]*Re[ \t]*[:;][ \t]*(?P<value>[^\n]+?)[ \t]*[,;]?[ \t]+(?=(?:MRN|M\.R\.N|Hosp|NHS|DOB|D\.O\.B|Date\s+of\s+birth|Born"
-    r"|Patient\s+ID|Unit\s+No|Chart\s+No)\b)",
+    r"^[ \t]*Re[ \t]*[:;][ \t]*(?P<value>[^\n]+?)[ \t]*[,;]?[ \t]+"
+    r"(?=(?:MRN|M\.R\.N|Hosp|NHS|DOB|D\.O\.B|Date\s+of\s+birth|Born|Patient\s+ID|Unit\s+No|Chart\s+No)\b)",
     re.M | re.I,
 )
 NAME_DISQUALIFIERS = re.compile(

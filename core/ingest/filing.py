@@ -6,9 +6,10 @@ A document is filed to a patient only when its identifiers agree with the patien
   found on the document (labelled, or anywhere in its text: either name order, any case, one
   OCR error a word), or by a cover sheet made for that MRN, with nothing read clearly that
   contradicts the record;
-- both name and date of birth are needed when the MRN itself is in doubt (read with low OCR
-  confidence, or matched only once OCR's letter/digit confusions are folded), or when another
-  patient of the same name has an MRN one character away.
+- when the MRN itself is in doubt (read with low OCR confidence, or matched only once OCR's
+  letter/digit confusions are folded), the document must also carry the patient's name and
+  either their date of birth or a name nobody else on the register has; and when another
+  patient of the same name has an MRN one character away, name and date of birth both.
 
 An identifier read below the confidence threshold is "uncertain": it can confirm what the
 others already say, never create a patient or contradict one alone. A new MRN creates a patient
@@ -60,8 +61,9 @@ class Patients(Protocol):
     def by_dobs(self, dobs: Sequence[dt.date]) -> Sequence[Any]:
         """Patients born on any of `dobs`."""
 
-    def mrns(self) -> Sequence[tuple[str, Any]]:
-        """Every (MRN, patient id) pair, for the near-miss guard."""
+    def index(self) -> Sequence[tuple[Any, str, str, str]]:
+        """Every patient as (id, MRN, last name, first name): for the near-miss guard and for
+        telling whether a name is unique on the register."""
 
     def by_ids(self, ids: Sequence[Any]) -> Sequence[Any]:
         """The patients with these ids."""
@@ -221,8 +223,13 @@ def mrn_near(a: str, b: str) -> bool:
 
 
 def _near_patients(patients: Patients, mrn: str) -> list[Any]:
-    ids = [pid for known, pid in patients.mrns() if mrn_near(mrn, known)]
+    ids = [pid for pid, known, _, _ in patients.index() if mrn_near(mrn, known)]
     return list(patients.by_ids(ids)) if ids else []
+
+
+def _only_one_named(patients: Patients, name: PersonName) -> bool:
+    """True when exactly one patient on the register has this name (one OCR error a word allowed)."""
+    return sum(_same_person_name(name, last, first) for _, _, last, first in patients.index()) == 1
 
 
 def check_digit_ok(mrn: str, scheme: str) -> bool:
@@ -404,7 +411,11 @@ def _confirm(
     if cover_sheet and mrn_certain and not twins:
         confirmed.append("cover sheet made for this MRN")
     strong = not mrn_certain or bool(twins)
-    enough = (name_ok and dob_ok) if strong else (name_ok or dob_ok or (cover_sheet and mrn_certain))
+    # An MRN in doubt confirms a patient the name already names: nobody else on the register has it.
+    named = name_ok and not twins and _only_one_named(patients, PersonName(patient.last_name, patient.first_name))
+    if strong and named and not (name_ok and dob_ok):
+        confirmed.append("no other patient on the register has this name")
+    enough = ((name_ok and dob_ok) or named) if strong else (name_ok or dob_ok or (cover_sheet and mrn_certain))
     if not enough:
         why = (
             "the MRN was read with doubt"
@@ -414,7 +425,11 @@ def _confirm(
             else ""
         )
         missing = " and ".join(label for label, ok in (("name", name_ok), ("date of birth", dob_ok)) if not ok)
-        need = f"; {why}, so name and date of birth must both confirm it" if strong else ""
+        need = (
+            f"; {why}, so name and date of birth must both confirm it (or a name no other patient has)"
+            if strong
+            else ""
+        )
         return _review(
             f"{how} names {patient.last_name}, {patient.first_name}, but no {missing} on the document "
             f"confirms it{need}",

@@ -146,8 +146,16 @@ def test_a_letters_re_line_names_the_patient_only_beside_an_identifier():
     assert extract("Re: Blood Results\nMRN 29701664", "DMY").names == []
 
 
-@pytest.mark.parametrize("text", ["D.O.B.: 23.11.1961", "Born: 23 November 1961", "Date of birth: 1961-11-23",
-                                  "DOB 23/11/1961", "D.O,B.: 23/11/1961"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "D.O.B.: 23.11.1961",
+        "Born: 23 November 1961",
+        "Date of birth: 1961-11-23",
+        "DOB 23/11/1961",
+        "D.O,B.: 23/11/1961",
+    ],
+)
 def test_date_of_birth_label_styles(text):
     assert extract(text, "DMY").dobs == [D(1961, 11, 23)]
 

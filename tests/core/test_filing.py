@@ -29,8 +29,8 @@ class Register:
     def by_dobs(self, dobs):
         return [p for p in self.people if p.dob in dobs]
 
-    def mrns(self):
-        return [(p.mrn, i) for i, p in enumerate(self.people)]
+    def index(self):
+        return [(i, p.mrn, p.last_name, p.first_name) for i, p in enumerate(self.people)]
 
     def by_ids(self, ids):
         return [self.people[i] for i in ids]
@@ -167,8 +167,11 @@ def test_confusable_mrn_readings_are_one_candidate(register):
     assert decision.status == "filed" and decision.patient is allen
     folded_only = run(register, "MRN: 29701G64\nName: Mary Allen\nDOB: 23/11/1961")
     assert folded_only.status == "filed" and "letter/digit confusions" in folded_only.notes[0]
-    half = run(register, "MRN: 29701G64\nName: Mary Allen")
-    assert half.status == "needs_review" and "must both confirm" in half.reason
+    unique = run(register, "MRN: 29701G64\nName: Mary Allen")
+    assert unique.status == "filed" and "no other patient on the register has this name" in unique.notes[0]
+    register.add("55550000", "Allen", "Mary", dt.date(1970, 1, 1))
+    shared = run(register, "MRN: 29701G64\nName: Mary Allen")
+    assert shared.status == "needs_review" and "must both confirm" in shared.reason
 
 
 def test_an_ocr_error_in_a_name_still_confirms(register):
