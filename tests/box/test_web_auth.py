@@ -1,70 +1,116 @@
-"""Signing in, roles, CSRF, idle logoff, rate limits and security headers on the box UI."""
+"""Signing in, roles, CSRF, idle logoff, rate limits and security headers on the box UI; every route
+but the few listed public ones turns strangers away."""
 
+import re
 import time
-
-import pytest
 
 from appliance.models import AuditEvent, WebSession
 from appliance.users import set_active
 from tests.conftest import sign_in, token_of
 
-PAGES = [
-    "/",
-    "/patients",
-    "/patients/1",
-    "/search?q=x",
-    "/review",
-    "/quarantine",
-    "/upload",
-    "/audit",
-    "/audit.csv",
-    "/admin/users",
-    "/documents/1",
-    "/documents/1/original",
-    "/documents/1/pages/1/image",
-    "/documents/1/pages/1/thumbnail",
-    "/quarantine/1/original",
-    "/session/status",
-]
-APIS = ["/api/dashboard", "/api/patients?q=smith", "/api/scans/1"]
-POSTS = [
-    "/logout",
-    "/session/keepalive",
-    "/documents/1/edit",
-    "/documents/1/assign",
-    "/documents/1/create-patient",
-    "/documents/1/split",
-    "/documents/1/merge",
-    "/quarantine/1/retry",
-    "/quarantine/1/discard",
-    "/upload",
-    "/admin/users",
-    "/admin/users/1/active",
-    "/admin/users/1/password",
-]
+# The endpoints a stranger may reach, each with the reason; every other route of the app (read
+# from app.url_map, so a new one cannot be left out) must turn a stranger away.
+PUBLIC = {
+    "auth.login": "the sign-in page itself",
+    "security.healthz": "the health check for systemd and nginx; it answers only {'status': 'ok'}",
+    "static": "stylesheets and scripts, no clinic data",
+    "metrics.metrics": "Prometheus scrapes it with its own bearer token (test_metrics_needs_its_own_token)",
+}
+CHANGES = {"POST", "PUT", "PATCH", "DELETE"}
 
 
-@pytest.mark.parametrize("path", PAGES)
-def test_every_page_sends_strangers_to_sign_in(app, path):
-    response = app.test_client().get(path)
-    assert response.status_code == 302 and "/login" in response.headers["Location"]
+def routes(app, public=False):
+    """(method, url, endpoint) for every route of `app` (1 for each part of the URL), less the
+    public ones unless `public`."""
+    return sorted(
+        (method, re.sub(r"<(?:\w+:)?\w+>", "1", rule.rule), rule.endpoint)
+        for rule in app.url_map.iter_rules()
+        for method in rule.methods - {"HEAD", "OPTIONS"}
+        if public or rule.endpoint not in PUBLIC
+    )
 
 
-@pytest.mark.parametrize("path", APIS)
-def test_every_api_answers_strangers_401(app, path):
-    assert app.test_client().get(path).status_code == 401
+def refused_sign_in(response, url) -> bool:
+    """A page sends a stranger to the sign-in page; a JSON API answers 401."""
+    if url.startswith("/api/"):
+        return response.status_code == 401
+    return response.status_code == 302 and response.headers["Location"].startswith("/login")
 
 
-@pytest.mark.parametrize("path", POSTS)
-def test_every_change_needs_sign_in_and_a_csrf_token(app, admin_client, path):
-    assert app.test_client().post(path).status_code in (302, 400)
-    response = admin_client.post(path, data={"x": "1"})
-    assert response.status_code == 400
-    assert b"form expired" in response.data
+def test_the_public_endpoints_are_exactly_those_listed(app):
+    from appliance.web.security import PUBLIC_ENDPOINTS
+
+    assert set(PUBLIC) == PUBLIC_ENDPOINTS
+    assert set(PUBLIC) <= {endpoint for _, _, endpoint in routes(app, public=True)}
+    protected = {endpoint for _, _, endpoint in routes(app)}
+    assert {
+        "dashboard.index",
+        "documents.original",
+        "dashboard.sync_now",
+        "admin_users.add",
+        "auth.logout",
+    } <= protected
+
+
+def test_every_page_and_api_sends_strangers_to_sign_in(app):
+    client = app.test_client()
+    wrong = [
+        (url, response.status_code, response.headers.get("Location"))
+        for method, url, _ in routes(app)
+        if method == "GET"
+        for response in [client.get(url)]
+        if not refused_sign_in(response, url)
+    ]
+    assert wrong == []
+
+
+def test_every_change_refuses_strangers_with_or_without_a_csrf_token(app):
+    client = app.test_client()
+    changes = [(method, url) for method, url, _ in routes(app) if method in CHANGES]
+    assert changes
+    without_token = [
+        (method, url, answer.status_code)
+        for method, url in changes
+        for answer in [client.open(url, method=method)]
+        if answer.status_code not in (400, 401, 403)
+    ]
+    assert without_token == []
+    # A stranger can get a valid CSRF token from the sign-in page; sign-in is still needed.
+    token = token_of(client, "/login")
+    with_token = [
+        (method, url, answer.status_code)
+        for method, url in changes
+        for answer in [client.open(url, method=method, data={"csrf_token": token})]
+        if not refused_sign_in(answer, url)
+    ]
+    assert with_token == []
+    assert AuditEvent.select().count() == 0
+
+
+def test_every_change_needs_a_csrf_token_when_signed_in(app, admin_client):
+    wrong = [
+        (method, url, answer.status_code)
+        for method, url, _ in routes(app)
+        if method in CHANGES
+        for answer in [admin_client.open(url, method=method, data={"x": "1"})]
+        if answer.status_code != 400 or b"form expired" not in answer.data
+    ]
+    assert wrong == []
 
 
 def test_health_check_is_public(app):
     assert app.test_client().get("/healthz").get_json() == {"status": "ok"}
+
+
+def test_metrics_needs_its_own_token(box, users):
+    from appliance.web import create_app
+
+    assert create_app(box).test_client().get("/metrics").status_code == 404
+    client = create_app(box.with_overrides(metrics_token="scrape-token-1234567890")).test_client()
+    assert client.get("/metrics").status_code == 401
+    assert client.get("/metrics", headers={"Authorization": "Bearer wrong-token-1234567890"}).status_code == 401
+    scraped = client.get("/metrics", headers={"Authorization": "Bearer scrape-token-1234567890"})
+    assert scraped.status_code == 200 and scraped.mimetype == "text/plain"
 
 
 def test_no_state_changes_on_get(admin_client):

@@ -1,6 +1,8 @@
-"""Head office sign-in: JWT cookie over a server-side session, revocation, timeouts, CSRF, limits."""
+"""Head office sign-in: JWT cookie over a server-side session, revocation, timeouts, CSRF, limits;
+every route but the few listed public ones turns strangers away."""
 
 import datetime as dt
+import re
 
 import jwt
 
@@ -9,6 +11,99 @@ from cloud_hub.db import database
 from cloud_hub.models import AuditEvent, HubSession
 from cloud_hub.tenancy import set_active, set_password
 from tests.hub_fixtures import HUB_PASSWORD, csrf_header, sign_in
+
+# The endpoints a stranger may reach, each with the reason; every other route of the hub (read
+# from app.url_map, so a new one cannot be left out) must turn a stranger away.
+PUBLIC = {
+    "hub_auth.login": "the sign-in form itself",
+    "hub_auth.token": "API sign-in: email and password in, session cookie out",
+    "healthz": "the health check for the load balancer; it answers only {'ok': true}",
+    "static": "stylesheets and scripts, no clinic data",
+    "hub_metrics.metrics": "Prometheus scrapes it with its own bearer token (test_metrics_needs_its_own_token)",
+    "sync_api.enrol": "a new box has no key yet: it proves itself with a one-time enrolment token in the body",
+    "sync_api.enroll": "the old spelling of sync_api.enrol, kept for boxes in the field",
+    "sync_api.clock": "the hub's time, so that a box with a wrong clock can sign its first request",
+}
+CHANGES = {"POST", "PUT", "PATCH", "DELETE"}
+
+
+def routes(app):
+    """(method, url, endpoint) for every route of `app` but the public ones (1 for each URL part)."""
+    return sorted(
+        (method, re.sub(r"<(?:\w+:)?\w+>", "1", rule.rule), rule.endpoint)
+        for rule in app.url_map.iter_rules()
+        for method in rule.methods - {"HEAD", "OPTIONS"}
+        if rule.endpoint not in PUBLIC
+    )
+
+
+def refused(response, url) -> bool:
+    """The device-signed sync API and the JSON API answer a stranger 401; pages send them to sign in."""
+    if url.startswith("/api/"):
+        return response.status_code == 401
+    return response.status_code == 302 and response.headers["Location"].startswith("/login")
+
+
+def anonymous_csrf_token(client) -> str:
+    """The CSRF token a stranger gets with the sign-in form."""
+    html = client.get("/login").get_data(as_text=True)
+    return re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html).group(1)
+
+
+def test_the_public_endpoints_are_exactly_those_listed(hub_app):
+    from cloud_hub.web.access import PUBLIC_ENDPOINTS
+
+    endpoints = {rule.endpoint for rule in hub_app.url_map.iter_rules()}
+    assert set(PUBLIC) <= endpoints
+    assert {endpoint for endpoint in PUBLIC if not endpoint.startswith("sync_api.")} == PUBLIC_ENDPOINTS
+    protected = {endpoint for _, _, endpoint in routes(hub_app)}
+    assert {"hub_ui.dashboard", "hub_api.original", "hub_auth.me", "sync_api.commit_batch"} <= protected
+
+
+def test_every_route_refuses_strangers(hub_app, records):
+    client = hub_app.test_client()
+    wrong = [
+        (method, url, answer.status_code, answer.headers.get("Location"))
+        for method, url, _ in routes(hub_app)
+        for answer in [client.open(url, method=method)]
+        # a change without a CSRF token is refused before anything else (400)
+        if not (refused(answer, url) or (method in CHANGES and answer.status_code == 400))
+    ]
+    assert wrong == []
+
+
+def test_every_change_refuses_strangers_that_hold_a_csrf_token(hub_app, records):
+    client = hub_app.test_client()
+    token = anonymous_csrf_token(client)
+    changes = [(method, url) for method, url, _ in routes(hub_app) if method in CHANGES]
+    assert changes
+    wrong = [
+        (method, url, answer.status_code)
+        for method, url in changes
+        for answer in [client.open(url, method=method, data={"csrf_token": token}, headers={"X-CSRFToken": token})]
+        if not refused(answer, url)
+    ]
+    assert wrong == []
+    with database.connection_context():
+        assert not AuditEvent.select().where(AuditEvent.actor == "anonymous").exists()
+
+
+def test_enrolment_without_a_token_is_refused(hub_app, tenants):
+    client = hub_app.test_client()
+    for path in ("/api/v1/sync/enrol", "/api/v1/sync/enroll"):
+        answer = client.post(path, json={"public_key": "x", "name": "stranger"})
+        assert answer.status_code == 400 and answer.get_json()["error"] == "enrolment_refused"
+
+
+def test_metrics_needs_its_own_token(hub_app, hub_config):
+    from cloud_hub import create_app
+
+    assert hub_app.test_client().get("/metrics").status_code == 404
+    client = create_app(hub_config.with_overrides(metrics_token="scrape-token-1234567890")).test_client()
+    assert client.get("/metrics").status_code == 401
+    assert client.get("/metrics", headers={"Authorization": "Bearer wrong-token-1234567890"}).status_code == 401
+    scraped = client.get("/metrics", headers={"Authorization": "Bearer scrape-token-1234567890"})
+    assert scraped.status_code == 200 and scraped.mimetype == "text/plain"
 
 
 def test_token_sets_a_strict_httponly_cookie_and_me_answers(hub_app, people):
@@ -120,5 +215,6 @@ def test_the_sign_in_form_leads_to_the_dashboard_and_pages_need_a_session(hub_ap
     assert dashboard.status_code == 200 and "North" in html and "South" in html and "Elsewhere" not in html
     assert "script-src 'self'" in dashboard.headers["Content-Security-Policy"]
     assert dashboard.headers["X-Frame-Options"] == "DENY" and dashboard.headers["X-Content-Type-Options"] == "nosniff"
-    no_csrf = client.post("/login", data={"email": "admin@acme.test", "password": HUB_PASSWORD})
-    assert no_csrf.status_code == 400 or (no_csrf.status_code == 200 and "Sign in" in no_csrf.get_data(as_text=True))
+    stranger = hub_app.test_client()
+    no_csrf = stranger.post("/login", data={"email": "admin@acme.test", "password": HUB_PASSWORD})
+    assert no_csrf.status_code == 400 and stranger.get("/").status_code == 302
