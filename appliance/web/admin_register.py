@@ -7,8 +7,9 @@ yet), then applied. The file waits in the box's own temporary folder between the
 from __future__ import annotations
 
 import secrets
+from pathlib import Path
 
-from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, current_app, flash, redirect, render_template, request, url_for
 
 from core.register import RegisterError
 
@@ -23,10 +24,12 @@ bp = Blueprint("admin_register", __name__)
 MAX_REGISTER_BYTES = 50 * 1024 * 1024
 
 
-def _pending(token: str):
-    if not token or not token.isalnum():
-        abort(400)
-    return current_app.config["BOX"].tmp_dir / f"register-{token}"
+def _pending(token: str) -> Path | None:
+    """The file a preview left waiting, or None when the token names none."""
+    if not token.isalnum():
+        return None
+    path = current_app.config["BOX"].tmp_dir / f"register-{token}"
+    return path if path.exists() else None
 
 
 @bp.get("/admin/register")
@@ -60,7 +63,7 @@ def preview():
         return redirect(url_for("admin_register.index"))
     token = secrets.token_hex(16)
     config.tmp_dir.mkdir(parents=True, exist_ok=True)
-    _pending(token).write_bytes(data)
+    (config.tmp_dir / f"register-{token}").write_bytes(data)
     return render_template("register_preview.html", report=report, token=token, name=upload.filename)
 
 
@@ -69,7 +72,7 @@ def preview():
 def apply_import():
     token = request.form.get("token", "")
     path, name = _pending(token), request.form.get("name", "register")
-    if not path.exists():
+    if path is None:
         flash("That preview has expired; choose the file again.", "error")
         return redirect(url_for("admin_register.index"))
     config = current_app.config["BOX"]

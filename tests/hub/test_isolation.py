@@ -48,6 +48,9 @@ LIST_ROUTES = [
     ("GET", "/api/v1/billing/invoices"),
     ("GET", "/upload"),
     ("POST", "/upload"),
+    ("GET", "/register"),
+    ("POST", "/register/preview"),
+    ("POST", "/register/apply"),
 ]
 OUTSIDE = {"/healthz", "/login", "/logout", "/api/auth/token", "/api/auth/me", "/api/auth/logout", "/metrics"}
 
