@@ -10,7 +10,7 @@ import csv
 import io
 
 from core.clock import utcnow
-from core.register import CSV_COLUMNS, ImportReport, Row, read_file
+from core.register import CSV_COLUMNS, ImportReport, Row, compare, read_file
 
 from . import audit, box_settings, outbox
 from .db import database
@@ -19,23 +19,8 @@ from .models import Patient
 
 def plan(rows: list[Row], refused: list[tuple[int, str]]) -> ImportReport:
     """What importing `rows` would change, compared with the box's patients now."""
-    report = ImportReport(refused=list(refused))
     existing = {p.mrn: p for p in Patient.select().where(Patient.mrn.in_([r.mrn for r in rows]))}
-    for row in rows:
-        patient = existing.get(row.mrn)
-        if patient is None:
-            report.added.append(row)
-            continue
-        changes = {
-            key: value
-            for key, value in (("last_name", row.last_name), ("first_name", row.first_name), ("dob", row.dob))
-            if getattr(patient, key) != value
-        }
-        if changes:
-            report.updated.append((row, changes))
-        else:
-            report.unchanged.append(row)
-    return report
+    return compare(rows, refused, existing)
 
 
 def apply(report: ImportReport, actor: str, file_name: str) -> ImportReport:

@@ -4,7 +4,7 @@ through the pull exactly as if it had been imported on the box."""
 
 from __future__ import annotations
 
-from core.register import ImportReport, read_file
+from core.register import ImportReport, compare, read_file
 
 from . import audit
 from .changes import publish
@@ -15,22 +15,9 @@ from .models import Clinic, Patient, utcnow
 def plan(clinic: Clinic, name: str, data: bytes, order: str, mrn_system: str = "") -> ImportReport:
     """What importing the file into `clinic` would change."""
     rows, refused = read_file(name, data, order, mrn_system)
-    report = ImportReport(refused=list(refused))
-    existing = {
-        p.mrn: p for p in Patient.select().where((Patient.clinic == clinic.id) & Patient.mrn.in_([r.mrn for r in rows]))
-    }
-    for row in rows:
-        patient = existing.get(row.mrn)
-        if patient is None:
-            report.added.append(row)
-            continue
-        changes = {
-            key: value
-            for key, value in (("last_name", row.last_name), ("first_name", row.first_name), ("dob", row.dob))
-            if getattr(patient, key) != value
-        }
-        (report.updated.append((row, changes)) if changes else report.unchanged.append(row))
-    return report
+    mrns = [r.mrn for r in rows]
+    existing = {p.mrn: p for p in Patient.select().where((Patient.clinic == clinic.id) & Patient.mrn.in_(mrns))}
+    return compare(rows, refused, existing)
 
 
 def apply(clinic: Clinic, report: ImportReport, actor: str, name: str) -> ImportReport:

@@ -202,3 +202,23 @@ def read_file(name: str, data: bytes, order: str, mrn_system: str) -> tuple[list
     if name.lower().endswith((".json", ".ndjson")):
         raise RegisterError("the file is named as JSON but does not hold JSON")
     return read_csv(data, order)
+
+
+def compare(rows: list[Row], refused: list[tuple[int, str]], existing: dict[str, Any]) -> ImportReport:
+    """What importing `rows` would change, given the patients that exist now, by MRN."""
+    report = ImportReport(refused=list(refused))
+    for row in rows:
+        patient = existing.get(row.mrn)
+        if patient is None:
+            report.added.append(row)
+            continue
+        changes = {
+            key: value
+            for key, value in (("last_name", row.last_name), ("first_name", row.first_name), ("dob", row.dob))
+            if getattr(patient, key) != value
+        }
+        if changes:
+            report.updated.append((row, changes))
+        else:
+            report.unchanged.append(row)
+    return report
