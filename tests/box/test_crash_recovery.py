@@ -1,5 +1,6 @@
 """SIGKILL the worker at random moments: after restarts nothing is lost and nothing doubled."""
 
+import datetime as dt
 import os
 import random
 import signal
@@ -18,6 +19,12 @@ from tests.factories import record_lines, render_page, save_image, text_layer_pd
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.ocr
 FILES = 40
+
+FIRST_NAMES = (
+    "Alice Bruno Carla Dmitri Elena Felix Greta Hamid Irene Jonas Kiran Leila Marco Nadia Oscar Petra Quentin Rosa "
+    "Stefan Tamara Umberto Vera Walter Xenia Yusuf Zora Anton Bianca Cyril Dora Emil Fiona Gustav Hilde Igor Julia "
+    "Konrad Lydia Milan Nora"
+).split()
 
 
 def start_worker(env):
@@ -39,9 +46,10 @@ def kill_everything(process):
 
 def fill_inbox(inbox: Path):
     for n in range(FILES):
-        lines = record_lines(
-            mrn=f"9{n:05d}", name=f"Tester, Case{chr(65 + n // 26)}{chr(97 + n % 26)}", dob="1970-01-01"
-        )
+        # Patients far apart (MRNs three digits apart, birthdays weeks apart), so the near-miss
+        # guard lets every file create its own patient.
+        dob = dt.date(1970, 1, 1) + dt.timedelta(days=37 * n)
+        lines = record_lines(mrn=f"9{n:02d}{n:02d}{n:02d}", name=f"Tester, {FIRST_NAMES[n]}", dob=dob.isoformat())
         text_layer_pdf([*lines, f"Visit number {n}"], inbox / f"visit-{n:03d}.pdf")
     save_image(
         render_page(record_lines(mrn="8000001", name="Ocr, Alice", dob="1999-09-09"), noise=0.0003),

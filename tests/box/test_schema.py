@@ -56,6 +56,7 @@ def test_the_schema_check_finds_a_model_that_differs_from_its_table(box):
         first_name = pw.CharField(null=True)  # NOT NULL in the table
         created_at = pw.DateTimeField()
         updated_at = pw.DateTimeField()
+        source = pw.CharField()
         nickname = pw.CharField()  # not in the table; and `dob` is not in the model
 
         class Meta:
