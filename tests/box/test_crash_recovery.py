@@ -20,11 +20,48 @@ ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.ocr
 FILES = 40
 
-FIRST_NAMES = (
-    "Alice Bruno Carla Dmitri Elena Felix Greta Hamid Irene Jonas Kiran Leila Marco Nadia Oscar Petra Quentin Rosa "
-    "Stefan Tamara Umberto Vera Walter Xenia Yusuf Zora Anton Bianca Cyril Dora Emil Fiona Gustav Hilde Igor Julia "
-    "Konrad Lydia Milan Nora"
-).split()
+FIRST_NAMES = [
+    "Alice",
+    "Bruno",
+    "Carla",
+    "Dmitri",
+    "Elena",
+    "Felix",
+    "Greta",
+    "Hamid",
+    "Irene",
+    "Jonas",
+    "Kiran",
+    "Leila",
+    "Marco",
+    "Nadia",
+    "Oscar",
+    "Petra",
+    "Quentin",
+    "Rosa",
+    "Stefan",
+    "Tamara",
+    "Umberto",
+    "Vera",
+    "Walter",
+    "Xenia",
+    "Yusuf",
+    "Zora",
+    "Anton",
+    "Bianca",
+    "Cyril",
+    "Dora",
+    "Emil",
+    "Fiona",
+    "Gustav",
+    "Hilde",
+    "Igor",
+    "Julia",
+    "Konrad",
+    "Lydia",
+    "Milan",
+    "Nora",
+]
 
 
 def start_worker(env):
