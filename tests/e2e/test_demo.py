@@ -74,7 +74,7 @@ def test_a_scan_dropped_into_the_demo_inbox_is_filed_on_the_box_and_then_at_the_
                 f"http://127.0.0.1:{hub_port}/api/v1/documents", params={"q": "euler haemoglobin"}, timeout=5
             ).json()["results"]
         assert found and found[0]["patient"]["mrn"] == "27182818"
-        hub_document = found[0]["id"]
+        hub_document = found[0]["document_id"]
         image = hub.get(f"http://127.0.0.1:{hub_port}/documents/{hub_document}/pages/1/image", timeout=30)
         assert image.status_code == 200 and image.headers["Content-Type"] == "image/jpeg"
         original = hub.get(f"http://127.0.0.1:{hub_port}/api/v1/storage/documents/{hub_document}/original", timeout=30)
