@@ -215,3 +215,27 @@ def test_weak_passwords_are_refused_when_users_are_added_or_reset(admin_client, 
     )
     assert b"too easy to guess" in added.data and not User.select().where(User.username == "carol").exists()
     assert create_user("carol", "otter-violin-cobalt").username == "carol"
+
+
+def test_an_operator_removes_a_second_factor_from_the_command_line(tmp_path):
+    import os
+    import sqlite3
+    import subprocess
+    import sys
+
+    env = dict(os.environ, APPLIANCE_DATA_DIR=str(tmp_path / "box"))
+
+    def cli(*args):
+        return subprocess.run([sys.executable, "-m", "appliance", *args], env=env, capture_output=True, text=True)
+
+    weak = cli("init", "--admin-password", "Password123!")
+    assert weak.returncode == 2 and "too easy to guess" in weak.stderr
+    cli("init", "--admin-password", "otter-violin-cobalt")
+    with sqlite3.connect(tmp_path / "box" / "appliance.db") as db:
+        db.execute("UPDATE user SET totp_secret = 'sealed' WHERE username = 'admin'")
+    reset = cli("reset-mfa", "admin")
+    assert reset.returncode == 0 and "removed" in reset.stdout
+    assert cli("reset-mfa", "nobody").returncode == 2
+    with sqlite3.connect(tmp_path / "box" / "appliance.db") as db:
+        assert db.execute("SELECT totp_secret FROM user").fetchone() == (None,)
+        assert db.execute("SELECT actor FROM audit_event WHERE action = 'mfa.reset'").fetchone() == ("cli",)
