@@ -56,6 +56,19 @@ def _init(args, config: Config) -> int:
     return 0
 
 
+def _reset_mfa(args, config: Config) -> int:
+    from .mfa import turn_off
+
+    open_box(config)
+    user = User.get_or_none(User.username == args.username)
+    if user is None:
+        print(f"error: no user {args.username!r}", file=sys.stderr)
+        return 2
+    turn_off(user, actor="cli", action="mfa.reset")
+    print(f"two-step sign-in of {user.username!r} removed; they sign in with their password and set it up again")
+    return 0
+
+
 def _worker(args, config: Config) -> int:
     from .ingest.runner import FatalEnvironmentError
     from .ingest.worker import run_worker
@@ -256,6 +269,9 @@ def build_parser() -> argparse.ArgumentParser:
     exporting = register.add_parser("export", help="write every patient as CSV (the import's format)")
     exporting.add_argument("--to", help="the file to write (default: standard output)")
     exporting.set_defaults(handler=_patients_export)
+    reset = sub.add_parser("reset-mfa", help="remove a user's second factor (phone and recovery codes lost)")
+    reset.add_argument("username")
+    reset.set_defaults(handler=_reset_mfa)
     status = sub.add_parser("status", help="counts by status, queue depth, oldest job age")
     status.add_argument("--json", action="store_true")
     status.set_defaults(handler=_status)

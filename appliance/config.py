@@ -37,6 +37,7 @@ class Config:
     secret_key: str | None = None
     login_limit_per_account: str = "5 per 5 minutes"
     login_limit_per_address: str = "20 per 5 minutes"
+    require_mfa: bool = False
     sync_batch_items: int = 100
     sync_batch_bytes: int = 4 * 1024 * 1024
     sync_chunk_bytes: int = 1024 * 1024
@@ -128,6 +129,7 @@ class Config:
             secret_key=env.get("APPLIANCE_SECRET_KEY") or None,
             login_limit_per_account=env.get("APPLIANCE_LOGIN_LIMIT_PER_ACCOUNT") or defaults.login_limit_per_account,
             login_limit_per_address=env.get("APPLIANCE_LOGIN_LIMIT_PER_ADDRESS") or defaults.login_limit_per_address,
+            require_mfa=read_bool(env, "APPLIANCE_REQUIRE_MFA", defaults.require_mfa),
             sync_batch_items=read_int(env, "APPLIANCE_SYNC_BATCH_ITEMS", defaults.sync_batch_items),
             sync_batch_bytes=read_int(env, "APPLIANCE_SYNC_BATCH_BYTES", defaults.sync_batch_bytes),
             sync_chunk_bytes=read_int(env, "APPLIANCE_SYNC_CHUNK_BYTES", defaults.sync_chunk_bytes),

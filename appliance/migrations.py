@@ -109,6 +109,24 @@ REGISTER_AND_SETTINGS = [
     '"updated_at" DATETIME NOT NULL)',
 ]
 
+TWO_STEP_SIGN_IN = [
+    # TOTP secrets are sealed with the box's key; recovery codes and pending sign-ins are hashed.
+    'ALTER TABLE "user" ADD COLUMN "totp_secret" TEXT',
+    'ALTER TABLE "user" ADD COLUMN "totp_pending" TEXT',
+    'ALTER TABLE "user" ADD COLUMN "totp_last_step" INTEGER',
+    'ALTER TABLE "user" ADD COLUMN "mfa_enabled_at" DATETIME',
+    'CREATE TABLE "recovery_code" ("id" INTEGER NOT NULL PRIMARY KEY, "user_id" INTEGER NOT NULL, '
+    '"code_hash" VARCHAR(255) NOT NULL, "created_at" DATETIME NOT NULL, "used_at" DATETIME, '
+    'FOREIGN KEY ("user_id") REFERENCES "user" ("id") ON DELETE CASCADE)',
+    'CREATE INDEX "recovery_code_user_id" ON "recovery_code" ("user_id")',
+    'CREATE TABLE "sign_in_challenge" ("id" INTEGER NOT NULL PRIMARY KEY, "token_hash" VARCHAR(255) NOT NULL, '
+    '"user_id" INTEGER NOT NULL, "purpose" VARCHAR(255) NOT NULL, "next_url" TEXT, "address" VARCHAR(255), '
+    '"created_at" DATETIME NOT NULL, "expires_at" DATETIME NOT NULL, "attempts" INTEGER NOT NULL, '
+    '"ended_at" DATETIME, FOREIGN KEY ("user_id") REFERENCES "user" ("id") ON DELETE CASCADE)',
+    'CREATE UNIQUE INDEX "sign_in_challenge_token_hash" ON "sign_in_challenge" ("token_hash")',
+    'CREATE INDEX "sign_in_challenge_user_id" ON "sign_in_challenge" ("user_id")',
+]
+
 MIGRATIONS: list[tuple[int, str, list[str]]] = [
     (1, "initial schema", INITIAL_SCHEMA),
     (2, "web sessions and rate limits", WEB_SESSIONS_AND_RATE_LIMITS),
@@ -118,6 +136,7 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
     (6, "audit events to the hub", AUDIT_TO_HUB),
     (7, "one word: set aside", SET_ASIDE),
     (8, "patient register and box settings", REGISTER_AND_SETTINGS),
+    (9, "two-step sign-in", TWO_STEP_SIGN_IN),
 ]
 
 

@@ -150,8 +150,18 @@ class User(BaseModel):
     role = pw.CharField(default="staff")
     active = pw.BooleanField(default=True)
     created_at = pw.DateTimeField(default=utcnow)
+    # Two-step sign-in: the TOTP secret sealed with the box's key (core.mfa.seal), one being set
+    # up and not yet confirmed, and the last time step used (a code is refused a second time).
+    totp_secret = pw.TextField(null=True)
+    totp_pending = pw.TextField(null=True)
+    totp_last_step = pw.BigIntegerField(null=True)
+    mfa_enabled_at = pw.DateTimeField(null=True)
 
     ROLES = ("staff", "admin")
+
+    @property
+    def has_mfa(self) -> bool:
+        return self.totp_secret is not None
 
 
 class WebSession(BaseModel):
@@ -167,6 +177,34 @@ class WebSession(BaseModel):
     end_reason = pw.CharField(null=True)
 
 
+class RecoveryCode(BaseModel):
+    """One of a user's ten single-use recovery codes, as an argon2 hash."""
+
+    id = pw.AutoField()
+    user = pw.ForeignKeyField(User, backref="recovery_codes", on_delete="CASCADE")
+    code_hash = pw.CharField()
+    created_at = pw.DateTimeField(default=utcnow)
+    used_at = pw.DateTimeField(null=True)
+
+
+class SignInChallenge(BaseModel):
+    """A sign-in half done: the password was right, the second factor (or its setup) is still due.
+    The browser holds only a random token; the row holds its hash and expires within minutes."""
+
+    id = pw.AutoField()
+    token_hash = pw.CharField(unique=True)
+    user = pw.ForeignKeyField(User, backref="challenges", on_delete="CASCADE")
+    purpose = pw.CharField()
+    next_url = pw.TextField(null=True)
+    address = pw.CharField(null=True)
+    created_at = pw.DateTimeField(default=utcnow)
+    expires_at = pw.DateTimeField()
+    attempts = pw.IntegerField(default=0)
+    ended_at = pw.DateTimeField(null=True)
+
+    PURPOSES = ("code", "setup")
+
+
 class AuditEvent(BaseModel):
     """Append-only: the database refuses updates and deletes (see migrations)."""
 
@@ -180,7 +218,7 @@ class AuditEvent(BaseModel):
     detail = JSONField(null=True)
 
 
-MODELS = [Patient, Scan, Document, Page, Job, Quarantine, User, WebSession, AuditEvent]
+MODELS = [Patient, Scan, Document, Page, Job, Quarantine, User, WebSession, RecoveryCode, SignInChallenge, AuditEvent]
 
 
 class Outbox(BaseModel):

@@ -1,9 +1,8 @@
-"""Box users: creation and argon2 password hashing."""
+"""Box users: creation, the password policy (core.passwords) and argon2 password hashing."""
 
 from __future__ import annotations
 
 from core import passwords
-from core.passwords import MIN_LENGTH
 
 from . import audit
 from .db import database
@@ -18,8 +17,7 @@ def create_user(username: str, password: str, role: str = "staff", actor: str = 
     """Create a user with an argon2 hash of `password`."""
     if role not in User.ROLES:
         raise UserError(f"role must be one of {', '.join(User.ROLES)}")
-    if len(password) < MIN_LENGTH:
-        raise UserError(f"password must be at least {MIN_LENGTH} characters")
+    _check_password(password, username)
     if User.select().where(User.username == username).exists():
         raise UserError(f"user {username!r} already exists")
     with database.atomic():
@@ -49,13 +47,32 @@ def reset_password(user: User, password: str, actor: str) -> User:
     """Give a user a new password and end their sessions."""
     from .sessions import end_user_sessions
 
-    if len(password) < MIN_LENGTH:
-        raise UserError(f"password must be at least {MIN_LENGTH} characters")
+    _check_password(password, user.username)
     with database.atomic():
         User.update(password_hash=passwords.hash_password(password)).where(User.id == user.id).execute()
         end_user_sessions(user, "password reset")
         audit.record("user.password_reset", actor=actor, obj=user)
     return User.get_by_id(user.id)
+
+
+def change_own_password(user: User, current: str, new: str, keep_session_id: int | None = None) -> User:
+    """A user's own change of password: the current one must be right; their other sessions end."""
+    from .sessions import end_user_sessions
+
+    if not verify_password(User.get_by_id(user.id), current):
+        raise UserError("the current password is not right")
+    _check_password(new, user.username)
+    with database.atomic():
+        User.update(password_hash=passwords.hash_password(new)).where(User.id == user.id).execute()
+        end_user_sessions(user, "password changed", keep_session_id)
+        audit.record("user.password_change", actor=user.username, obj=user)
+    return User.get_by_id(user.id)
+
+
+def _check_password(password: str, username: str) -> None:
+    problem = passwords.password_problem(password, [username])
+    if problem:
+        raise UserError(problem)
 
 
 def authenticate(username: str, password: str) -> User | None:

@@ -45,7 +45,7 @@ ERRORS = {
 def create_app(config: HubConfig | None = None) -> Flask:
     """Build the hub's web app for `config` (default: the environment)."""
     from .api.sync import bp as sync_api
-    from .web import access, api, auth, billing_views, metering, metrics, register_views, ui
+    from .web import access, account, api, auth, billing_views, metering, metrics, register_views, ui, user_security
     from .web.extensions import csrf, limiter
 
     config = config or HubConfig.from_env()
@@ -101,6 +101,17 @@ def create_app(config: HubConfig | None = None) -> Flask:
     app.after_request(add_security_headers)
     app.after_request(metering.meter_request)
     csrf.exempt(sync_api)
-    for blueprint in (sync_api, auth.bp, ui.bp, api.bp, billing_views.bp, register_views.bp, metrics.bp):
+    blueprints = (
+        sync_api,
+        auth.bp,
+        account.bp,
+        ui.bp,
+        user_security.bp,
+        api.bp,
+        billing_views.bp,
+        register_views.bp,
+        metrics.bp,
+    )
+    for blueprint in blueprints:
         app.register_blueprint(blueprint)
     return app

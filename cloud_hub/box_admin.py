@@ -52,8 +52,10 @@ def allow_box_user(clinic: Clinic, username: str, password: str | None, role: st
         raise BoxAdminError("a box user who may sign in needs a password")
     payload = {"username": username, "role": role, "active": active}
     if password:
-        if len(password) < tenancy.MIN_PASSWORD:
-            raise BoxAdminError(f"password must be at least {tenancy.MIN_PASSWORD} characters")
+        try:
+            tenancy.check_password(password, username)
+        except tenancy.TenancyError as problem:
+            raise BoxAdminError(str(problem)) from None
         payload["password_hash"] = tenancy.hash_password(password)
     with database.atomic():
         publish(clinic.organisation_id, clinic.id, "user.allow", payload)

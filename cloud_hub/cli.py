@@ -71,6 +71,20 @@ def _create_user(args, config: HubConfig) -> int:
     return 0
 
 
+def _reset_mfa(args, config: HubConfig) -> int:
+    from .mfa import turn_off
+    from .models import User
+
+    open_hub(config)
+    user = User.get_or_none(User.email == args.email.strip().lower())
+    if user is None:
+        print(f"error: no user {args.email!r}", file=sys.stderr)
+        return 2
+    turn_off(user, actor="cli", action="mfa.reset")
+    print(f"two-step sign-in of {user.email!r} removed; a role that must have it sets it up at the next sign-in")
+    return 0
+
+
 def _enrolment_token(args, config: HubConfig) -> int:
     from .devices import issue_enrolment_token
     from .tenancy import clinic_named, organisation_named
@@ -287,6 +301,9 @@ def build_parser() -> argparse.ArgumentParser:
     user.add_argument("--clinic", action="append", default=[], help="limit the user to this clinic (repeatable)")
     user.add_argument("--password", help="use this password instead of generating one")
     user.set_defaults(handler=_create_user)
+    reset = sub.add_parser("reset-mfa", help="remove a user's second factor (phone and recovery codes lost)")
+    reset.add_argument("--email", required=True)
+    reset.set_defaults(handler=_reset_mfa)
     token = sub.add_parser(
         "enrolment-token", aliases=["enrollment-token"], help="issue a one-time token that enrols one box into a clinic"
     )

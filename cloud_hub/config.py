@@ -42,6 +42,7 @@ class HubConfig:
     secure_cookies: bool = True
     login_limit_per_account: str = "5 per 5 minutes"
     login_limit_per_address: str = "20 per 5 minutes"
+    mfa_grace_days: float = 7.0
     proxy_hops: int = 0
     date_order: str = "DMY"
     ocr_language: str = "eng"
@@ -104,6 +105,7 @@ class HubConfig:
             secure_cookies=read_bool(env, "HUB_SECURE_COOKIES", defaults.secure_cookies),
             login_limit_per_account=env.get("HUB_LOGIN_LIMIT_PER_ACCOUNT") or defaults.login_limit_per_account,
             login_limit_per_address=env.get("HUB_LOGIN_LIMIT_PER_ADDRESS") or defaults.login_limit_per_address,
+            mfa_grace_days=read_float(env, "HUB_MFA_GRACE_DAYS", defaults.mfa_grace_days),
             proxy_hops=read_int(env, "HUB_PROXY_HOPS", defaults.proxy_hops),
             date_order=(env.get("HUB_DATE_ORDER") or defaults.date_order).upper(),
             ocr_language=env.get("HUB_OCR_LANGUAGE") or defaults.ocr_language,

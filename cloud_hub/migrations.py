@@ -219,6 +219,35 @@ ENROLMENT_SQLITE = [
     'CREATE UNIQUE INDEX "enrolment_token_token_hash" ON "enrolment_token" ("token_hash")',
 ]
 
+# Two-step sign-in. Existing users' grace period for roles that must have it starts now.
+TWO_STEP_POSTGRES = [
+    'ALTER TABLE "hub_user" ADD COLUMN "totp_secret" TEXT',
+    'ALTER TABLE "hub_user" ADD COLUMN "totp_pending" TEXT',
+    'ALTER TABLE "hub_user" ADD COLUMN "totp_last_step" BIGINT',
+    'ALTER TABLE "hub_user" ADD COLUMN "mfa_enabled_at" TIMESTAMP',
+    'ALTER TABLE "hub_user" ADD COLUMN "mfa_grace_from" TIMESTAMP NOT NULL DEFAULT (now() AT TIME ZONE \'utc\')',
+    'ALTER TABLE "hub_user" ALTER COLUMN "mfa_grace_from" DROP DEFAULT',
+    'CREATE TABLE "recovery_code" ("id" SERIAL NOT NULL PRIMARY KEY, "user_id" INTEGER NOT NULL, "code_hash" VARCHAR(255) NOT NULL, "created_at" TIMESTAMP NOT NULL, "used_at" TIMESTAMP, FOREIGN KEY ("user_id") REFERENCES "hub_user" ("id") ON DELETE CASCADE)',
+    'CREATE INDEX "recovery_code_user_id" ON "recovery_code" ("user_id")',
+    'CREATE TABLE "sign_in_challenge" ("id" SERIAL NOT NULL PRIMARY KEY, "token_hash" VARCHAR(255) NOT NULL, "user_id" INTEGER NOT NULL, "purpose" VARCHAR(255) NOT NULL, "next_url" TEXT, "address" VARCHAR(255), "created_at" TIMESTAMP NOT NULL, "expires_at" TIMESTAMP NOT NULL, "attempts" INTEGER NOT NULL, "ended_at" TIMESTAMP, FOREIGN KEY ("user_id") REFERENCES "hub_user" ("id") ON DELETE CASCADE)',
+    'CREATE UNIQUE INDEX "sign_in_challenge_token_hash" ON "sign_in_challenge" ("token_hash")',
+    'CREATE INDEX "sign_in_challenge_user_id" ON "sign_in_challenge" ("user_id")',
+]
+TWO_STEP_SQLITE = [
+    'ALTER TABLE "hub_user" ADD COLUMN "totp_secret" TEXT',
+    'ALTER TABLE "hub_user" ADD COLUMN "totp_pending" TEXT',
+    'ALTER TABLE "hub_user" ADD COLUMN "totp_last_step" INTEGER',
+    'ALTER TABLE "hub_user" ADD COLUMN "mfa_enabled_at" DATETIME',
+    # SQLite adds a NOT NULL column only with a constant default; the UPDATE sets the real start.
+    'ALTER TABLE "hub_user" ADD COLUMN "mfa_grace_from" DATETIME NOT NULL DEFAULT \'1970-01-01 00:00:00\'',
+    'UPDATE "hub_user" SET "mfa_grace_from" = CURRENT_TIMESTAMP',
+    'CREATE TABLE "recovery_code" ("id" INTEGER NOT NULL PRIMARY KEY, "user_id" INTEGER NOT NULL, "code_hash" VARCHAR(255) NOT NULL, "created_at" DATETIME NOT NULL, "used_at" DATETIME, FOREIGN KEY ("user_id") REFERENCES "hub_user" ("id") ON DELETE CASCADE)',
+    'CREATE INDEX "recovery_code_user_id" ON "recovery_code" ("user_id")',
+    'CREATE TABLE "sign_in_challenge" ("id" INTEGER NOT NULL PRIMARY KEY, "token_hash" VARCHAR(255) NOT NULL, "user_id" INTEGER NOT NULL, "purpose" VARCHAR(255) NOT NULL, "next_url" TEXT, "address" VARCHAR(255), "created_at" DATETIME NOT NULL, "expires_at" DATETIME NOT NULL, "attempts" INTEGER NOT NULL, "ended_at" DATETIME, FOREIGN KEY ("user_id") REFERENCES "hub_user" ("id") ON DELETE CASCADE)',
+    'CREATE UNIQUE INDEX "sign_in_challenge_token_hash" ON "sign_in_challenge" ("token_hash")',
+    'CREATE INDEX "sign_in_challenge_user_id" ON "sign_in_challenge" ("user_id")',
+]
+
 MIGRATIONS: list[tuple[int, str, list[str], list[str]]] = [
     (1, "initial schema", INITIAL_POSTGRES, INITIAL_SQLITE),
     (2, "page search and append-only audit", SEARCH_AND_AUDIT_POSTGRES, SEARCH_AND_AUDIT_SQLITE),
@@ -230,6 +259,7 @@ MIGRATIONS: list[tuple[int, str, list[str], list[str]]] = [
     (8, "sync state reported by the boxes", BOX_REPORTS, BOX_REPORTS),
     (9, "reading settings per clinic", CLINIC_READING, CLINIC_READING),
     (10, "one spelling: enrolment", ENROLMENT_POSTGRES, ENROLMENT_SQLITE),
+    (11, "two-step sign-in", TWO_STEP_POSTGRES, TWO_STEP_SQLITE),
 ]
 
 

@@ -52,9 +52,21 @@ class User(BaseModel):
     active = pw.BooleanField(default=True)
     created_at = pw.DateTimeField(default=utcnow)
     password_changed_at = pw.DateTimeField(default=utcnow)
+    # Two-step sign-in: the TOTP secret sealed with the hub's key (core.mfa.seal), one being set up
+    # and not yet confirmed, the last time step used (no replay), and when the grace period for
+    # roles that must have it started (the user's creation, or the feature's first run).
+    totp_secret = pw.TextField(null=True)
+    totp_pending = pw.TextField(null=True)
+    totp_last_step = pw.BigIntegerField(null=True)
+    mfa_enabled_at = pw.DateTimeField(null=True)
+    mfa_grace_from = pw.DateTimeField(default=utcnow)
 
     class Meta:
         table_name = "hub_user"
+
+    @property
+    def has_mfa(self) -> bool:
+        return self.totp_secret is not None
 
 
 class HubSession(BaseModel):
@@ -68,6 +80,30 @@ class HubSession(BaseModel):
     expires_at = pw.DateTimeField()
     ended_at = pw.DateTimeField(null=True)
     end_reason = pw.CharField(null=True)
+
+
+class RecoveryCode(BaseModel):
+    """One of a user's ten single-use recovery codes, as an argon2 hash."""
+
+    user = pw.ForeignKeyField(User, backref="recovery_codes", on_delete="CASCADE")
+    code_hash = pw.CharField()
+    created_at = pw.DateTimeField(default=utcnow)
+    used_at = pw.DateTimeField(null=True)
+
+
+class SignInChallenge(BaseModel):
+    """A sign-in half done: the password was right, the second factor (or its setup) is still due.
+    No JWT exists yet; the browser holds a random token whose hash names this row."""
+
+    token_hash = pw.CharField(unique=True)
+    user = pw.ForeignKeyField(User, backref="challenges", on_delete="CASCADE")
+    purpose = pw.CharField()
+    next_url = pw.TextField(null=True)
+    address = pw.CharField(null=True)
+    created_at = pw.DateTimeField(default=utcnow)
+    expires_at = pw.DateTimeField()
+    attempts = pw.IntegerField(default=0)
+    ended_at = pw.DateTimeField(null=True)
 
 
 class UserClinic(BaseModel):
@@ -293,6 +329,8 @@ MODELS = [
     Clinic,
     User,
     HubSession,
+    RecoveryCode,
+    SignInChallenge,
     UserClinic,
     EnrolmentToken,
     Device,

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from core.passwords import MIN_LENGTH as MIN_PASSWORD
-from core.passwords import hash_password
+from core.passwords import hash_password, password_problem, verify_password
 
 from . import audit
 from .db import database
@@ -16,18 +15,21 @@ class TenancyError(ValueError):
     """An organisation, clinic or user cannot be created as asked."""
 
 
-def _check_password(password: str):
-    if len(password) < MIN_PASSWORD:
-        raise TenancyError(f"password must be at least {MIN_PASSWORD} characters")
+def check_password(password: str, email: str) -> None:
+    """TenancyError when the password policy (core.passwords) refuses `password` for `email`."""
+    problem = password_problem(password, [email])
+    if problem:
+        raise TenancyError(problem)
 
 
-def end_sessions(user: User, reason: str) -> int:
-    """End every live session of `user`; how many there were."""
-    return (
-        HubSession.update(ended_at=utcnow(), end_reason=reason)
-        .where((HubSession.user == user) & HubSession.ended_at.is_null())
-        .execute()
+def end_sessions(user: User, reason: str, keep_session_id: str | None = None) -> int:
+    """End every live session of `user` but `keep_session_id`; how many there were."""
+    query = HubSession.update(ended_at=utcnow(), end_reason=reason).where(
+        (HubSession.user == user) & HubSession.ended_at.is_null()
     )
+    if keep_session_id is not None:
+        query = query.where(HubSession.id != keep_session_id)
+    return query.execute()
 
 
 def set_active(user: User, active: bool, actor: str) -> User:
@@ -44,13 +46,25 @@ def set_active(user: User, active: bool, actor: str) -> User:
 
 def set_password(user: User, password: str, actor: str) -> User:
     """Give a user a new password; their sessions end (they sign in again with it)."""
-    _check_password(password)
+    check_password(password, user.email)
     with database.atomic():
         User.update(password_hash=hash_password(password), password_changed_at=utcnow()).where(
             User.id == user.id
         ).execute()
         end_sessions(user, "password changed")
         audit.record("user.password", actor=actor, organisation=user.organisation_id, obj=user)
+    return User.get_by_id(user.id)
+
+
+def change_own_password(user: User, current: str, new: str, keep_session_id: str) -> User:
+    """A user's own change of password: the current one must be right; their other sessions end."""
+    if not verify_password(User.get_by_id(user.id).password_hash, current):
+        raise TenancyError("the current password is not right")
+    check_password(new, user.email)
+    with database.atomic():
+        User.update(password_hash=hash_password(new), password_changed_at=utcnow()).where(User.id == user.id).execute()
+        end_sessions(user, "password changed", keep_session_id)
+        audit.record("user.password_change", actor=user.email, organisation=user.organisation_id, obj=user)
     return User.get_by_id(user.id)
 
 
@@ -89,7 +103,7 @@ def create_user(
         raise TenancyError(f"role must be one of {', '.join(ROLES)}")
     if "@" not in email:
         raise TenancyError("the user name must be an e-mail address")
-    _check_password(password)
+    check_password(password, email)
     if User.select().where(User.email == email).exists():
         raise TenancyError(f"user {email!r} already exists")
     if any(clinic.organisation_id != organisation.id for clinic in clinics):

@@ -52,6 +52,7 @@ def create_app(config: Config | None = None) -> Flask:
             database.close()
 
     from . import (
+        account,
         admin_register,
         admin_users,
         audit_log,
@@ -70,6 +71,7 @@ def create_app(config: Config | None = None) -> Flask:
 
     for module in (
         auth,
+        account,
         dashboard,
         patients,
         documents,

@@ -44,7 +44,7 @@ def init_app(app: Flask):
 
     @app.errorhandler(429)
     def _too_many(error):
-        if request.endpoint == "auth.login":
+        if request.endpoint in ("auth.login", "auth.second_factor", "auth.setup_at_sign_in"):
             from .auth import LoginForm
 
             retry = error.retry_after if hasattr(error, "retry_after") else None

@@ -7,7 +7,14 @@ from flask_login import current_user, login_required
 
 from core.web.security import add_security_headers
 
-PUBLIC_ENDPOINTS = {"auth.login", "security.healthz", "static", "metrics.metrics"}
+PUBLIC_ENDPOINTS = {
+    "auth.login",
+    "auth.second_factor",
+    "auth.setup_at_sign_in",
+    "security.healthz",
+    "static",
+    "metrics.metrics",
+}
 
 
 def init_app(app: Flask):

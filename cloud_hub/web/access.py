@@ -15,7 +15,15 @@ from .. import sessions
 from ..models import Clinic, UserClinic
 from .extensions import client_address
 
-PUBLIC_ENDPOINTS = {"hub_auth.login", "hub_auth.token", "healthz", "static", "hub_metrics.metrics"}
+PUBLIC_ENDPOINTS = {
+    "hub_auth.login",
+    "hub_auth.second_factor",
+    "hub_auth.setup_at_sign_in",
+    "hub_auth.token",
+    "healthz",
+    "static",
+    "hub_metrics.metrics",
+}
 
 
 def hub():

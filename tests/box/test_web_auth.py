@@ -12,6 +12,8 @@ from tests.conftest import sign_in, token_of
 # from app.url_map, so a new one cannot be left out) must turn a stranger away.
 PUBLIC = {
     "auth.login": "the sign-in page itself",
+    "auth.second_factor": "the sign-in's second step; without a pending sign-in it sends to /login (test_mfa.py)",
+    "auth.setup_at_sign_in": "setup due at sign-in; without a pending sign-in it sends to /login (test_mfa.py)",
     "security.healthz": "the health check for systemd and nginx; it answers only {'status': 'ok'}",
     "static": "stylesheets and scripts, no clinic data",
     "metrics.metrics": "Prometheus scrapes it with its own bearer token (test_metrics_needs_its_own_token)",

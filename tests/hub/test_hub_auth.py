@@ -17,6 +17,8 @@ from tests.hub_fixtures import HUB_PASSWORD, csrf_header, sign_in
 PUBLIC = {
     "hub_auth.login": "the sign-in form itself",
     "hub_auth.token": "API sign-in: email and password in, session cookie out",
+    "hub_auth.second_factor": "the second step of a sign-in; with none pending it sends to /login (test_hub_mfa.py)",
+    "hub_auth.setup_at_sign_in": "setup due at sign-in; with none pending it sends to /login (test_hub_mfa.py)",
     "healthz": "the health check for the load balancer; it answers only {'ok': true}",
     "static": "stylesheets and scripts, no clinic data",
     "hub_metrics.metrics": "Prometheus scrapes it with its own bearer token (test_metrics_needs_its_own_token)",

@@ -28,6 +28,8 @@ OBJECT_ROUTES = [
     ("POST", "/devices/<uid>/revoke"),
     ("POST", "/users/<int:user_id>/active"),
     ("POST", "/users/<int:user_id>/password"),
+    ("POST", "/users/<int:user_id>/mfa/reset"),
+    ("POST", "/users/<int:user_id>/lockout/lift"),
     ("GET", "/billing/invoices/<int:invoice_id>.csv"),
     ("GET", "/billing/invoices/<int:invoice_id>.pdf"),
     ("GET", "/api/v1/billing/invoices/<int:invoice_id>"),
@@ -53,6 +55,10 @@ LIST_ROUTES = [
     ("POST", "/register/apply"),
 ]
 OUTSIDE = {"/healthz", "/login", "/logout", "/api/auth/token", "/api/auth/me", "/api/auth/logout", "/metrics"}
+# The second step of sign-in, and the Security page: they reach only the signed-in (or signing-in)
+# user's own account, never an object named in the URL (tested in test_hub_mfa.py).
+OUTSIDE |= {"/login/code", "/login/setup", "/security", "/security/password", "/security/mfa/setup"}
+OUTSIDE |= {"/security/mfa/off", "/security/mfa/recovery-codes"}
 
 
 def test_every_route_is_covered_by_the_isolation_tests(hub_app):
