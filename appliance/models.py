@@ -6,17 +6,14 @@ The schema itself is created by `migrations.py` (frozen SQL); these classes must
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import uuid
 
 import peewee as pw
 
+from core.clock import utcnow
+
 from .db import database
-
-
-def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
 class JSONField(pw.TextField):

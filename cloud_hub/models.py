@@ -7,18 +7,13 @@ match it.
 
 from __future__ import annotations
 
-import datetime as dt
-
 import peewee as pw
+
+from core.clock import utcnow
 
 from .db import database
 
 ROLES = ("org_admin", "viewer", "billing", "it")
-
-
-def utcnow() -> dt.datetime:
-    """Naive UTC now (stored as such in both PostgreSQL and SQLite)."""
-    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
 class BaseModel(pw.Model):
