@@ -207,6 +207,19 @@ def _patients_export(args, config: Config) -> int:
     return 0
 
 
+def _audit_verify(args, config: Config) -> int:
+    from .audit import verify
+
+    open_box(config)
+    verified, broken = verify()
+    if broken is not None:
+        print(f"audit log broken at event {broken.event_id}: {broken.problem}", file=sys.stderr)
+        print(f"{verified} event(s) before it verified", file=sys.stderr)
+        return 1
+    print(f"audit log intact: {verified} event(s) verified")
+    return 0
+
+
 def _serve(args, config: Config) -> int:
     from .web.server import serve
 
@@ -256,6 +269,11 @@ def build_parser() -> argparse.ArgumentParser:
     exporting = register.add_parser("export", help="write every patient as CSV (the import's format)")
     exporting.add_argument("--to", help="the file to write (default: standard output)")
     exporting.set_defaults(handler=_patients_export)
+    audit = sub.add_parser("audit", help="the audit log")
+    audit_commands = audit.add_subparsers(dest="audit_command", required=True)
+    audit_commands.add_parser(
+        "verify", help="check the hash chain; report the first event edited, removed or out of place"
+    ).set_defaults(handler=_audit_verify)
     status = sub.add_parser("status", help="counts by status, queue depth, oldest job age")
     status.add_argument("--json", action="store_true")
     status.set_defaults(handler=_status)
