@@ -8,6 +8,8 @@ import json
 
 from flask import Blueprint, Response, render_template, request
 
+from core.spreadsheet import safe_row
+
 from .. import audit
 from ..models import AuditEvent
 from .auth import actor, admin_required
@@ -54,16 +56,18 @@ def export():
     writer.writerow(["id", "at", "actor", "action", "object_type", "object_id", "address", "detail"])
     for event in filtered_events().iterator():
         writer.writerow(
-            [
-                event.id,
-                event.at.isoformat(),
-                event.actor,
-                event.action,
-                event.object_type,
-                event.object_id,
-                event.address,
-                json.dumps(event.detail) if event.detail else "",
-            ]
+            safe_row(
+                [
+                    event.id,
+                    event.at.isoformat(),
+                    event.actor,
+                    event.action,
+                    event.object_type,
+                    event.object_id,
+                    event.address,
+                    json.dumps(event.detail) if event.detail else "",
+                ]
+            )
         )
     audit.record("audit.export", actor=actor(), address=client_address(), filters=dict(request.args))
     return Response(
