@@ -18,6 +18,10 @@ from core.audit_chain import GENESIS, HUB_FIELDS, Break, Link, event_hash, first
 from .db import database, is_postgres
 from .models import AuditEvent, Organisation, utcnow
 
+# Detail keys that boxes before this release filled with patient data (a search's words, a review
+# reason). Their events stay stored as they came (append-only); the audit pages withhold them.
+WITHHELD_KEYS = ("query", "previous_reason")
+WITHHELD = "(withheld: patient data)"
 # The first key of PostgreSQL's two-key advisory locks held while appending to a chain (the
 # second is the organisation's id, 0 for no organisation).
 CHAIN_LOCK = 4242002
@@ -84,6 +88,19 @@ def record(
     }
     with chain_of(organisation_id):
         return AuditEvent.create(**chained(organisation_id, [row])[0])
+
+
+def shown_detail(detail: str | None) -> str | None:
+    """An event's detail as the audit pages and the CSV show it, patient data withheld."""
+    if not detail:
+        return detail
+    try:
+        values = json.loads(detail)
+    except ValueError:
+        return detail
+    if not isinstance(values, dict) or not any(key in values for key in WITHHELD_KEYS):
+        return detail
+    return json.dumps({k: WITHHELD if k in WITHHELD_KEYS else v for k, v in values.items()}, sort_keys=True)
 
 
 def _links(organisation_id: int | None) -> Iterator[Link]:

@@ -233,6 +233,11 @@ def _audit_rows():
     return rows.order_by(AuditEvent.id.desc())
 
 
+@bp.app_template_filter("shown_detail")
+def shown_detail(detail: str | None) -> str | None:
+    return audit.shown_detail(detail)
+
+
 @bp.get("/audit")
 @roles("org_admin", "it")
 def audit_log():
@@ -257,7 +262,7 @@ def audit_csv():
                     event.object_type,
                     event.object_id,
                     event.address,
-                    event.detail,
+                    audit.shown_detail(event.detail),
                 ]
             )
         )

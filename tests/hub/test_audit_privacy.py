@@ -101,3 +101,27 @@ def test_the_hub_worker_log_of_a_real_scan_names_no_patient(hub_app, hub_config,
         assert upload.status == "filed" and Document.get_by_id(upload.document_id).patient.mrn == MRN
     assert "ocr_upload_job" in worked.stdout + worked.stderr  # the log does speak, by job and ids
     assert leaks(worked.stdout + worked.stderr) == []
+
+
+def test_search_words_an_older_box_sent_are_withheld_from_the_audit_pages(hub_app, tenants, people):
+    """Boxes before this release put a search's words and a review reason in their audit events;
+    those events stay stored as they came, and IT's pages and CSV withhold that detail."""
+    desk = enrol_box(hub_app, tenants["north"], name="front desk box")
+    old = [
+        ("search", {"query": f"{LAST} {FIRST} 1985", "results": 2}),
+        ("document.assign", {"patient": 7, "previous_reason": f"no MRN found; read: name {LAST.upper()}, {FIRST}"}),
+    ]
+    items = [
+        {
+            "id": f"audit:{n}",
+            "type": "audit",
+            "event": {"key": str(n), "at": "2026-11-01T09:00:00", "actor": "bob", "action": action, "detail": detail},
+        }
+        for n, (action, detail) in enumerate(old, start=1)
+    ]
+    answer = desk.post_json("/api/v1/sync/batches", {"batch_id": uuid.uuid4().hex, "seq": 1, "items": items})
+    assert [r["status"] for r in answer.get_json()["results"]] == ["applied", "applied"]
+    it = sign_in(hub_app, "it@acme.test")
+    page, exported = it.get("/audit").get_data(as_text=True), it.get("/audit.csv").get_data(as_text=True)
+    assert leaks(page) == [] and leaks(exported) == []
+    assert "withheld: patient data" in exported and '""results"": 2' in exported
