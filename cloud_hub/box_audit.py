@@ -129,7 +129,9 @@ def store(device: Device, arrivals: Sequence[Arrival]) -> list[str]:
         )
         rows, new, problems, results = [], [], [], []
         for arrival in arrivals:
-            link, key, box_columns = arrival.link, arrival.key, {}
+            link, key = arrival.link, arrival.key
+            # Every row names all of these, so that one insert takes rows of either kind.
+            box_columns = {"device": device.id, "box_event_id": None, "box_prev_hash": None, "box_hash": None}
             if key in known:
                 if not link.chained or known[key] in (None, link.hash):
                     results.append("unchanged")
@@ -139,16 +141,11 @@ def store(device: Device, arrivals: Sequence[Arrival]) -> list[str]:
                 if key in known:
                     results.append("unchanged")
                     continue
-                box_columns = {"device": device.id, "box_prev_hash": link.prev_hash, "box_hash": link.hash}
+                box_columns.update(box_prev_hash=link.prev_hash, box_hash=link.hash)
             else:
                 problems += _problems_of_new(arrival, has_chain)
                 if link.chained:
-                    box_columns = {
-                        "device": device.id,
-                        "box_event_id": link.event_id,
-                        "box_prev_hash": link.prev_hash,
-                        "box_hash": link.hash,
-                    }
+                    box_columns.update(box_event_id=link.event_id, box_prev_hash=link.prev_hash, box_hash=link.hash)
                     new.append(link)
                     has_chain = True
             known[key] = link.hash

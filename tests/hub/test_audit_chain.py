@@ -279,3 +279,17 @@ def test_an_event_sent_again_with_other_content_is_kept_beside_the_first(desk, b
     with database.connection_context():
         copies = AuditEvent.select().where(AuditEvent.source_key.startswith(f"{desk.device_id}:2"))
         assert sorted(json.loads(e.detail)["viewed"] for e in copies) == [1, 7]
+
+
+def test_an_event_without_its_hash_once_the_chain_started_is_a_break(desk, hub_app):
+    send(desk, [1, 2])
+    stripped = item_for("audit", "3")[0]
+    del stripped["event"]["hash"], stripped["event"]["prev_hash"]
+    items = [stripped, item_for("audit", "4")[0]]
+    answer = desk.post_json("/api/v1/sync/batches", {"batch_id": uuid.uuid4().hex, "seq": 2, "items": items})
+    assert [r["status"] for r in answer.get_json()["results"]] == ["applied", "applied"]
+    device = device_of(desk)
+    assert device.audit_breaks == 1 and device.audit_problem == "event 3 arrived without its hash"
+    with database.connection_context():
+        fourth = AuditEvent.get(AuditEvent.source_key == f"{desk.device_id}:4")
+    assert fourth.box_event_id == 4 and fourth.box_hash == BoxAuditEvent.get_by_id(4).hash
