@@ -220,6 +220,19 @@ def _patients_export(args, config: Config) -> int:
     return 0
 
 
+def _audit_verify(args, config: Config) -> int:
+    from .audit import verify
+
+    open_box(config)
+    verified, broken = verify()
+    if broken is not None:
+        print(f"audit log broken at event {broken.event_id}: {broken.problem}", file=sys.stderr)
+        print(f"{verified} event(s) before it verified", file=sys.stderr)
+        return 1
+    print(f"audit log intact: {verified} event(s) verified")
+    return 0
+
+
 def _serve(args, config: Config) -> int:
     from .web.server import serve
 
@@ -272,6 +285,11 @@ def build_parser() -> argparse.ArgumentParser:
     reset = sub.add_parser("reset-mfa", help="remove a user's second factor (phone and recovery codes lost)")
     reset.add_argument("username")
     reset.set_defaults(handler=_reset_mfa)
+    audit = sub.add_parser("audit", help="the audit log")
+    audit_commands = audit.add_subparsers(dest="audit_command", required=True)
+    audit_commands.add_parser(
+        "verify", help="check the hash chain; report the first event edited, removed or out of place"
+    ).set_defaults(handler=_audit_verify)
     status = sub.add_parser("status", help="counts by status, queue depth, oldest job age")
     status.add_argument("--json", action="store_true")
     status.set_defaults(handler=_status)

@@ -88,13 +88,14 @@ def assign(document: Document, patient: Patient, actor: str, address: str | None
             Document.id == document.id
         ).execute()
         outbox.document_changed(document)
+        # Not the review reason itself: it names what was read (patient data), and stays on the document.
         audit.record(
             "document.assign",
             actor=actor,
             obj=document,
             address=address,
             patient=patient.id,
-            previous_reason=document.review_reason,
+            was_in_review=document.status == "needs_review",
         )
     return Document.get_by_id(document.id)
 

@@ -7,7 +7,10 @@ runner (`core.migrations`): every pending one in one transaction, each recorded 
 
 from __future__ import annotations
 
+import json
+
 from core import migrations
+from core.audit_chain import BOX_FIELDS, GENESIS, event_hash
 
 INITIAL_SCHEMA = [
     'CREATE TABLE "patient" ("id" INTEGER NOT NULL PRIMARY KEY, "mrn" VARCHAR(255) NOT NULL, "last_name" VARCHAR(255) NOT NULL, "first_name" VARCHAR(255) NOT NULL, "dob" DATE NOT NULL, "created_at" DATETIME NOT NULL, "updated_at" DATETIME NOT NULL)',
@@ -127,7 +130,49 @@ TWO_STEP_SIGN_IN = [
     'CREATE INDEX "sign_in_challenge_user_id" ON "sign_in_challenge" ("user_id")',
 ]
 
-MIGRATIONS: list[tuple[int, str, list[str]]] = [
+NO_UPDATE_TRIGGER = (
+    "CREATE TRIGGER audit_event_no_update BEFORE UPDATE ON audit_event "
+    "BEGIN SELECT RAISE(ABORT, 'audit events are append-only'); END"
+)
+
+
+def chain_existing_audit_events(db) -> None:
+    """Chain the events recorded before the chain existed, oldest first, as `appliance.audit`
+    chains new ones; the append-only trigger is lifted for this alone, inside the migration's
+    transaction, and put back."""
+    rows = db.execute_sql(
+        'SELECT "id", "at", "actor", "action", "object_type", "object_id", "address", "detail" '
+        'FROM "audit_event" ORDER BY "id"'
+    ).fetchall()
+    links, prev_hash = [], GENESIS
+    for event_id, at, actor, action, object_type, object_id, address, detail in rows:
+        values = (
+            str(event_id),
+            at,
+            actor,
+            action,
+            object_type,
+            object_id,
+            address,
+            json.loads(detail) if detail else None,
+        )
+        hashed = event_hash(dict(zip(BOX_FIELDS, values, strict=True)), prev_hash)
+        links.append((prev_hash, hashed, event_id))
+        prev_hash = hashed
+    db.execute_sql("DROP TRIGGER audit_event_no_update")
+    db.cursor().executemany('UPDATE "audit_event" SET "prev_hash" = ?, "hash" = ? WHERE "id" = ?', links)
+    db.execute_sql(NO_UPDATE_TRIGGER)
+
+
+AUDIT_CHAIN = [
+    # Each event carries the hash of the one before it; no two can follow the same one.
+    'ALTER TABLE "audit_event" ADD COLUMN "prev_hash" VARCHAR(64)',
+    'ALTER TABLE "audit_event" ADD COLUMN "hash" VARCHAR(64)',
+    chain_existing_audit_events,
+    'CREATE UNIQUE INDEX "audit_event_prev_hash" ON "audit_event" ("prev_hash")',
+]
+
+MIGRATIONS: list[tuple[int, str, list[migrations.Step]]] = [
     (1, "initial schema", INITIAL_SCHEMA),
     (2, "web sessions and rate limits", WEB_SESSIONS_AND_RATE_LIMITS),
     (3, "sync outbox", SYNC_OUTBOX),
@@ -137,6 +182,7 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
     (7, "one word: set aside", SET_ASIDE),
     (8, "patient register and box settings", REGISTER_AND_SETTINGS),
     (9, "two-step sign-in", TWO_STEP_SIGN_IN),
+    (10, "hash-chained audit events", AUDIT_CHAIN),
 ]
 
 

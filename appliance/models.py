@@ -203,7 +203,8 @@ class SignInChallenge(BaseModel):
 
 
 class AuditEvent(BaseModel):
-    """Append-only: the database refuses updates and deletes (see migrations)."""
+    """Append-only: the database refuses updates and deletes (see migrations). Each event
+    carries the hash of the one before it (`appliance.audit`, `core.audit_chain`)."""
 
     id = pw.AutoField()
     at = pw.DateTimeField(default=utcnow, index=True)
@@ -213,6 +214,8 @@ class AuditEvent(BaseModel):
     object_id = pw.CharField(null=True)
     address = pw.CharField(null=True)
     detail = JSONField(null=True)
+    prev_hash = pw.CharField(max_length=64, null=True, unique=True)
+    hash = pw.CharField(max_length=64, null=True)
 
 
 MODELS = [Patient, Scan, Document, Page, Job, Quarantine, User, WebSession, RecoveryCode, SignInChallenge, AuditEvent]

@@ -16,10 +16,10 @@ from dataclasses import dataclass
 
 import peewee as pw
 
-from . import billing
+from . import billing, box_audit
 from .blobs import SHA256_RE
 from .db import database, is_postgres, locked
-from .models import AuditEvent, Batch, Blob, Device, Document, Page, Patient, utcnow
+from .models import Batch, Blob, Device, Document, Page, Patient, utcnow
 
 DOC_STATUSES = ("filed", "needs_review")
 
@@ -104,10 +104,7 @@ class RemovalData:
     uid: str
 
 
-@dataclass
-class AuditData:
-    key: str
-    fields: dict
+AuditData = box_audit.Arrival
 
 
 @dataclass
@@ -183,6 +180,7 @@ def check_audit(commit: Commit, event) -> AuditData:
     device = commit.device
     detail = event.get("detail")
     return AuditData(
+        link=box_audit.read_link(event, at),
         key=f"{device.uid}:{_text(str(event.get('key', '')), 'event.key', limit=64)}",
         fields={
             "organisation": device.organisation_id,
@@ -266,11 +264,9 @@ def _apply_bulk(commit: Commit, checked: list[tuple[int, PatientData | DocumentD
         raise _Fallback("removals are applied one by one")
     events = [(index, data) for index, data in checked if isinstance(data, AuditData)]
     if events:
-        AuditEvent.insert_many(
-            [{"source_key": data.key, **data.fields} for _, data in events]
-        ).on_conflict_ignore().execute()
-        for index, _ in events:
-            results[index]["status"] = "applied"
+        stored = box_audit.store(commit.device, [data for _, data in events])
+        for (index, _), status in zip(events, stored, strict=True):
+            results[index]["status"] = status
     device = commit.device
     documents = [(index, data) for index, data in checked if isinstance(data, DocumentData)]
     if len({data.uid for _, data in documents}) != len(documents):
@@ -336,8 +332,7 @@ def _apply_one(commit: Commit, data: PatientData | DocumentData | RemovalData | 
     if isinstance(data, RemovalData):
         return _remove(commit, data)
     if isinstance(data, AuditData):
-        inserted = AuditEvent.insert(source_key=data.key, **data.fields).on_conflict_ignore().execute()
-        return "applied" if inserted else "unchanged"
+        return box_audit.store(device, [data])[0]
     if isinstance(data, PatientData):
         _patients(commit, [data])
         return "applied"

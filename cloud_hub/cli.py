@@ -261,6 +261,28 @@ def _box_settings(args, config: HubConfig) -> int:
     return 0
 
 
+def _audit_verify(args, config: HubConfig) -> int:
+    from .audit import verify
+    from .tenancy import organisation_named
+
+    open_hub(config)
+    if args.org:
+        chains = [(args.org, organisation_named(args.org).id)]
+    else:
+        chains = [(o.name, o.id) for o in Organisation.select().order_by(Organisation.name)]
+        chains.append(("(no organisation)", None))
+    status = 0
+    for name, organisation_id in chains:
+        verified, broken = verify(organisation_id)
+        if broken is None:
+            print(f"{name}: audit log intact: {verified} event(s) verified")
+            continue
+        print(f"{name}: audit log broken at event {broken.event_id}: {broken.problem}", file=sys.stderr)
+        print(f"{name}: {verified} event(s) before it verified", file=sys.stderr)
+        status = 1
+    return status
+
+
 def _backup_upload(args, config: HubConfig) -> int:
     storage = prepare_storage(config)
     storage.put_stream(args.key, sys.stdin.buffer)
@@ -371,6 +393,13 @@ def build_parser() -> argparse.ArgumentParser:
     box_settings.add_argument("--bandwidth", type=int, help="bytes per second for originals (0: no cap)")
     box_settings.add_argument("--retention-days", type=int, help="days before confirmed originals leave the box")
     box_settings.set_defaults(handler=_box_settings)
+    audit = sub.add_parser("audit", help="the audit log")
+    audit_commands = audit.add_subparsers(dest="audit_command", required=True)
+    verifying = audit_commands.add_parser(
+        "verify", help="check an organisation's hash chain; report the first event edited, removed or out of place"
+    )
+    verifying.add_argument("--org", help="the organisation (default: every one, and the events of none)")
+    verifying.set_defaults(handler=_audit_verify)
     backup = sub.add_parser("backup-upload", help="store standard input (a pg_dump) in the blob storage, encrypted")
     backup.add_argument("--key", required=True, help="e.g. backups/postgres/digifort-2026-11-26.dump")
     backup.set_defaults(handler=_backup_upload)

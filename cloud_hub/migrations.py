@@ -9,6 +9,7 @@ add one.
 from __future__ import annotations
 
 from core import migrations
+from core.audit_chain import GENESIS, HUB_FIELDS, event_hash
 
 from .db import database, is_postgres
 
@@ -248,7 +249,82 @@ TWO_STEP_SQLITE = [
     'CREATE INDEX "sign_in_challenge_user_id" ON "sign_in_challenge" ("user_id")',
 ]
 
-MIGRATIONS: list[tuple[int, str, list[str], list[str]]] = [
+
+def _chain_existing_audit_events(db, lift: list[str], restore: list[str]) -> None:
+    """Chain the events recorded before the chains existed, oldest first, one chain per
+    organisation, as `cloud_hub.audit` chains new ones; the append-only trigger is lifted for
+    this alone, inside the migration's transaction, and put back."""
+    rows = db.execute_sql(
+        'SELECT "id", "organisation_id", "at", "actor", "action", "object_type", "object_id", "address", '
+        '"detail", "source_key" FROM "audit_event" ORDER BY "id"'
+    ).fetchall()
+    last: dict[int | None, str] = {}
+    links = []
+    for event_id, *values in rows:
+        organisation_id = values[0]
+        prev_hash = last.get(organisation_id, GENESIS)
+        hashed = event_hash(dict(zip(HUB_FIELDS, [*values, None, None, None, None], strict=True)), prev_hash)
+        links.append((prev_hash, hashed, event_id))
+        last[organisation_id] = hashed
+    for statement in lift:
+        db.execute_sql(statement)
+    mark = db.param
+    db.cursor().executemany(
+        f'UPDATE "audit_event" SET "prev_hash" = {mark}, "hash" = {mark} WHERE "id" = {mark}', links
+    )
+    for statement in restore:
+        db.execute_sql(statement)
+
+
+def chain_existing_audit_events_postgres(db) -> None:
+    """Chain the existing audit events on PostgreSQL."""
+    trigger = 'TRIGGER "audit_event_append_only"'
+    _chain_existing_audit_events(
+        db, [f'ALTER TABLE "audit_event" DISABLE {trigger}'], [f'ALTER TABLE "audit_event" ENABLE {trigger}']
+    )
+
+
+def chain_existing_audit_events_sqlite(db) -> None:
+    """Chain the existing audit events on SQLite."""
+    _chain_existing_audit_events(db, ["DROP TRIGGER audit_event_no_update"], [SEARCH_AND_AUDIT_SQLITE[0]])
+
+
+AUDIT_CHAIN_POSTGRES = [
+    # Each event carries the hash of the one before it in its organisation's chain; a box's event
+    # also keeps the box's own chain, and the device what the hub found of that chain.
+    'ALTER TABLE "audit_event" ADD COLUMN "device_id" INTEGER REFERENCES "device" ("id") ON DELETE RESTRICT',
+    'ALTER TABLE "audit_event" ADD COLUMN "box_event_id" BIGINT',
+    'ALTER TABLE "audit_event" ADD COLUMN "box_prev_hash" VARCHAR(64)',
+    'ALTER TABLE "audit_event" ADD COLUMN "box_hash" VARCHAR(64)',
+    'ALTER TABLE "audit_event" ADD COLUMN "prev_hash" VARCHAR(64)',
+    'ALTER TABLE "audit_event" ADD COLUMN "hash" VARCHAR(64)',
+    'ALTER TABLE "device" ADD COLUMN "audit_breaks" INTEGER NOT NULL DEFAULT 0',
+    'ALTER TABLE "device" ADD COLUMN "audit_missing" INTEGER NOT NULL DEFAULT 0',
+    'ALTER TABLE "device" ADD COLUMN "audit_problem" TEXT',
+    'ALTER TABLE "device" ADD COLUMN "audit_problem_at" TIMESTAMP',
+    chain_existing_audit_events_postgres,
+    'CREATE UNIQUE INDEX "audit_event_organisation_id_prev_hash" ON "audit_event" ("organisation_id", "prev_hash")',
+    'CREATE INDEX "audit_event_organisation_id_id" ON "audit_event" ("organisation_id", "id")',
+    'CREATE INDEX "audit_event_device_id_box_event_id" ON "audit_event" ("device_id", "box_event_id")',
+]
+AUDIT_CHAIN_SQLITE = [
+    'ALTER TABLE "audit_event" ADD COLUMN "device_id" INTEGER REFERENCES "device" ("id") ON DELETE RESTRICT',
+    'ALTER TABLE "audit_event" ADD COLUMN "box_event_id" INTEGER',
+    'ALTER TABLE "audit_event" ADD COLUMN "box_prev_hash" VARCHAR(64)',
+    'ALTER TABLE "audit_event" ADD COLUMN "box_hash" VARCHAR(64)',
+    'ALTER TABLE "audit_event" ADD COLUMN "prev_hash" VARCHAR(64)',
+    'ALTER TABLE "audit_event" ADD COLUMN "hash" VARCHAR(64)',
+    'ALTER TABLE "device" ADD COLUMN "audit_breaks" INTEGER NOT NULL DEFAULT 0',
+    'ALTER TABLE "device" ADD COLUMN "audit_missing" INTEGER NOT NULL DEFAULT 0',
+    'ALTER TABLE "device" ADD COLUMN "audit_problem" TEXT',
+    'ALTER TABLE "device" ADD COLUMN "audit_problem_at" DATETIME',
+    chain_existing_audit_events_sqlite,
+    'CREATE UNIQUE INDEX "audit_event_organisation_id_prev_hash" ON "audit_event" ("organisation_id", "prev_hash")',
+    'CREATE INDEX "audit_event_organisation_id_id" ON "audit_event" ("organisation_id", "id")',
+    'CREATE INDEX "audit_event_device_id_box_event_id" ON "audit_event" ("device_id", "box_event_id")',
+]
+
+MIGRATIONS: list[tuple[int, str, list[migrations.Step], list[migrations.Step]]] = [
     (1, "initial schema", INITIAL_POSTGRES, INITIAL_SQLITE),
     (2, "page search and append-only audit", SEARCH_AND_AUDIT_POSTGRES, SEARCH_AND_AUDIT_SQLITE),
     (3, "browser and API sessions", SESSIONS_POSTGRES, SESSIONS_SQLITE),
@@ -260,6 +336,7 @@ MIGRATIONS: list[tuple[int, str, list[str], list[str]]] = [
     (9, "reading settings per clinic", CLINIC_READING, CLINIC_READING),
     (10, "one spelling: enrolment", ENROLMENT_POSTGRES, ENROLMENT_SQLITE),
     (11, "two-step sign-in", TWO_STEP_POSTGRES, TWO_STEP_SQLITE),
+    (12, "hash-chained audit events", AUDIT_CHAIN_POSTGRES, AUDIT_CHAIN_SQLITE),
 ]
 
 

@@ -139,6 +139,12 @@ class Device(BaseModel):
     reported_last_error = pw.TextField(null=True)
     bytes_in = pw.BigIntegerField(default=0)
     bytes_out = pw.BigIntegerField(default=0)
+    # The box's own audit chain as its events arrive (`cloud_hub.box_audit`): links that do not
+    # hold, events missing between received ones, and the first problem in words.
+    audit_breaks = pw.IntegerField(default=0)
+    audit_missing = pw.IntegerField(default=0)
+    audit_problem = pw.TextField(null=True)
+    audit_problem_at = pw.DateTimeField(null=True)
 
 
 class UsedNonce(BaseModel):
@@ -256,6 +262,9 @@ class ChangeCursor(BaseModel):
 
 
 class AuditEvent(BaseModel):
+    """Append-only, hash-chained per organisation (`cloud_hub.audit`); a box's events also keep
+    the box's own chain (`box_*`), checked as they arrive (`cloud_hub.box_audit`)."""
+
     organisation = pw.ForeignKeyField(Organisation, null=True, on_delete="RESTRICT")
     at = pw.DateTimeField(default=utcnow, index=True)
     actor = pw.CharField()
@@ -265,6 +274,19 @@ class AuditEvent(BaseModel):
     address = pw.CharField(null=True)
     detail = pw.TextField(null=True)
     source_key = pw.CharField(null=True, unique=True)
+    device = pw.ForeignKeyField(Device, null=True, on_delete="RESTRICT", index=False)
+    box_event_id = pw.BigIntegerField(null=True)
+    box_prev_hash = pw.CharField(max_length=64, null=True)
+    box_hash = pw.CharField(max_length=64, null=True)
+    prev_hash = pw.CharField(max_length=64, null=True)
+    hash = pw.CharField(max_length=64, null=True)
+
+    class Meta:
+        indexes = (
+            (("organisation", "prev_hash"), True),
+            (("organisation", "id"), False),
+            (("device", "box_event_id"), False),
+        )
 
 
 class UsageDaily(BaseModel):

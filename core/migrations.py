@@ -3,17 +3,20 @@
 Boxes and hubs in the field are upgraded in place, so a released migration is never edited; a
 new one is added. Every pending migration is applied in one transaction with its bookkeeping
 row in `schema_migrations`, so a crash leaves the database at the old version or the new one.
+A step is an SQL statement, or a function of the database for what SQL alone cannot do (it
+reads and writes with plain SQL too, never through the models, which change over time).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import peewee as pw
 
 from .clock import utcnow
 
-Migration = tuple[int, str, Sequence[str]]
+Step = str | Callable[[pw.Database], None]
+Migration = tuple[int, str, Sequence[Step]]
 BOOKKEEPING = (
     'CREATE TABLE IF NOT EXISTS "schema_migrations" ("version" INTEGER NOT NULL PRIMARY KEY, '
     '"name" VARCHAR(255) NOT NULL, "applied_at" TIMESTAMP NOT NULL)'
@@ -37,11 +40,14 @@ def migrate(db: pw.Database, migrations: Sequence[Migration], lock: str | None =
         if lock:
             db.execute_sql(lock)
         done = applied_versions(db)
-        for version, name, statements in migrations:
+        for version, name, steps in migrations:
             if version in done:
                 continue
-            for statement in statements:
-                db.execute_sql(statement)
+            for step in steps:
+                if callable(step):
+                    step(db)
+                else:
+                    db.execute_sql(step)
             mark = db.param
             db.execute_sql(
                 f'INSERT INTO "schema_migrations" ("version", "name", "applied_at") VALUES ({mark}, {mark}, {mark})',

@@ -66,6 +66,8 @@ def item_for(kind: str, key: str) -> tuple[dict | None, Scan | None]:
                 "object_id": event.object_id,
                 "address": event.address,
                 "detail": event.detail,
+                "prev_hash": event.prev_hash,
+                "hash": event.hash,
             },
         }, None
     if kind == "patient":

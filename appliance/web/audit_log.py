@@ -8,8 +8,10 @@ import json
 
 from flask import Blueprint, Response, render_template, request
 
+from core.spreadsheet import safe_row
+
 from .. import audit
-from ..models import AuditEvent
+from ..models import AuditEvent, User
 from .auth import actor, admin_required
 from .documents import parse_iso_date
 from .extensions import client_address
@@ -36,6 +38,20 @@ def filtered_events():
     return query
 
 
+def export_filters() -> dict:
+    """The export's filters as its own audit event keeps them. The user and action boxes take free
+    text (a patient's name, typed in the wrong box): their value is kept only when it names a box
+    user or begins actions the log has."""
+    kept = {name: request.args[name] for name in ("from", "to") if request.args.get(name)}
+    who, action = request.args.get("actor", "").strip(), request.args.get("action", "").strip()
+    if who:
+        kept["actor"] = who if User.select().where(User.username == who).exists() else "(not a box user)"
+    if action:
+        known = AuditEvent.select().where(AuditEvent.action.startswith(action)).exists()
+        kept["action"] = action if known else "(no such action)"
+    return kept
+
+
 @bp.get("/audit")
 @admin_required
 def index():
@@ -54,18 +70,20 @@ def export():
     writer.writerow(["id", "at", "actor", "action", "object_type", "object_id", "address", "detail"])
     for event in filtered_events().iterator():
         writer.writerow(
-            [
-                event.id,
-                event.at.isoformat(),
-                event.actor,
-                event.action,
-                event.object_type,
-                event.object_id,
-                event.address,
-                json.dumps(event.detail) if event.detail else "",
-            ]
+            safe_row(
+                [
+                    event.id,
+                    event.at.isoformat(),
+                    event.actor,
+                    event.action,
+                    event.object_type,
+                    event.object_id,
+                    event.address,
+                    json.dumps(event.detail) if event.detail else "",
+                ]
+            )
         )
-    audit.record("audit.export", actor=actor(), address=client_address(), filters=dict(request.args))
+    audit.record("audit.export", actor=actor(), address=client_address(), filters=export_filters())
     return Response(
         buffer.getvalue(), mimetype="text/csv", headers={"Content-Disposition": "attachment; filename=audit-log.csv"}
     )

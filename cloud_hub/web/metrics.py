@@ -1,7 +1,8 @@
 """GET /metrics for Prometheus, with a bearer token (HUB_METRICS_TOKEN); absent when unset.
 
 Per box: what it reported of its sync (backlog, oldest unsynced age, bytes pending, whether its
-last attempt failed), last seen and last batch times, bytes in and out, sequence gaps, revoked;
+last attempt failed), last seen and last batch times, bytes in and out, sequence gaps, breaks
+and missing events in its audit chain, revoked;
 per organisation: documents and pages.
 """
 
@@ -34,6 +35,8 @@ def hub_metrics() -> bytes:
             ("bytes_in", "bytes received from the box"),
             ("bytes_out", "bytes sent to the box"),
             ("sequence_gaps", "batches the box numbered but the hub never received"),
+            ("audit_chain_breaks", "links of the box's audit chain that did not hold as its events arrived"),
+            ("audit_events_missing", "box audit events missing between the first and the last received"),
             ("revoked", "1 when the box is revoked"),
         )
     }
@@ -50,6 +53,8 @@ def hub_metrics() -> bytes:
             "bytes_in": device.bytes_in,
             "bytes_out": device.bytes_out,
             "sequence_gaps": device.seq_gaps,
+            "audit_chain_breaks": device.audit_breaks,
+            "audit_events_missing": device.audit_missing,
             "revoked": 1 if device.revoked_at else 0,
         }
         for name, value in values.items():

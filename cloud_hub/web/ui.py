@@ -9,6 +9,7 @@ from flask import Blueprint, Response, abort, flash, g, redirect, render_templat
 
 from core.highlight import highlighted
 from core.ingest.rasterize import Rejected
+from core.spreadsheet import safe_row
 
 from .. import audit, devices, page_views, records, tenancy, uploads
 from ..jobs import enqueue, ocr_upload_job
@@ -232,6 +233,11 @@ def _audit_rows():
     return rows.order_by(AuditEvent.id.desc())
 
 
+@bp.app_template_filter("shown_detail")
+def shown_detail(detail: str | None) -> str | None:
+    return audit.shown_detail(detail)
+
+
 @bp.get("/audit")
 @roles("org_admin", "it")
 def audit_log():
@@ -248,15 +254,17 @@ def audit_csv():
     writer.writerow(["at", "actor", "action", "object_type", "object_id", "address", "detail"])
     for event in _audit_rows():
         writer.writerow(
-            [
-                event.at.isoformat(),
-                event.actor,
-                event.action,
-                event.object_type,
-                event.object_id,
-                event.address,
-                event.detail,
-            ]
+            safe_row(
+                [
+                    event.at.isoformat(),
+                    event.actor,
+                    event.action,
+                    event.object_type,
+                    event.object_id,
+                    event.address,
+                    audit.shown_detail(event.detail),
+                ]
+            )
         )
     audit.record("audit.export", actor=actor(), organisation=organisation_id(), address=address())
     return Response(

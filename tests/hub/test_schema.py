@@ -81,6 +81,10 @@ def test_the_schema_check_finds_a_model_that_differs_from_its_table(migrated_hub
         "reported_oldest_seconds",
         "reported_bytes_pending",
         "reported_last_error",
+        "audit_breaks",
+        "audit_missing",
+        "audit_problem",
+        "audit_problem_at",
     ]
     expected = [
         "DriftedDevice (device): column name is NOT NULL, the model says null=True",

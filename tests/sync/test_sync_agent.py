@@ -127,6 +127,11 @@ def test_filed_documents_reach_the_hub_once_with_identical_originals(
     assert 'digifort_hub_device_bytes_pending{clinic="North",device=' in text
     assert 'digifort_hub_device_error{clinic="North",device=' in text
     assert 'digifort_hub_documents{organisation="Acme Health"} 2.0' in text
+    with hub_database.connection_context():
+        device = HubDevice.get(HubDevice.name == "North desk")
+        assert device.audit_breaks == 0 and device.audit_missing == 0  # the box's chain arrived whole
+        from_the_box = HubAuditEvent.select().where(HubAuditEvent.source_key.is_null(False))
+        assert from_the_box.count() > 0 and all(e.box_hash for e in from_the_box)
     box_database.close()
 
 
