@@ -38,3 +38,24 @@ def test_sign_in_never_leads_off_the_box(app, users, quoted_next):
 def test_sign_in_still_leads_to_the_page_asked_for(app, users):
     answer = _sign_in_with_next(app, "/search%3Fq%3Dx")
     assert answer.status_code == 302 and answer.headers["Location"] == "/search?q=x"
+
+
+def test_a_search_leaves_no_query_words_in_the_audit_trail_or_the_outbox(box, staff_client):
+    import json
+
+    from appliance.models import AuditEvent, Outbox
+    from appliance.sync.payloads import item_for
+    from tests.factories import make_document
+
+    make_document(box, texts=("Referral for Doe Jane born 1975 cardiology",))
+    html = staff_client.get("/search?q=Doe+Jane+1975&type=lab_report").get_data(as_text=True)
+    assert "<mark>Doe</mark>" in html
+    search = AuditEvent.select().where(AuditEvent.action == "search").get()
+    assert search.detail == {"results": 1, "page": 1, "filtered": True}
+    trail = [
+        json.dumps(item_for("audit", entry.object_key)[0])
+        for entry in Outbox.select().where(Outbox.kind == "audit").order_by(Outbox.id)
+    ]
+    assert any('"action": "search"' in item for item in trail)
+    for word in ("Doe", "Jane", "1975"):
+        assert not any(word in item for item in trail), word
