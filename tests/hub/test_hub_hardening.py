@@ -4,8 +4,10 @@ addresses, the backup message and the page-image cache."""
 import re
 
 import pytest
+import requests
+from werkzeug.http import parse_options_header
 
-from tests.hub_fixtures import HUB_PASSWORD
+from tests.hub_fixtures import HUB_PASSWORD, enrol_box, file_document, sign_in
 
 BROWSER_DROPS = re.compile(r"[\t\n\r]")
 
@@ -38,3 +40,48 @@ def test_sign_in_never_leads_off_the_hub(hub_app, people, quoted_next):
 def test_sign_in_still_leads_to_the_page_asked_for(hub_app, people):
     answer = _sign_in_with_next(hub_app, "/search%3Fq%3Dx")
     assert answer.status_code == 302 and answer.headers["Location"] == "/search?q=x"
+
+
+HOSTILE_NAME = 'scan"; x=y\r\nSet-Cookie: a=b.pdf'
+
+
+def _download_is_one_safe_attachment(headers) -> None:
+    value = headers["Content-Disposition"]
+    assert "\r" not in value and "\n" not in value and "Set-Cookie" not in headers
+    kind, params = parse_options_header(value)
+    assert kind == "attachment" and set(params) == {"filename"}
+    assert params["filename"] == 'scan"; x=ySet-Cookie: a=b.pdf'  # the real name, read from filename*
+    fallback = re.search(r'filename="([^"]*)"', value).group(1)
+    assert not set(fallback) & set('"\\;%')
+
+
+def _hostile_document(app, clinic, original: bytes) -> int:
+    from cloud_hub.db import database
+    from cloud_hub.models import Document
+
+    uid = file_document(enrol_box(app, clinic), "a letter", "100", original=original, original_name=HOSTILE_NAME)
+    with database.connection_context():
+        return Document.get(Document.uid == uid).id
+
+
+def test_a_name_from_a_box_cannot_add_headers_to_the_presigned_s3_download(hub_app, tenants, people):
+    original = b"%PDF-1.4 hostile name"
+    document_id = _hostile_document(hub_app, tenants["north"], original)
+    answer = sign_in(hub_app, "admin@acme.test").get(f"/api/v1/storage/documents/{document_id}/original")
+    assert answer.status_code == 302
+    fetched = requests.get(answer.headers["Location"], timeout=30)
+    assert fetched.status_code == 200 and fetched.content == original
+    _download_is_one_safe_attachment(fetched.headers)
+
+
+def test_a_name_from_a_box_cannot_add_headers_to_the_download_from_the_local_volume(
+    hub_config, hub_app, tenants, people
+):
+    from cloud_hub import create_app
+
+    local = create_app(hub_config.with_overrides(s3_bucket=None, s3_endpoint_url=None))
+    original = b"%PDF-1.4 hostile name, local"
+    document_id = _hostile_document(local, tenants["north"], original)
+    answer = sign_in(local, "admin@acme.test").get(f"/api/v1/storage/documents/{document_id}/original")
+    assert answer.status_code == 200 and answer.data == original
+    _download_is_one_safe_attachment(answer.headers)
