@@ -85,3 +85,47 @@ def test_a_name_from_a_box_cannot_add_headers_to_the_download_from_the_local_vol
     answer = sign_in(local, "admin@acme.test").get(f"/api/v1/storage/documents/{document_id}/original")
     assert answer.status_code == 200 and answer.data == original
     _download_is_one_safe_attachment(answer.headers)
+
+
+PEER = "198.51.100.7"
+
+
+def _failed_sign_ins_with_forwarded_addresses(app, count: int) -> list[int]:
+    client = app.test_client()
+    return [
+        client.post(
+            "/api/auth/token",
+            json={"email": f"nobody{n}@acme.test", "password": "wrong-password-1"},
+            headers={"X-Forwarded-For": f"203.0.113.{n}"},
+            environ_base={"REMOTE_ADDR": PEER},
+        ).status_code
+        for n in range(count)
+    ]
+
+
+def _failed_sign_in_addresses() -> list[str]:
+    from cloud_hub.db import database
+    from cloud_hub.models import AuditEvent
+
+    with database.connection_context():
+        return [
+            e.address for e in AuditEvent.select().where(AuditEvent.action == "login_failed").order_by(AuditEvent.id)
+        ]
+
+
+def test_without_trusted_proxies_a_forged_forwarded_address_changes_nothing(hub_app, hub_config, people):
+    from cloud_hub import create_app
+
+    app = create_app(hub_config.with_overrides(login_limit_per_address="3 per 5 minutes"))
+    assert _failed_sign_ins_with_forwarded_addresses(app, 4) == [401, 401, 401, 429]
+    assert _failed_sign_in_addresses() == [PEER] * 3
+
+
+def test_behind_one_trusted_proxy_the_forwarded_address_is_the_client(hub_app, hub_config, people):
+    from cloud_hub import create_app
+    from cloud_hub.config import HubConfig
+
+    hops = HubConfig.from_env({"HUB_PROXY_HOPS": "1"}).proxy_hops
+    app = create_app(hub_config.with_overrides(login_limit_per_address="3 per 5 minutes", proxy_hops=hops))
+    assert _failed_sign_ins_with_forwarded_addresses(app, 4) == [401] * 4
+    assert _failed_sign_in_addresses() == [f"203.0.113.{n}" for n in range(4)]
