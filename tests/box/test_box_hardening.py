@@ -59,3 +59,26 @@ def test_a_search_leaves_no_query_words_in_the_audit_trail_or_the_outbox(box, st
     assert any('"action": "search"' in item for item in trail)
     for word in ("Doe", "Jane", "1975"):
         assert not any(word in item for item in trail), word
+
+
+def test_a_session_ends_after_its_lifetime_however_busy(box, users):
+    import datetime as dt
+
+    from appliance.config import Config
+    from appliance.models import WebSession, utcnow
+    from appliance.web import create_app
+    from tests.conftest import sign_in
+
+    assert Config.from_env({}).session_hours == 12
+    lifetime = Config.from_env({"APPLIANCE_SESSION_HOURS": "8"}).session_hours
+    client = create_app(box.with_overrides(session_hours=lifetime)).test_client()
+    assert sign_in(client, "bob").status_code == 302
+    WebSession.update(created_at=utcnow() - dt.timedelta(hours=7, minutes=59)).execute()
+    assert client.get("/").status_code == 200
+    assert 0 < client.get("/session/status").get_json()["seconds_left"] <= 60
+    WebSession.update(created_at=utcnow() - dt.timedelta(hours=8, minutes=1)).execute()
+    away = client.get("/")  # active a moment ago, so only the lifetime can end it
+    assert away.status_code == 302 and "/login" in away.headers["Location"]
+    assert WebSession.get().end_reason == "lifetime over"
+    assert b"open for 8 hours" in client.get("/login").data
+    assert client.get("/").status_code == 302
