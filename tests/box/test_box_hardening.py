@@ -82,3 +82,69 @@ def test_a_session_ends_after_its_lifetime_however_busy(box, users):
     assert WebSession.get().end_reason == "lifetime over"
     assert b"open for 8 hours" in client.get("/login").data
     assert client.get("/").status_code == 302
+
+
+# The web app's side of the race: six uploads taken in, and the writes of a busy web app (every
+# page view is audited) going on while the worker starts and claims their jobs.
+BUSY_WEB_APP = """
+import sys, time
+from pathlib import Path
+from appliance import audit
+from appliance.box import open_box
+from appliance.config import Config
+from appliance.ingest.intake import accept_file
+
+config = Config.from_env()
+open_box(config)
+for path in sorted(Path(sys.argv[1]).iterdir()):
+    staged = config.tmp_dir / f"upload-{path.name}"
+    staged.write_bytes(path.read_bytes())
+    accept_file(staged, config, source="upload", original_name=path.name, actor="bob")
+    staged.unlink(missing_ok=True)
+until = time.monotonic() + float(sys.argv[2])
+while time.monotonic() < until:
+    audit.record("document.view", actor="bob")
+"""
+
+
+def test_six_uploads_arriving_as_the_worker_starts_are_all_processed(box, tmp_path):
+    import os
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    from appliance.models import Scan
+    from tests.factories import record_lines, text_layer_pdf
+
+    root = Path(__file__).resolve().parents[2]
+    uploads = tmp_path / "uploads"
+    uploads.mkdir()
+    for n in range(6):
+        lines = record_lines(mrn=f"7{n:05d}", name=f"Tester, Six{chr(97 + n)}", dob="1970-01-01")
+        text_layer_pdf([*lines, f"Visit {n}"], uploads / f"upload-{n}.pdf")
+    env = dict(
+        os.environ,
+        APPLIANCE_DATA_DIR=str(box.data_dir),
+        APPLIANCE_INBOX=str(box.inbox),
+        APPLIANCE_OCR_PROCESSES="1",  # the jobs wait longer, so the worker claims while others are pending
+        APPLIANCE_STABLE_SECONDS="0.2",
+    )
+    web = subprocess.Popen([sys.executable, "-c", BUSY_WEB_APP, str(uploads), "8"], cwd=root, env=env)
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "appliance", "worker"], cwd=root, env=env, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        assert web.wait(timeout=120) == 0
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and worker.poll() is None:
+            if Scan.select().where(Scan.status == "processed").count() == 6:
+                break
+            time.sleep(0.5)
+        running = worker.poll() is None
+    finally:
+        worker.terminate()
+        errors = worker.communicate(timeout=60)[1]
+    assert running, errors[-2000:]
+    assert "database is locked" not in errors
+    assert sorted(Scan.select(Scan.status).scalars()) == ["processed"] * 6
