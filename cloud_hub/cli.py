@@ -87,6 +87,22 @@ def _enrolment_token(args, config: HubConfig) -> int:
     return 0
 
 
+def _rotation_token(args, config: HubConfig) -> int:
+    from .devices import device_of, issue_rotation_token
+    from .tenancy import organisation_named
+
+    open_hub(config)
+    device = device_of(organisation_named(args.org).id, args.device)
+    token, row = issue_rotation_token(device, created_by="cli", hours=args.hours or config.enrolment_token_hours)
+    print(token)
+    print(
+        f"one-time key rotation token for device {device.uid} ({device.name!r}), valid until "
+        f"{row.expires_at:%Y-%m-%d %H:%M} UTC; on the box: python -m appliance.sync rotate-key --token TOKEN",
+        file=sys.stderr,
+    )
+    return 0
+
+
 def _patients_import(args, config: HubConfig) -> int:
     from pathlib import Path
 
@@ -294,6 +310,11 @@ def build_parser() -> argparse.ArgumentParser:
     token.add_argument("--clinic", required=True)
     token.add_argument("--hours", type=int, help="validity (default HUB_ENROLMENT_TOKEN_HOURS, 72)")
     token.set_defaults(handler=_enrolment_token)
+    rotation = sub.add_parser("rotation-token", help="issue a one-time token that lets one box replace its key")
+    rotation.add_argument("--org", required=True)
+    rotation.add_argument("device", help="the device id (see `devices`)")
+    rotation.add_argument("--hours", type=int, help="validity (default HUB_ENROLMENT_TOKEN_HOURS, 72)")
+    rotation.set_defaults(handler=_rotation_token)
     register = sub.add_parser(
         "patients-import", help="import a clinic's patient register (CSV or FHIR); its boxes learn it through the pull"
     )

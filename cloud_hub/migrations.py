@@ -219,6 +219,13 @@ ENROLMENT_SQLITE = [
     'CREATE UNIQUE INDEX "enrolment_token_token_hash" ON "enrolment_token" ("token_hash")',
 ]
 
+# A key rotation needs a one-time token head office issues for that device (a stolen key alone
+# cannot replace itself).
+ROTATION_TOKENS = [
+    'ALTER TABLE "enrolment_token" ADD COLUMN "device_id" INTEGER REFERENCES "device" ("id") ON DELETE CASCADE',
+    'CREATE INDEX "enrolment_token_device_id" ON "enrolment_token" ("device_id")',
+]
+
 MIGRATIONS: list[tuple[int, str, list[str], list[str]]] = [
     (1, "initial schema", INITIAL_POSTGRES, INITIAL_SQLITE),
     (2, "page search and append-only audit", SEARCH_AND_AUDIT_POSTGRES, SEARCH_AND_AUDIT_SQLITE),
@@ -230,6 +237,7 @@ MIGRATIONS: list[tuple[int, str, list[str], list[str]]] = [
     (8, "sync state reported by the boxes", BOX_REPORTS, BOX_REPORTS),
     (9, "reading settings per clinic", CLINIC_READING, CLINIC_READING),
     (10, "one spelling: enrolment", ENROLMENT_POSTGRES, ENROLMENT_SQLITE),
+    (11, "key rotation tokens", ROTATION_TOKENS, ROTATION_TOKENS),
 ]
 
 

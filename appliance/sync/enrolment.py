@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import ipaddress
+from urllib.parse import urlsplit
+
 from appliance.config import Config
 from sync import protocol
 
@@ -9,8 +12,36 @@ from . import state
 from .client import enrol
 
 
-def enrol_box(config: Config, hub_url: str, token: str, name: str) -> dict:
+class InsecureHubUrl(ValueError):
+    """The hub's URL would carry the enrolment token and every later batch unencrypted."""
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_hub_url(hub_url: str, insecure_http: bool = False) -> None:
+    """Refuse a hub URL that is not https://, unless it is plain http to this machine or `insecure_http`."""
+    parts = urlsplit(hub_url)
+    if parts.scheme == "https" and parts.hostname:
+        return
+    if parts.scheme != "http" or not parts.hostname:
+        raise InsecureHubUrl(f"the hub URL must look like https://hub.example.org, not {hub_url!r}")
+    if not (insecure_http or _loopback(parts.hostname)):
+        raise InsecureHubUrl(
+            f"refusing plain http:// to {parts.hostname}: the enrolment token and patient data would travel "
+            "unencrypted; use the hub's https:// address (or --insecure-http on a test network you trust)"
+        )
+
+
+def enrol_box(config: Config, hub_url: str, token: str, name: str, insecure_http: bool = False) -> dict:
     """Make and keep a device key, register it, remember the hub; the hub's answer."""
+    check_hub_url(hub_url, insecure_http)
     key = protocol.new_private_key()
     answer = enrol(hub_url, token, protocol.public_key_text(key), name)
     state.save_key(config, key)

@@ -157,6 +157,14 @@ def rename_device(uid: str):
     return redirect(url_for("hub_ui.device_list"))
 
 
+@bp.post("/devices/<uid>/rotation-token")
+@roles("org_admin", "it")
+def rotation_token(uid: str):
+    device = _device(uid)
+    token, row = devices.issue_rotation_token(device, created_by=actor(), hours=hub().config.enrolment_token_hours)
+    return render_template("hub_rotation_token.html", token=token, device=device, expires_at=row.expires_at)
+
+
 @bp.post("/clinics/<int:clinic_id>/enrolment-token")
 @roles("org_admin", "it")
 def enrolment_token(clinic_id: int):
