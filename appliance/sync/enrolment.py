@@ -16,13 +16,14 @@ class InsecureHubUrl(ValueError):
     """The hub's URL would carry the enrolment token and every later batch unencrypted."""
 
 
-def _loopback(host: str) -> bool:
+def _this_machine(host: str) -> bool:
     if host == "localhost":
         return True
     try:
-        return ipaddress.ip_address(host).is_loopback
+        address = ipaddress.ip_address(host)
     except ValueError:
         return False
+    return address.is_loopback or address.is_unspecified  # 0.0.0.0 as a destination is this machine too
 
 
 def check_hub_url(hub_url: str, insecure_http: bool = False) -> None:
@@ -32,7 +33,7 @@ def check_hub_url(hub_url: str, insecure_http: bool = False) -> None:
         return
     if parts.scheme != "http" or not parts.hostname:
         raise InsecureHubUrl(f"the hub URL must look like https://hub.example.org, not {hub_url!r}")
-    if not (insecure_http or _loopback(parts.hostname)):
+    if not (insecure_http or _this_machine(parts.hostname)):
         raise InsecureHubUrl(
             f"refusing plain http:// to {parts.hostname}: the enrolment token and patient data would travel "
             "unencrypted; use the hub's https:// address (or --insecure-http on a test network you trust)"

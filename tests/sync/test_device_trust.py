@@ -154,7 +154,13 @@ def test_enrolment_refuses_a_hub_url_that_is_not_https(box, url):
 def test_plain_http_is_taken_for_this_machine_or_when_asked_for(box):
     from appliance.sync.enrolment import InsecureHubUrl, check_hub_url
 
-    for url in ("https://hub.example.org", "http://127.0.0.1:8090", "http://localhost:8090", "http://[::1]:8090"):
+    for url in (
+        "https://hub.example.org",
+        "http://127.0.0.1:8090",
+        "http://localhost:8090",
+        "http://[::1]:8090",
+        "http://0.0.0.0:8090",
+    ):
         check_hub_url(url)
     check_hub_url("http://hub.example.org", insecure_http=True)
     with pytest.raises(InsecureHubUrl):
