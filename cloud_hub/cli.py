@@ -266,7 +266,13 @@ def _box_settings(args, config: HubConfig) -> int:
 def _backup_upload(args, config: HubConfig) -> int:
     storage = prepare_storage(config)
     storage.put_stream(args.key, sys.stdin.buffer)
-    print(f"stored {args.key} in {'S3 bucket ' + config.s3_bucket if config.s3_bucket else config.blobs_dir}")
+    if config.s3_bucket:
+        print(f"stored {args.key} in S3 bucket {config.s3_bucket}, encrypted at rest (SSE-S3, AES256)")
+    else:
+        print(
+            f"stored {args.key} as {config.blobs_dir / args.key} on the local volume, NOT encrypted by the hub: "
+            "keep that volume on an encrypted disk, or set S3_BUCKET"
+        )
     return 0
 
 
@@ -375,7 +381,10 @@ def build_parser() -> argparse.ArgumentParser:
     box_settings.add_argument("--bandwidth", type=int, help="bytes per second for originals (0: no cap)")
     box_settings.add_argument("--retention-days", type=int, help="days before confirmed originals leave the box")
     box_settings.set_defaults(handler=_box_settings)
-    backup = sub.add_parser("backup-upload", help="store standard input (a pg_dump) in the blob storage, encrypted")
+    backup = sub.add_parser(
+        "backup-upload",
+        help="store standard input (a pg_dump) in the blob storage: S3 encrypts it at rest, the local volume does not",
+    )
     backup.add_argument("--key", required=True, help="e.g. backups/postgres/digifort-2026-11-26.dump")
     backup.set_defaults(handler=_backup_upload)
     fetch = sub.add_parser("backup-download", help="write a stored backup (e.g. a pg_dump) to standard output")
