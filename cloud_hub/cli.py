@@ -177,7 +177,10 @@ def _archive(args, config: HubConfig) -> int:
     from .jobs import archive_job, enqueue
 
     open_hub(config)
-    print(f"archival of blobs older than {config.archive_after_days} days: {enqueue(config, archive_job)}")
+    print(
+        f"archival of blobs older than {config.archive_after_days} days and of page images older than "
+        f"{config.view_cache_days:g} days: {enqueue(config, archive_job)}"
+    )
     return 0
 
 
@@ -348,9 +351,9 @@ def build_parser() -> argparse.ArgumentParser:
     rollup = sub.add_parser("rollup", help="record each organisation's stored bytes for a day (run nightly)")
     rollup.add_argument("--day", help="YYYY-MM-DD (default today)")
     rollup.set_defaults(handler=_rollup)
-    sub.add_parser("archive", help="move old blobs to the colder storage class (run nightly)").set_defaults(
-        handler=_archive
-    )
+    sub.add_parser(
+        "archive", help="move old blobs to the colder storage class, remove expired page images (run nightly)"
+    ).set_defaults(handler=_archive)
     usage = sub.add_parser("usage", help="print usage per organisation for a month")
     usage.add_argument("--month", required=True, help="YYYY-MM")
     usage.add_argument("--org", help="one organisation (default all)")

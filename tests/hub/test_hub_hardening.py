@@ -129,3 +129,57 @@ def test_behind_one_trusted_proxy_the_forwarded_address_is_the_client(hub_app, h
     app = create_app(hub_config.with_overrides(login_limit_per_address="3 per 5 minutes", proxy_hops=hops))
     assert _failed_sign_ins_with_forwarded_addresses(app, 4) == [401] * 4
     assert _failed_sign_in_addresses() == [f"203.0.113.{n}" for n in range(4)]
+
+
+def _page_image_document(hub_app, tenants, text: str) -> int:
+    import io
+
+    from cloud_hub.db import database
+    from cloud_hub.models import Document
+    from tests.factories import render_page
+
+    buffer = io.BytesIO()
+    render_page(["LABORATORY REPORT", text], noise=0).save(buffer, format="PNG")
+    uid = file_document(enrol_box(hub_app, tenants["north"]), text, "777", original=buffer.getvalue())
+    with database.connection_context():
+        return Document.get(Document.uid == uid).id
+
+
+def test_rendered_page_images_are_kept_only_for_their_lifetime(hub_app, hub_config, tenants, people):
+    import os
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    old, kept = _page_image_document(hub_app, tenants, "Potassium 4.1"), _page_image_document(hub_app, tenants, "Zinc")
+    admin = sign_in(hub_app, "admin@acme.test")
+    assert admin.get(f"/documents/{old}/pages/1/image").status_code == 200
+    (stale,) = hub_config.views_dir.rglob("*.jpg")
+    eight_days_ago = time.time() - 8 * 86_400
+    os.utime(stale, (eight_days_ago, eight_days_ago))
+    assert admin.get(f"/documents/{old}/pages/1/image").status_code == 200
+    assert stale.stat().st_mtime > time.time() - 3600  # rendered again, not served from the old copy
+
+    os.utime(stale, (eight_days_ago, eight_days_ago))
+    assert admin.get(f"/documents/{kept}/pages/1/image").status_code == 200
+    env = {key: value for key, value in os.environ.items() if key != "REDIS_URL"}
+    env.update(
+        HUB_DATA_DIR=str(hub_config.data_dir),
+        DATABASE_URL=hub_config.database_url,
+        S3_BUCKET=hub_config.s3_bucket,
+        S3_ENDPOINT_URL=hub_config.s3_endpoint_url,
+        S3_REGION=hub_config.s3_region,
+    )
+    archived = subprocess.run(
+        [sys.executable, "-m", "cloud_hub", "archive"],
+        cwd=Path(__file__).resolve().parents[2],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert archived.returncode == 0, archived.stderr
+    assert "older than 7 days" in archived.stdout and "1 expired page image(s) removed" in archived.stdout
+    assert not stale.exists() and not stale.parent.exists()
+    assert len(list(hub_config.views_dir.rglob("*.jpg"))) == 1  # the one viewed today stays
