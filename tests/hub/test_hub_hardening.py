@@ -183,3 +183,27 @@ def test_rendered_page_images_are_kept_only_for_their_lifetime(hub_app, hub_conf
     assert "older than 7 days" in archived.stdout and "1 expired page image(s) removed" in archived.stdout
     assert not stale.exists() and not stale.parent.exists()
     assert len(list(hub_config.views_dir.rglob("*.jpg"))) == 1  # the one viewed today stays
+
+
+def test_search_words_from_a_box_of_an_older_release_stay_out_of_the_hub_audit_log(hub_app, tenants, people):
+    import json
+    import uuid
+
+    box = enrol_box(hub_app, tenants["north"])
+    event = {
+        "key": "41",
+        "at": "2026-11-30T09:00:00",
+        "actor": "bob",
+        "action": "search",
+        "address": "10.0.0.7",
+        "detail": {"query": "Doe Jane 1975", "results": 1},
+    }
+    batch = {"batch_id": uuid.uuid4().hex, "seq": 1, "items": [{"id": "audit:41", "type": "audit", "event": event}]}
+    answer = box.request("POST", "/api/v1/sync/batches", json.dumps(batch).encode())
+    assert answer.get_json()["results"][0]["status"] == "applied"
+    admin = sign_in(hub_app, "admin@acme.test")
+    page = admin.get("/audit?action=search").get_data(as_text=True)
+    csv = admin.get("/audit.csv").get_data(as_text=True)
+    assert "bob (box front desk box)" in csv and '""results"": 1' in csv
+    for word in ("Doe", "Jane", "1975"):
+        assert word not in page and word not in csv
