@@ -33,6 +33,7 @@ class Config:
     bind: str = "127.0.0.1:8080"
     web_workers: int = 2
     idle_minutes: float = 15.0
+    session_hours: float = 12.0
     secure_cookies: bool = False
     secret_key: str | None = None
     login_limit_per_account: str = "5 per 5 minutes"
@@ -125,6 +126,7 @@ class Config:
             bind=env.get("APPLIANCE_BIND") or defaults.bind,
             web_workers=read_int(env, "APPLIANCE_WEB_WORKERS", defaults.web_workers),
             idle_minutes=read_float(env, "APPLIANCE_IDLE_MINUTES", defaults.idle_minutes),
+            session_hours=read_float(env, "APPLIANCE_SESSION_HOURS", defaults.session_hours),
             secure_cookies=read_bool(env, "APPLIANCE_SECURE_COOKIES", defaults.secure_cookies),
             secret_key=env.get("APPLIANCE_SECRET_KEY") or None,
             login_limit_per_account=env.get("APPLIANCE_LOGIN_LIMIT_PER_ACCOUNT") or defaults.login_limit_per_account,

@@ -21,8 +21,9 @@ def start_session(user: User, address: str | None) -> WebSession:
     return WebSession.create(token=secrets.token_urlsafe(32), user=user, address=address)
 
 
-def live_session(token: str, idle: dt.timedelta) -> WebSession | None:
-    """The session for `token` if it is open, its user active and not idle too long; ends it if idle."""
+def live_session(token: str, idle: dt.timedelta, lifetime: dt.timedelta) -> WebSession | None:
+    """The session for `token` if it is open, its user active, not idle too long and younger than
+    `lifetime`; ends it otherwise."""
     session = WebSession.get_or_none(WebSession.token == token)
     if session is None or session.ended_at is not None:
         return None
@@ -31,6 +32,10 @@ def live_session(token: str, idle: dt.timedelta) -> WebSession | None:
         return None
     if utcnow() - session.last_seen_at > idle:
         end_session(session, "idle timeout")
+        return None
+    # However busy: a session left open on a shared screen must not outlive a working day.
+    if utcnow() - session.created_at > lifetime:
+        end_session(session, "lifetime over")
         return None
     return session
 
@@ -56,9 +61,10 @@ def end_user_sessions(user: User, reason: str, keep_session_id: int | None = Non
     return query.execute()
 
 
-def seconds_left(session: WebSession, idle: dt.timedelta) -> float:
-    """Seconds until the session is ended for idleness."""
-    return max(0.0, (session.last_seen_at + idle - utcnow()).total_seconds())
+def seconds_left(session: WebSession, idle: dt.timedelta, lifetime: dt.timedelta) -> float:
+    """Seconds until the session is ended, for idleness or at the end of its lifetime, whichever comes first."""
+    ends = min(session.last_seen_at + idle, session.created_at + lifetime)
+    return max(0.0, (ends - utcnow()).total_seconds())
 
 
 def _token_hash(token: str) -> str:

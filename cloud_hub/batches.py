@@ -169,6 +169,9 @@ def check_document(commit: Commit, data) -> DocumentData:
     return DocumentData(uid, sha, fields, patient, sorted((p["number"], p.get("text", "")) for p in pages))
 
 
+BOX_DETAIL_DROPPED = frozenset({"query"})
+
+
 def check_audit(commit: Commit, event) -> AuditData:
     """A box's audit event, checked, as a row of the hub's audit log."""
     if not isinstance(event, dict):
@@ -179,6 +182,10 @@ def check_audit(commit: Commit, event) -> AuditData:
         raise ItemRefused("event.at must be an ISO date and time") from None
     device = commit.device
     detail = event.get("detail")
+    if isinstance(detail, dict):
+        # Boxes before 2026-12 put the search words in their search events (queued ones still come):
+        # patient data, which the hub's trail and its CSV never keep.
+        detail = {name: value for name, value in detail.items() if name not in BOX_DETAIL_DROPPED}
     return AuditData(
         link=box_audit.read_link(event, at),
         key=f"{device.uid}:{_text(str(event.get('key', '')), 'event.key', limit=64)}",

@@ -11,7 +11,7 @@ from core.files import file_sha256
 from sync import protocol
 
 from .db import database, locked
-from .models import Blob, Device, Upload, utcnow
+from .models import Blob, Device, Document, Upload, utcnow
 from .storage import Storage, blob_key
 
 SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
@@ -68,6 +68,19 @@ def partial_uploads(device: Device, hashes: list[str]) -> dict[str, int]:
 
 def _staging_path(staging_dir: Path, device: Device, sha256: str) -> Path:
     return staging_dir / device.uid / f"{sha256}.part"
+
+
+def of_clinic(device: Device, sha256: str) -> Blob | None:
+    """The stored blob `sha256` when a document of the device's clinic is made from it, else None.
+
+    Blobs are kept once per organisation, but a box may only fetch back the originals of its own
+    clinic's documents.
+    """
+    sha256 = sha256.lower()
+    used_here = Document.select().where((Document.clinic == device.clinic_id) & (Document.blob_sha256 == sha256))
+    if not used_here.exists():
+        return None
+    return Blob.get_or_none((Blob.organisation == device.organisation_id) & (Blob.sha256 == sha256))
 
 
 def state(device: Device, sha256: str) -> UploadState | None:

@@ -101,6 +101,22 @@ def _enrolment_token(args, config: HubConfig) -> int:
     return 0
 
 
+def _rotation_token(args, config: HubConfig) -> int:
+    from .devices import device_of, issue_rotation_token
+    from .tenancy import organisation_named
+
+    open_hub(config)
+    device = device_of(organisation_named(args.org).id, args.device)
+    token, row = issue_rotation_token(device, created_by="cli", hours=args.hours or config.enrolment_token_hours)
+    print(token)
+    print(
+        f"one-time key rotation token for device {device.uid} ({device.name!r}), valid until "
+        f"{row.expires_at:%Y-%m-%d %H:%M} UTC; on the box: python -m appliance.sync rotate-key --token TOKEN",
+        file=sys.stderr,
+    )
+    return 0
+
+
 def _patients_import(args, config: HubConfig) -> int:
     from pathlib import Path
 
@@ -175,7 +191,10 @@ def _archive(args, config: HubConfig) -> int:
     from .jobs import archive_job, enqueue
 
     open_hub(config)
-    print(f"archival of blobs older than {config.archive_after_days} days: {enqueue(config, archive_job)}")
+    print(
+        f"archival of blobs older than {config.archive_after_days} days and of page images older than "
+        f"{config.view_cache_days:g} days: {enqueue(config, archive_job)}"
+    )
     return 0
 
 
@@ -286,7 +305,13 @@ def _audit_verify(args, config: HubConfig) -> int:
 def _backup_upload(args, config: HubConfig) -> int:
     storage = prepare_storage(config)
     storage.put_stream(args.key, sys.stdin.buffer)
-    print(f"stored {args.key} in {'S3 bucket ' + config.s3_bucket if config.s3_bucket else config.blobs_dir}")
+    if config.s3_bucket:
+        print(f"stored {args.key} in S3 bucket {config.s3_bucket}, encrypted at rest (SSE-S3, AES256)")
+    else:
+        print(
+            f"stored {args.key} as {config.blobs_dir / args.key} on the local volume, NOT encrypted by the hub: "
+            "keep that volume on an encrypted disk, or set S3_BUCKET"
+        )
     return 0
 
 
@@ -333,6 +358,11 @@ def build_parser() -> argparse.ArgumentParser:
     token.add_argument("--clinic", required=True)
     token.add_argument("--hours", type=int, help="validity (default HUB_ENROLMENT_TOKEN_HOURS, 72)")
     token.set_defaults(handler=_enrolment_token)
+    rotation = sub.add_parser("rotation-token", help="issue a one-time token that lets one box replace its key")
+    rotation.add_argument("--org", required=True)
+    rotation.add_argument("device", help="the device id (see `devices`)")
+    rotation.add_argument("--hours", type=int, help="validity (default HUB_ENROLMENT_TOKEN_HOURS, 72)")
+    rotation.set_defaults(handler=_rotation_token)
     register = sub.add_parser(
         "patients-import", help="import a clinic's patient register (CSV or FHIR); its boxes learn it through the pull"
     )
@@ -360,9 +390,9 @@ def build_parser() -> argparse.ArgumentParser:
     rollup = sub.add_parser("rollup", help="record each organisation's stored bytes for a day (run nightly)")
     rollup.add_argument("--day", help="YYYY-MM-DD (default today)")
     rollup.set_defaults(handler=_rollup)
-    sub.add_parser("archive", help="move old blobs to the colder storage class (run nightly)").set_defaults(
-        handler=_archive
-    )
+    sub.add_parser(
+        "archive", help="move old blobs to the colder storage class, remove expired page images (run nightly)"
+    ).set_defaults(handler=_archive)
     usage = sub.add_parser("usage", help="print usage per organisation for a month")
     usage.add_argument("--month", required=True, help="YYYY-MM")
     usage.add_argument("--org", help="one organisation (default all)")
@@ -400,7 +430,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     verifying.add_argument("--org", help="the organisation (default: every one, and the events of none)")
     verifying.set_defaults(handler=_audit_verify)
-    backup = sub.add_parser("backup-upload", help="store standard input (a pg_dump) in the blob storage, encrypted")
+    backup = sub.add_parser(
+        "backup-upload",
+        help="store standard input (a pg_dump) in the blob storage: S3 encrypts it at rest, the local volume does not",
+    )
     backup.add_argument("--key", required=True, help="e.g. backups/postgres/digifort-2026-11-26.dump")
     backup.set_defaults(handler=_backup_upload)
     fetch = sub.add_parser("backup-download", help="write a stored backup (e.g. a pg_dump) to standard output")

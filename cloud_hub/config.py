@@ -36,6 +36,7 @@ class HubConfig:
     secret_key: str | None = None
     archive_after_days: int = 365
     archive_storage_class: str = "STANDARD_IA"
+    view_cache_days: float = 7.0
     metrics_token: str | None = None
     idle_minutes: float = 30.0
     session_hours: float = 12.0
@@ -69,6 +70,10 @@ class HubConfig:
     def staging_dir(self) -> Path:
         return self.data_dir / "staging"
 
+    @property
+    def views_dir(self) -> Path:
+        return self.data_dir / "views"
+
     def with_overrides(self, **changes) -> HubConfig:
         """A copy with some settings changed (tests use it)."""
         return replace(self, **changes)
@@ -99,6 +104,7 @@ class HubConfig:
             secret_key=env.get("HUB_SECRET_KEY") or None,
             archive_after_days=read_int(env, "HUB_ARCHIVE_AFTER_DAYS", defaults.archive_after_days),
             archive_storage_class=env.get("HUB_ARCHIVE_STORAGE_CLASS") or defaults.archive_storage_class,
+            view_cache_days=read_float(env, "HUB_VIEW_CACHE_DAYS", defaults.view_cache_days),
             metrics_token=env.get("HUB_METRICS_TOKEN") or None,
             idle_minutes=read_float(env, "HUB_IDLE_MINUTES", defaults.idle_minutes),
             session_hours=read_float(env, "HUB_SESSION_HOURS", defaults.session_hours),

@@ -14,10 +14,19 @@ from .db import database
 from .models import Clinic, Device, EnrolmentToken, utcnow
 
 TOKEN_PREFIX = "dfe_"  # noqa: S105 - the marker that starts every token, not a secret
+ROTATION_PREFIX = "dfr_"
+ROTATION_REFUSED = (
+    "a key rotation needs a one-time rotation token for this box from head office "
+    "(Devices page, or python -m cloud_hub rotation-token)"
+)
 
 
 class EnrolmentError(ValueError):
     """An enrolment token or a device key is not acceptable."""
+
+
+class RotationRefused(EnrolmentError):
+    """A key rotation without a valid rotation token for the device."""
 
 
 def _token_hash(token: str) -> str:
@@ -50,7 +59,9 @@ def enrol(token: str, public_key: str, name: str, address: str | None = None) ->
     load_public_key(public_key)
     name = (name or "").strip()[:100] or "box"
     with database.atomic():
-        row = EnrolmentToken.get_or_none(EnrolmentToken.token_hash == _token_hash(token))
+        row = EnrolmentToken.get_or_none(
+            (EnrolmentToken.token_hash == _token_hash(token)) & EnrolmentToken.device.is_null()
+        )
         if row is None:
             raise EnrolmentError("unknown enrolment token")
         if row.expires_at < utcnow():
@@ -106,12 +117,52 @@ def rename(device: Device, name: str, actor: str) -> Device:
     return Device.get_by_id(device.id)
 
 
-def rotate_key(device: Device, public_key: str, actor: str) -> Device:
-    """Replace a device's public key; requests signed with the old key are refused from now on."""
+def issue_rotation_token(device: Device, created_by: str, hours: int) -> tuple[str, EnrolmentToken]:
+    """A one-time token that lets `device` replace its key once within `hours`; only its hash is kept."""
+    token = ROTATION_PREFIX + secrets.token_urlsafe(24)
+    with database.atomic():
+        row = EnrolmentToken.create(
+            clinic=device.clinic_id,
+            device=device,
+            token_hash=_token_hash(token),
+            created_by=created_by,
+            expires_at=utcnow() + dt.timedelta(hours=hours),
+        )
+        audit.record(
+            "device.rotation_token_issued",
+            actor=created_by,
+            organisation=device.organisation_id,
+            obj=device,
+            hours=hours,
+        )
+    return token, row
+
+
+def rotate_key(device: Device, public_key: str, token: str, actor: str) -> Device:
+    """Replace a device's public key, spending a rotation token issued for it; requests signed with
+    the old key are refused from now on.
+
+    The request is signed with the current key as well, but that key alone is not enough: whoever
+    stole it could otherwise put their own key in its place and lock the real box out.
+    """
     load_public_key(public_key)
     with database.atomic():
-        Device.update(public_key=public_key, key_rotated_at=utcnow()).where(Device.id == device.id).execute()
-        audit.record("device.rotate_key", actor=actor, organisation=device.organisation_id, obj=device)
+        spent = (
+            EnrolmentToken.update(used_at=utcnow())
+            .where(
+                (EnrolmentToken.token_hash == _token_hash(token or ""))
+                & (EnrolmentToken.device == device.id)
+                & EnrolmentToken.used_at.is_null()
+                & (EnrolmentToken.expires_at >= utcnow())
+            )
+            .execute()
+        )
+        if spent:
+            Device.update(public_key=public_key, key_rotated_at=utcnow()).where(Device.id == device.id).execute()
+            audit.record("device.rotate_key", actor=actor, organisation=device.organisation_id, obj=device)
+    if not spent:
+        audit.record("device.rotate_key_refused", actor=actor, organisation=device.organisation_id, obj=device)
+        raise RotationRefused(ROTATION_REFUSED)
     return Device.get_by_id(device.id)
 
 

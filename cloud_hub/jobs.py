@@ -20,6 +20,7 @@ from .config import HubConfig
 from .db import database
 from .hub import open_hub
 from .storage import storage_for
+from .view_cache import prune_views
 
 QUEUE = "digifort-hub"
 
@@ -43,11 +44,12 @@ def ocr_upload_job(upload_id: int) -> str:
         return uploads.process(config, storage_for(config), upload_id)
 
 
-def archive_job() -> int:
-    """Move old blobs to the colder storage class; how many moved."""
+def archive_job() -> str:
+    """Move old blobs to the colder storage class and remove expired page images; how many of each."""
     config = HubConfig.from_env()
     with database.connection_context():
-        return archive_old_blobs(storage_for(config), config.archive_after_days, config.archive_storage_class)
+        moved = archive_old_blobs(storage_for(config), config.archive_after_days, config.archive_storage_class)
+    return f"{moved} blob(s) archived, {prune_views(config)} expired page image(s) removed"
 
 
 def enqueue(config: HubConfig, func, *args) -> str:

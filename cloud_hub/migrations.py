@@ -324,6 +324,13 @@ AUDIT_CHAIN_SQLITE = [
     'CREATE INDEX "audit_event_device_id_box_event_id" ON "audit_event" ("device_id", "box_event_id")',
 ]
 
+# A key rotation needs a one-time token head office issues for that device (a stolen key alone
+# cannot replace itself).
+ROTATION_TOKENS = [
+    'ALTER TABLE "enrolment_token" ADD COLUMN "device_id" INTEGER REFERENCES "device" ("id") ON DELETE CASCADE',
+    'CREATE INDEX "enrolment_token_device_id" ON "enrolment_token" ("device_id")',
+]
+
 MIGRATIONS: list[tuple[int, str, list[migrations.Step], list[migrations.Step]]] = [
     (1, "initial schema", INITIAL_POSTGRES, INITIAL_SQLITE),
     (2, "page search and append-only audit", SEARCH_AND_AUDIT_POSTGRES, SEARCH_AND_AUDIT_SQLITE),
@@ -337,6 +344,7 @@ MIGRATIONS: list[tuple[int, str, list[migrations.Step], list[migrations.Step]]] 
     (10, "one spelling: enrolment", ENROLMENT_POSTGRES, ENROLMENT_SQLITE),
     (11, "two-step sign-in", TWO_STEP_POSTGRES, TWO_STEP_SQLITE),
     (12, "hash-chained audit events", AUDIT_CHAIN_POSTGRES, AUDIT_CHAIN_SQLITE),
+    (13, "key rotation tokens", ROTATION_TOKENS, ROTATION_TOKENS),
 ]
 
 

@@ -112,12 +112,15 @@ class UserClinic(BaseModel):
 
 
 class EnrolmentToken(BaseModel):
+    """A one-time token: enrols a new box into `clinic`, or, with `device` set, lets that box rotate its key."""
+
     clinic = pw.ForeignKeyField(Clinic, on_delete="RESTRICT")
     token_hash = pw.CharField(unique=True)
     created_by = pw.CharField()
     created_at = pw.DateTimeField(default=utcnow)
     expires_at = pw.DateTimeField()
     used_at = pw.DateTimeField(null=True)
+    device = pw.DeferredForeignKey("Device", null=True, on_delete="CASCADE")
 
 
 class Device(BaseModel):

@@ -1,4 +1,4 @@
-"""Page images at the hub, rendered from the stored original on first view and kept."""
+"""Page images at the hub, rendered from the stored original on first view and kept for HUB_VIEW_CACHE_DAYS."""
 
 from __future__ import annotations
 
@@ -12,14 +12,15 @@ from core.ingest.views import render_view
 from .config import HubConfig
 from .models import Blob, Document
 from .storage import Storage
+from .view_cache import is_fresh, view_path
 
 LIMITS = Limits(max_pages=1000, max_page_pixels=90_000_000, max_file_bytes=2 * 1024**3)
 
 
 def view_image(config: HubConfig, storage: Storage, document: Document, blob: Blob, number: int) -> Path:
     """A JPEG of page `number` of the document's original, cached under HUB_DATA_DIR/views/."""
-    target = config.data_dir / "views" / blob.sha256[:2] / blob.sha256 / f"{number}.jpg"
-    if target.exists():
+    target = view_path(config, blob.sha256, number)
+    if is_fresh(target, config.view_cache_days):
         return target
     config.staging_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.NamedTemporaryFile(dir=config.staging_dir, suffix=".original") as copy:

@@ -19,6 +19,7 @@ from botocore.config import Config as BotoConfig
 from botocore.exceptions import ClientError
 
 from core.files import write_durably
+from core.web.security import content_disposition
 
 from .config import HubConfig
 
@@ -144,7 +145,7 @@ class S3Storage:
             Params={
                 "Bucket": self.bucket,
                 "Key": key,
-                "ResponseContentDisposition": f'attachment; filename="{filename}"',
+                "ResponseContentDisposition": content_disposition(filename),
             },
         )
 

@@ -22,6 +22,17 @@ def check_password(password: str, email: str) -> None:
         raise TenancyError(problem)
 
 
+class NotAllowed(TenancyError):
+    """The acting user does not hold the clinics or the role they try to grant or touch."""
+
+
+# The same words whether the address is taken in this organisation or another: an admin must
+# not learn which addresses other organisations use.
+EMAIL_REFUSED = "that e-mail cannot be used"
+# What each role may hand out: an org_admin holds every role's powers, the others only their own.
+GRANTABLE = {"org_admin": frozenset(ROLES), **{role: frozenset({role}) for role in ROLES if role != "org_admin"}}
+
+
 def end_sessions(user: User, reason: str, keep_session_id: str | None = None) -> int:
     """End every live session of `user` but `keep_session_id`; how many there were."""
     query = HubSession.update(ended_at=utcnow(), end_reason=reason).where(
@@ -32,8 +43,15 @@ def end_sessions(user: User, reason: str, keep_session_id: str | None = None) ->
     return query.execute()
 
 
-def set_active(user: User, active: bool, actor: str) -> User:
-    """Enable or disable a user; disabling ends their sessions at once."""
+def _check_authority(by: User | None, target_clinics: frozenset[int] | None, role: str, action: str) -> None:
+    if by is not None and not may_manage(by, target_clinics, role):
+        audit.record(f"{action}.refused", actor=by.email, organisation=by.organisation_id, role=role)
+        raise NotAllowed("you can only grant or change clinics and roles you hold yourself")
+
+
+def set_active(user: User, active: bool, actor: str, by: User | None = None) -> User:
+    """Enable or disable a user (by `by`, when a user asks); disabling ends their sessions at once."""
+    _check_authority(by, clinic_ids_of(user), user.role, "user.enable" if active else "user.disable")
     with database.atomic():
         User.update(active=active).where(User.id == user.id).execute()
         if not active:
@@ -44,8 +62,9 @@ def set_active(user: User, active: bool, actor: str) -> User:
     return User.get_by_id(user.id)
 
 
-def set_password(user: User, password: str, actor: str) -> User:
-    """Give a user a new password; their sessions end (they sign in again with it)."""
+def set_password(user: User, password: str, actor: str, by: User | None = None) -> User:
+    """Give a user a new password (by `by`, when a user asks); their sessions end (they sign in again with it)."""
+    _check_authority(by, clinic_ids_of(user), user.role, "user.password")
     check_password(password, user.email)
     with database.atomic():
         User.update(password_hash=hash_password(password), password_changed_at=utcnow()).where(
@@ -95,17 +114,24 @@ def create_clinic(organisation: Organisation, name: str, actor: str = "cli") -> 
 
 
 def create_user(
-    organisation: Organisation, email: str, password: str, role: str, clinics: list[Clinic] = (), actor: str = "cli"
+    organisation: Organisation,
+    email: str,
+    password: str,
+    role: str,
+    clinics: list[Clinic] = (),
+    actor: str = "cli",
+    by: User | None = None,
 ) -> User:
-    """A user of `organisation`, limited to `clinics` when any are given."""
+    """A user of `organisation`, limited to `clinics` when any are given (by `by`, when a user asks)."""
     email = email.strip().lower()
     if role not in ROLES:
         raise TenancyError(f"role must be one of {', '.join(ROLES)}")
+    _check_authority(by, frozenset(clinic.id for clinic in clinics) or None, role, "user.create")
     if "@" not in email:
         raise TenancyError("the user name must be an e-mail address")
     check_password(password, email)
     if User.select().where(User.email == email).exists():
-        raise TenancyError(f"user {email!r} already exists")
+        raise TenancyError(EMAIL_REFUSED)
     if any(clinic.organisation_id != organisation.id for clinic in clinics):
         raise TenancyError("a user can only be limited to clinics of their own organisation")
     with database.atomic():
@@ -130,3 +156,24 @@ def clinic_named(organisation: Organisation, name: str) -> Clinic:
     if clinic is None:
         raise TenancyError(f"no clinic named {name!r} in {organisation.name}")
     return clinic
+
+
+def clinic_ids_of(user: User) -> frozenset[int] | None:
+    """The clinics `user` is limited to, or None when they are not limited (every clinic of their organisation)."""
+    given = frozenset(link.clinic_id for link in UserClinic.select(UserClinic.clinic).where(UserClinic.user == user))
+    return given or None
+
+
+def may_manage(actor: User, target_clinics: frozenset[int] | None, role: str | None = None) -> bool:
+    """True when `actor` holds everything a user with `target_clinics` (None: every clinic) and `role` holds.
+
+    A user may only create, or set the password of, disable or change, someone who reaches no
+    clinic and no role beyond their own: else a clinic-limited admin could make themselves an
+    unrestricted one.
+    """
+    if role is not None and role not in GRANTABLE.get(actor.role, frozenset()):
+        return False
+    held = clinic_ids_of(actor)
+    if held is None:
+        return True
+    return target_clinics is not None and target_clinics <= held

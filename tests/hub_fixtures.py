@@ -182,7 +182,14 @@ def csrf_header(client) -> dict:
     return {"X-CSRFToken": client.get("/api/auth/me").get_json()["csrf_token"]}
 
 
-def file_document(box: Box, text: str, mrn: str, last_name: str = "Smith", original: bytes | None = None) -> str:
+def file_document(
+    box: Box,
+    text: str,
+    mrn: str,
+    last_name: str = "Smith",
+    original: bytes | None = None,
+    original_name: str = "scan.pdf",
+) -> str:
     """Sync one filed document (original uploaded, then the batch) from `box`; its uid."""
     import hashlib
     import json
@@ -206,7 +213,7 @@ def file_document(box: Box, text: str, mrn: str, last_name: str = "Smith", origi
             "status": "filed",
             "doc_type": "lab_report",
             "doc_date": "2024-04-02",
-            "original_name": "scan.pdf",
+            "original_name": original_name,
             "blob_sha256": sha,
             "patient": {"mrn": mrn, "last_name": last_name, "first_name": "Jo", "dob": "1970-01-01"},
             "pages": [{"number": 1, "text": text}],

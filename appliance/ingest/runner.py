@@ -124,7 +124,7 @@ class JobRunner:
         """
         host = socket.gethostname()
         recovered = 0
-        for job in Job.select().where(Job.state == "running"):
+        for job in list(Job.select().where(Job.state == "running")):
             owner_host, _, rest = (job.owner or "").partition(":")
             pid = int(rest.split(":")[0]) if rest.split(":")[0].isdigit() else 0
             stale = job.claimed_at is None or utcnow() - job.claimed_at > STALE_AFTER
@@ -143,7 +143,10 @@ class JobRunner:
         query = Job.select(Job.id).where(Job.state == "pending").order_by(Job.id)
         if scan_ids is not None:
             query = query.where(Job.scan.in_(list(scan_ids)))
-        for (job_id,) in query.tuples().limit(20):
+        # Read the candidates to the end first: a write begun while this connection still holds
+        # an open read is refused at once ("database is locked", no busy wait) as soon as another
+        # process (the web app taking uploads) has committed since the read began.
+        for job_id in list(query.limit(20).scalars()):
             with database.atomic("IMMEDIATE"):
                 claimed = (
                     Job.update(state="running", owner=self.owner, claimed_at=utcnow(), attempts=Job.attempts + 1)

@@ -32,7 +32,15 @@ def scan_files(folder: Path) -> list[Path]:
     return sorted(path for path in folder.rglob("*") if path.is_file() and not path.is_symlink())
 
 
-def push_folder(config: Config, folder: Path, hub_url: str, token: str | None, name: str, report=print) -> bool:
+def push_folder(
+    config: Config,
+    folder: Path,
+    hub_url: str,
+    token: str | None,
+    name: str,
+    report=print,
+    insecure_http: bool = False,
+) -> bool:
     """Take in, read and push every scan of `folder`; True when the hub has acknowledged everything."""
     open_box(config)
     if not state.enrolled(config):
@@ -40,7 +48,7 @@ def push_folder(config: Config, folder: Path, hub_url: str, token: str | None, n
             raise HubError(
                 "this data folder is not enrolled yet: give --token (a one-time enrolment token)", retry=False
             )
-        enrol_box(config, hub_url, token, name)
+        enrol_box(config, hub_url, token, name, insecure_http)
     outcomes = Counter(
         accept_file(path, config, source="push", remove=False, actor="push").outcome for path in scan_files(folder)
     )

@@ -15,8 +15,10 @@ from sync import protocol
 from . import state
 from .agent import run_agent, run_once
 from .client import HubError, NotEnrolled
-from .enrolment import enrol_box
+from .enrolment import InsecureHubUrl, enrol_box
 from .status import sync_status
+
+INSECURE_HELP = "allow a plain http:// hub that is not on this machine (a test network only)"
 
 
 def _enrol(args, config: Config) -> int:
@@ -28,7 +30,7 @@ def _enrol(args, config: Config) -> int:
             file=sys.stderr,
         )
         return 2
-    answer = enrol_box(config, args.hub, args.token, args.name or socket.gethostname())
+    answer = enrol_box(config, args.hub, args.token, args.name or socket.gethostname(), args.insecure_http)
     print(
         f"enrolled with {args.hub} as device {answer['device_id']} for clinic {answer['clinic']['name']!r} "
         f"of {answer['organisation']['name']!r}"
@@ -42,7 +44,9 @@ def _rotate_key(args, config: Config) -> int:
     open_box(config)
     client = client_for(config)
     key = protocol.new_private_key()
-    client.post_json("/api/v1/sync/device/key", {"public_key": protocol.public_key_text(key)})
+    client.post_json(
+        "/api/v1/sync/device/key", {"public_key": protocol.public_key_text(key), "rotation_token": args.token}
+    )
     state.save_key(config, key)
     print(f"new key registered for device {state.get(state.DEVICE_ID)}; the old key is refused from now on")
     return 0
@@ -80,7 +84,9 @@ def _push(args, config: Config) -> int:
         return 2
     if args.data_dir:
         config = config.with_overrides(data_dir=Path(args.data_dir), inbox=Path(args.data_dir) / "inbox")
-    done = push_folder(config, folder, args.hub, args.token, args.name or socket.gethostname())
+    done = push_folder(
+        config, folder, args.hub, args.token, args.name or socket.gethostname(), insecure_http=args.insecure_http
+    )
     return 0 if done else 1
 
 
@@ -116,10 +122,13 @@ def build_parser() -> argparse.ArgumentParser:
     enrolling.add_argument("--token", required=True)
     enrolling.add_argument("--name", help="display name at the hub (default: host name)")
     enrolling.add_argument("--force", action="store_true", help="enrol again with a new key")
+    enrolling.add_argument("--insecure-http", action="store_true", help=INSECURE_HELP)
     enrolling.set_defaults(handler=_enrol)
-    sub.add_parser("rotate-key", help="replace this box's key at the hub (signed with the current key)").set_defaults(
-        handler=_rotate_key
+    rotating = sub.add_parser(
+        "rotate-key", help="replace this box's key at the hub (signed with the current key, with a rotation token)"
     )
+    rotating.add_argument("--token", required=True, help="the one-time key rotation token from head office")
+    rotating.set_defaults(handler=_rotate_key)
     sub.add_parser("once", help="one full sync cycle; exit 0 when the backlog is drained").set_defaults(handler=_once)
     sub.add_parser("agent", help="keep syncing (the box's sync process)").set_defaults(handler=_agent)
     pushing = sub.add_parser("push", help="read a folder of scans here and push them (a site without a box)")
@@ -128,6 +137,7 @@ def build_parser() -> argparse.ArgumentParser:
     pushing.add_argument("--token", help="one-time enrolment token (first run only)")
     pushing.add_argument("--name", help="display name at the hub (default: host name)")
     pushing.add_argument("--data-dir", help="where this machine keeps its local state (default APPLIANCE_DATA_DIR)")
+    pushing.add_argument("--insecure-http", action="store_true", help=INSECURE_HELP)
     pushing.set_defaults(handler=_push)
     requeue = sub.add_parser("requeue", help="put set-aside items back in the queue once their cause is fixed")
     requeue.add_argument("--key", action="append", help="only this item (as `status` lists it); repeatable")
@@ -141,7 +151,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv=None) -> int:
     try:
         return run_command(build_parser().parse_args(argv), Config.from_env)
-    except NotEnrolled as error:
+    except (NotEnrolled, InsecureHubUrl) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     except HubError as error:

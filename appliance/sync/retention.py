@@ -43,9 +43,8 @@ def evict_confirmed_originals(config: Config) -> int:
         return 0
     cutoff = utcnow() - dt.timedelta(days=config.retention_days)
     evicted = 0
-    for scan in Scan.select().where(
-        (Scan.status == "processed") & Scan.evicted_at.is_null() & (Scan.received_at < cutoff)
-    ):
+    due = Scan.select().where((Scan.status == "processed") & Scan.evicted_at.is_null() & (Scan.received_at < cutoff))
+    for scan in list(due):  # read to the end before writing (see JobRunner._claim)
         if not _confirmed(scan):
             continue
         Scan.update(evicted_at=utcnow()).where(Scan.sha256 == scan.sha256).execute()

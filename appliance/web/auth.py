@@ -15,6 +15,7 @@ from wtforms.validators import DataRequired, Length
 from core.web.security import safe_next
 
 from .. import audit, mfa
+from ..models import WebSession
 from ..sessions import (
     challenge_failed,
     end_challenge,
@@ -58,9 +59,13 @@ def idle_limit() -> dt.timedelta:
     return dt.timedelta(minutes=current_app.config["BOX"].idle_minutes)
 
 
+def lifetime_limit() -> dt.timedelta:
+    return dt.timedelta(hours=current_app.config["BOX"].session_hours)
+
+
 @login_manager.user_loader
 def load_user(token: str):
-    web_session = live_session(token, idle_limit())
+    web_session = live_session(token, idle_limit(), lifetime_limit())
     if web_session is None:
         g.session_ended = True
         return None
@@ -70,7 +75,10 @@ def load_user(token: str):
 @login_manager.unauthorized_handler
 def unauthorized():
     if g.get("session_ended"):
-        flash("You were signed out because the session ended (idle for too long, or ended by an administrator).")
+        flash(
+            "You were signed out because the session ended (idle for too long, open for "
+            f"{current_app.config['BOX'].session_hours:g} hours, or ended by an administrator)."
+        )
     if request.accept_mimetypes.best == "application/json" or request.path.startswith("/api/"):
         return jsonify(error="not signed in"), 401
     return redirect(url_for("auth.login", next=request.path if request.method == "GET" else None))
@@ -296,10 +304,11 @@ def logout():
 @bp.get("/session/status")
 def session_status():
     """For the session monitor: seconds left before idle logoff (asking does not count as activity)."""
-    return jsonify(seconds_left=round(seconds_left(current_user.session, idle_limit())))
+    return jsonify(seconds_left=round(seconds_left(current_user.session, idle_limit(), lifetime_limit())))
 
 
 @bp.post("/session/keepalive")
 def keepalive():
-    """'Stay signed in': any request restarts the idle clock; this one does nothing else."""
-    return jsonify(seconds_left=round(idle_limit().total_seconds()))
+    """'Stay signed in': any request restarts the idle clock (never past the session's lifetime)."""
+    touched = WebSession.get_by_id(current_user.session.id)
+    return jsonify(seconds_left=round(seconds_left(touched, idle_limit(), lifetime_limit())))

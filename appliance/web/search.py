@@ -41,7 +41,15 @@ def index():
             )
             more, hits = len(results.hits) > PER_PAGE, results.hits[:PER_PAGE]
             note = results.note
-            audit.record("search", actor=actor(), address=client_address(), query=query, results=len(hits))
+            # The query is patient data (names, dates of birth): the trail keeps only what was done.
+            audit.record(
+                "search",
+                actor=actor(),
+                address=client_address(),
+                results=len(hits),
+                page=page,
+                filtered=bool(doc_type or date_from or date_to),
+            )
         except SearchError as problem:
             error = str(problem)
     return render_template(

@@ -17,7 +17,7 @@ from ..batches import BatchError, commit, parse
 from ..blobs import BlobError
 from ..device_auth import DeviceAuthError, authenticate
 from ..devices import EnrolmentError
-from ..models import Blob, Clinic, Organisation
+from ..models import Clinic, Organisation
 
 bp = Blueprint("sync_api", __name__, url_prefix="/api/v1/sync")
 RETRY_STATUSES = {408, 409, 425, 429, 500, 502, 503, 504}
@@ -119,7 +119,14 @@ def device_info():
 def rotate_key():
     data = request.get_json(silent=True) or {}
     try:
-        devices.rotate_key(g.device, str(data.get("public_key", "")), actor=f"device:{g.device.uid}")
+        devices.rotate_key(
+            g.device,
+            str(data.get("public_key", "")),
+            str(data.get("rotation_token", "")),
+            actor=f"device:{g.device.uid}",
+        )
+    except devices.RotationRefused as problem:
+        return error(403, "rotation_refused", str(problem))
     except (EnrolmentError, protocol.SignatureError) as problem:
         return error(400, "bad_key", str(problem))
     return jsonify({"rotated": True})
@@ -145,11 +152,11 @@ def blob_state(sha256: str):
 
 @bp.get("/blobs/<sha256>/content")
 def blob_content(sha256: str):
-    """A stored original back to a box of the same organisation (the box evicted its copy)."""
+    """A stored original back to a box whose clinic has a document made from it (the box evicted its copy)."""
     hub = current_app.extensions["digifort_hub"]
-    blob = Blob.get_or_none((Blob.organisation == g.device.organisation_id) & (Blob.sha256 == sha256.lower()))
+    blob = blobs.of_clinic(g.device, sha256)
     if blob is None:
-        return error(404, "not_found", "the hub has no such blob for this organisation")
+        return error(404, "not_found", "the hub has no such original for this box's clinic")
     return send_file(
         hub.storage.open(blob.storage_key),
         mimetype="application/octet-stream",

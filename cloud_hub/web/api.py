@@ -11,6 +11,7 @@ import datetime as dt
 from flask import Blueprint, abort, jsonify, redirect, request, send_file
 
 from core.highlight import mark_hits
+from core.web.security import content_disposition
 
 from .. import audit, box_admin, records
 from ..search import SearchError, search_documents
@@ -136,9 +137,6 @@ def original(document_id: int):
     url = storage.download_url(blob.storage_key, found.original_name, seconds=300)
     if url:
         return redirect(url, code=302)
-    return send_file(
-        storage.open(blob.storage_key),
-        download_name=found.original_name,
-        as_attachment=True,
-        mimetype="application/octet-stream",
-    )
+    response = send_file(storage.open(blob.storage_key), mimetype="application/octet-stream")
+    response.headers["Content-Disposition"] = content_disposition(found.original_name)
+    return response

@@ -13,7 +13,7 @@ from core.spreadsheet import safe_row
 
 from .. import audit, devices, page_views, records, tenancy, uploads
 from ..jobs import enqueue, ocr_upload_job
-from ..models import ROLES, AuditEvent, Clinic, Device, HubUpload, User
+from ..models import ROLES, AuditEvent, Clinic, Device, HubUpload, User, UserClinic
 from ..search import SearchError, search_documents
 from .access import actor, address, hub, organisation_id, roles, visible_clinic_ids
 
@@ -158,6 +158,14 @@ def rename_device(uid: str):
     return redirect(url_for("hub_ui.device_list"))
 
 
+@bp.post("/devices/<uid>/rotation-token")
+@roles("org_admin", "it")
+def rotation_token(uid: str):
+    device = _device(uid)
+    token, row = devices.issue_rotation_token(device, created_by=actor(), hours=hub().config.enrolment_token_hours)
+    return render_template("hub_rotation_token.html", token=token, device=device, expires_at=row.expires_at)
+
+
 @bp.post("/clinics/<int:clinic_id>/enrolment-token")
 @roles("org_admin", "it")
 def enrolment_token(clinic_id: int):
@@ -171,10 +179,25 @@ def enrolment_token(clinic_id: int):
 @bp.get("/users")
 @roles("org_admin")
 def users():
-    rows = User.select().where(User.organisation == organisation_id()).order_by(User.email)
+    me = g.signed_in.user
+    rows = list(User.select().where(User.organisation == organisation_id()).order_by(User.email))
+    visible = set(visible_clinic_ids())
+    limited_to: dict[int, list[str]] = {}
+    for user_id, clinic_id, name in (
+        UserClinic.select(UserClinic.user, Clinic.id, Clinic.name)
+        .join(Clinic)
+        .where(Clinic.organisation == organisation_id())
+        .order_by(Clinic.name)
+        .tuples()
+    ):
+        shown = name if clinic_id in visible else "clinics you do not see"
+        if shown not in limited_to.setdefault(user_id, []):
+            limited_to[user_id].append(shown)
     return render_template(
         "hub_users.html",
         users=rows,
+        limited_to=limited_to,
+        manageable={user.id for user in rows if tenancy.may_manage(me, tenancy.clinic_ids_of(user), user.role)},
         roles=ROLES,
         clinics=records.visible_clinics(organisation_id(), visible_clinic_ids()),
     )
@@ -183,6 +206,14 @@ def users():
 def _user(user_id: int) -> User:
     found = User.get_or_none((User.id == user_id) & (User.organisation == organisation_id()))
     if found is None:
+        abort(404)
+    return found
+
+
+def _chosen_clinics() -> list[Clinic]:
+    wanted = {int(value) for value in request.form.getlist("clinic") if value.isdigit()}
+    found = list(Clinic.select().where((Clinic.organisation == organisation_id()) & Clinic.id.in_(list(wanted))))
+    if len(found) != len(wanted):
         abort(404)
     return found
 
@@ -196,9 +227,13 @@ def create_user():
             request.form.get("email", ""),
             request.form.get("password", ""),
             request.form.get("role", ""),
+            _chosen_clinics(),
             actor=actor(),
+            by=g.signed_in.user,
         )
         flash("User added.")
+    except tenancy.NotAllowed:
+        abort(403)
     except tenancy.TenancyError as problem:
         flash(str(problem), "error")
     return redirect(url_for("hub_ui.users"))
@@ -208,7 +243,10 @@ def create_user():
 @roles("org_admin")
 def set_active(user_id: int):
     user = _user(user_id)
-    tenancy.set_active(user, request.form.get("active") == "1", actor=actor())
+    try:
+        tenancy.set_active(user, request.form.get("active") == "1", actor=actor(), by=g.signed_in.user)
+    except tenancy.NotAllowed:
+        abort(403)
     flash(f"{user.email} is {'enabled' if request.form.get('active') == '1' else 'disabled; their sessions ended'}.")
     return redirect(url_for("hub_ui.users"))
 
@@ -217,8 +255,10 @@ def set_active(user_id: int):
 @roles("org_admin")
 def reset_password(user_id: int):
     try:
-        tenancy.set_password(_user(user_id), request.form.get("password", ""), actor=actor())
+        tenancy.set_password(_user(user_id), request.form.get("password", ""), actor=actor(), by=g.signed_in.user)
         flash("Password changed; the user's sessions ended.")
+    except tenancy.NotAllowed:
+        abort(403)
     except tenancy.TenancyError as problem:
         flash(str(problem), "error")
     return redirect(url_for("hub_ui.users"))

@@ -3,11 +3,12 @@ lock-out. Both are audited, and reach only users whose clinics the admin holds t
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, url_for
+from flask import Blueprint, abort, flash, g, redirect, url_for
 
 from .. import audit, mfa
-from ..models import Clinic, User, UserClinic
-from .access import actor, address, organisation_id, roles, visible_clinic_ids
+from ..models import User
+from ..tenancy import clinic_ids_of, may_manage
+from .access import actor, address, organisation_id, roles
 from .auth import lift_lockout, locked_out
 
 bp = Blueprint("hub_user_security", __name__)
@@ -15,17 +16,12 @@ bp = Blueprint("hub_user_security", __name__)
 bp.add_app_template_global(locked_out, "locked_out")
 
 
-def _clinics_of(user: User) -> set[int]:
-    given = {link.clinic_id for link in UserClinic.select().where(UserClinic.user == user)}
-    return given or {clinic.id for clinic in Clinic.select().where(Clinic.organisation == user.organisation_id)}
-
-
 def _managed(user_id: int) -> User:
-    """A user of the admin's organisation who sees no clinic the admin does not (else 404 / 403)."""
+    """A user of the admin's organisation who reaches nothing the admin does not (else 404 / 403)."""
     user = User.get_or_none((User.id == user_id) & (User.organisation == organisation_id()))
     if user is None:
         abort(404)
-    if not _clinics_of(user) <= set(visible_clinic_ids()):
+    if not may_manage(g.signed_in.user, clinic_ids_of(user), user.role):
         abort(403)
     return user
 

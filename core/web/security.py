@@ -5,8 +5,10 @@ from __future__ import annotations
 import hmac
 import os
 import secrets
+import unicodedata
 import uuid
 from pathlib import Path
+from urllib.parse import quote
 
 from flask import Flask, Response, request
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -67,6 +69,23 @@ def safe_next(target: str | None, fallback: str) -> str:
     if any(ord(ch) < 0x21 or ch in "\\\x7f" for ch in target):
         return fallback
     return target
+
+
+# RFC 5987 attr-char: what may stand unescaped in `filename*=UTF-8''...`.
+ATTR_CHARS = "!#$&+-.^_`|~"
+
+
+def content_disposition(filename: str, disposition: str = "attachment") -> str:
+    """A Content-Disposition value naming `filename` that can neither end the header nor add parameters.
+
+    The name often comes from a scanner or a box: RFC 6266 with an RFC 5987 `filename*` for the
+    real name, and an ASCII `filename` fallback without quotes, backslashes, semicolons, control
+    characters (CR, LF) or percent signs (some browsers decode those).
+    """
+    name = "".join(ch for ch in filename if ch.isprintable()).replace("/", "_").strip() or "download"
+    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode("ascii")
+    fallback = "".join("_" if ch in '"\\%;' else ch for ch in ascii_name).strip() or "download"
+    return f"{disposition}; filename=\"{fallback}\"; filename*=UTF-8''{quote(name, safe=ATTR_CHARS)}"
 
 
 def client_address() -> str:

@@ -1,5 +1,6 @@
 """The systemd units, checked with systemd's own tools on the units as they are installed."""
 
+import re
 import shutil
 import subprocess
 import sys
@@ -35,7 +36,12 @@ def test_every_long_running_process_has_a_unit():
         text = unit.read_text()
         assert "Restart=on-failure" in text and "EnvironmentFile=/etc/digifort/" in text
         assert "User=root" not in text and "NoNewPrivileges=yes" in text and "CapabilityBoundingSet=\n" in text
-    assert "MemoryMax=" in (ROOT / "systemd" / "digifort-box-worker.service").read_text()
+
+
+@pytest.mark.parametrize("unit", [u.name for u in UNITS])
+def test_every_unit_has_a_memory_cap(unit):
+    caps = re.findall(r"^MemoryMax=(\d+)M$", (ROOT / "systemd" / unit).read_text(), re.MULTILINE)
+    assert len(caps) == 1 and 0 < int(caps[0]) <= 2000, unit
 
 
 @pytest.mark.parametrize("unit", [u.name for u in UNITS])

@@ -179,6 +179,28 @@ def test_backup_upload_stores_a_dump_encrypted_in_the_bucket(tmp_path, postgres_
         timeout=120,
     )
     assert stored.returncode == 0, stored.stderr
+    assert f"in S3 bucket {bucket}, encrypted at rest" in stored.stdout.decode()
     s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1")
     copy = s3.get_object(Bucket=bucket, Key="backups/test.dump")
     assert copy["Body"].read() == dump and copy["ServerSideEncryption"] == "AES256"
+
+
+def test_backup_upload_to_the_local_volume_says_where_and_that_it_is_not_encrypted(tmp_path):
+    env = {
+        k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "S3_BUCKET", "S3_ENDPOINT_URL")
+    }
+    env["HUB_DATA_DIR"] = str(tmp_path / "hub")
+    dump = b"PGDMP pretend dump with patient rows"
+    stored = subprocess.run(
+        [sys.executable, "-m", "cloud_hub", "backup-upload", "--key", "backups/test.dump"],
+        cwd=ROOT,
+        env=env,
+        input=dump,
+        capture_output=True,
+        timeout=120,
+    )
+    assert stored.returncode == 0, stored.stderr
+    where = tmp_path / "hub" / "blobs" / "backups" / "test.dump"
+    message = stored.stdout.decode()
+    assert str(where) in message and "NOT encrypted" in message and ", encrypted" not in message
+    assert where.read_bytes() == dump  # plain bytes: exactly what the message says

@@ -26,6 +26,7 @@ OBJECT_ROUTES = [
     ("POST", "/clinics/<int:clinic_id>/enrolment-token"),
     ("POST", "/devices/<uid>/rename"),
     ("POST", "/devices/<uid>/revoke"),
+    ("POST", "/devices/<uid>/rotation-token"),
     ("POST", "/users/<int:user_id>/active"),
     ("POST", "/users/<int:user_id>/password"),
     ("POST", "/users/<int:user_id>/mfa/reset"),

@@ -20,7 +20,7 @@ from appliance.models import Document as BoxDocument
 from appliance.models import Outbox
 from appliance.sync import state as sync_state
 from cloud_hub.db import database as hub_database
-from cloud_hub.devices import issue_enrolment_token
+from cloud_hub.devices import issue_enrolment_token, issue_rotation_token
 from cloud_hub.models import AuditEvent as HubAuditEvent
 from cloud_hub.models import Device as HubDevice
 from cloud_hub.models import Document as HubDocument
@@ -190,7 +190,10 @@ def test_outside_the_bulk_window_only_metadata_travels_until_sync_now_or_the_win
         agent.terminate()
         agent.wait(timeout=30)
     old_key = (box.sync_dir / "device-key.pem").read_bytes()
-    rotated = sync_cli(box, "rotate-key")
+    with hub_database.connection_context():
+        device = HubDevice.get(HubDevice.uid == sync_state.get(sync_state.DEVICE_ID))
+        rotation, _ = issue_rotation_token(device, created_by="test", hours=1)
+    rotated = sync_cli(box, "rotate-key", "--token", rotation)
     assert rotated.returncode == 0, rotated.stderr
     assert (box.sync_dir / "device-key.pem").read_bytes() != old_key
     quick_documents(box, 1, first=3)

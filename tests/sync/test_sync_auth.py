@@ -4,7 +4,7 @@ import datetime as dt
 import time
 
 from cloud_hub.db import database
-from cloud_hub.devices import issue_enrolment_token, revoke
+from cloud_hub.devices import issue_enrolment_token, issue_rotation_token, revoke
 from cloud_hub.models import Device, EnrolmentToken
 from sync import protocol
 from tests.hub_fixtures import enrol_box
@@ -78,7 +78,11 @@ def test_a_box_with_a_clock_hours_off_is_told_the_offset(hub_app, tenants):
 def test_a_revoked_box_is_refused_at_once_and_a_rotated_key_replaces_the_old(hub_app, tenants):
     box = enrol_box(hub_app, tenants["north"])
     new_key = protocol.new_private_key()
-    rotated = box.post_json("/api/v1/sync/device/key", {"public_key": protocol.public_key_text(new_key)})
+    with database.connection_context():
+        token, _ = issue_rotation_token(Device.get(Device.uid == box.device_id), created_by="test", hours=1)
+    rotated = box.post_json(
+        "/api/v1/sync/device/key", {"public_key": protocol.public_key_text(new_key), "rotation_token": token}
+    )
     assert rotated.status_code == 200
     assert box.request("GET", "/api/v1/sync/device").status_code == 401
     assert box.request("GET", "/api/v1/sync/device", key=new_key).status_code == 200
