@@ -255,7 +255,7 @@ def test_users_there_before_the_upgrade_start_their_grace_period_at_the_upgrade(
             "INSERT INTO hub_user (organisation_id, email, password_hash, role, active, created_at, "
             "password_changed_at) VALUES (1, 'old@org.test', 'x', 'org_admin', 1, '2020-01-01', '2020-01-01')"
         )
-        assert migrate() == [11]
+        assert migrate() == [m[0] for m in MIGRATIONS if m[0] >= 11]
         with db.connection_context():
             old = User.get(User.email == "old@org.test")
         # a user made years ago still gets the whole grace period, counted from the upgrade
