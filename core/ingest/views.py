@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -36,7 +37,7 @@ def _render(source: Path, number: int, rotation: int, limits: Limits, target: Pa
             (VIEW_WIDTH, round(image.height * VIEW_WIDTH / image.width)), Image.Resampling.LANCZOS
         )
     target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.with_suffix(".part")
+    partial = target.with_suffix(f".{os.getpid()}.part")  # each render is a process of its own
     image.convert("L").save(partial, format="JPEG", quality=82)
     os.replace(partial, target)
     return target
@@ -59,8 +60,9 @@ def placeholder(folder: Path) -> Path:
     position = ((PLACEHOLDER_SIZE[0] - right + left) // 2, (PLACEHOLDER_SIZE[1] - bottom + top) // 2)
     draw.text(position, PLACEHOLDER_TEXT, fill=60, font=font)
     folder.mkdir(parents=True, exist_ok=True)
-    partial = target.with_suffix(f".{os.getpid()}.part")
-    image.save(partial, format="JPEG", quality=70)
+    handle, partial = tempfile.mkstemp(dir=folder, suffix=".part")  # web threads may make it at once
+    with os.fdopen(handle, "wb") as out:
+        image.save(out, format="JPEG", quality=70)
     os.replace(partial, target)
     return target
 
