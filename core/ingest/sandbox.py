@@ -25,6 +25,7 @@ T = TypeVar("T")
 # Modules the forkserver imports once, so that each child starts already holding pdfium and Pillow
 # (and the main module, which a child would otherwise import again as `__mp_main__`).
 PRELOAD = ["__main__", "core.ingest.views"]
+START_SECONDS = 30  # a busy box can take seconds to start the forkserver; that is not the file's time
 EXIT_GRACE_SECONDS = 5
 MB = 1024 * 1024
 
@@ -58,6 +59,7 @@ def _child(writer: Connection, budget: Budget, func: Callable[..., Any], args: t
     # of wall-clock time for a single-threaded renderer, so the parent's deadline comes first.
     cpu = math.ceil(budget.seconds) + 1
     resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
+    writer.send(("ready",))
     try:
         outcome: tuple = ("done", func(*args))
     except MemoryError:
@@ -82,17 +84,21 @@ def run(budget: Budget, task: str, func: Callable[..., T], *args: Any) -> T:
     context.set_forkserver_preload(PRELOAD)
     reader, writer = context.Pipe(duplex=False)
     child = context.Process(target=_child, args=(writer, budget, func, args), daemon=True)
+    child.start()
+    writer.close()
     outcome: tuple | None = None
     try:
-        child.start()
-        writer.close()
-        if not reader.poll(budget.seconds):
-            raise Rejected(budget.too_slow(task))
+        if not reader.poll(START_SECONDS):
+            raise RuntimeError(f"the sandbox for {task} did not start within {START_SECONDS} s")
         try:
+            reader.recv()
+            if not reader.poll(budget.seconds):
+                raise Rejected(budget.too_slow(task))
             outcome = reader.recv()
         except EOFError:
             outcome = None
     finally:
+        # Also on the way out of an exception raised while waiting (a job timeout, a shutdown).
         reader.close()
         if outcome is None and child.is_alive():
             child.kill()
