@@ -9,6 +9,7 @@ from pathlib import Path
 from core.config import ConfigError, absolute, read_bool, read_float, read_int
 from core.ingest.dates import DATE_ORDERS
 from core.ingest.filing import MRN_CHECKS, NEW_PATIENT_POLICIES
+from core.ingest.sandbox import Budget
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,8 @@ class Config:
     max_pages: int = 200
     max_page_pixels: int = 90_000_000
     max_file_bytes: int = 500 * 1024 * 1024
+    render_seconds: float = 60.0
+    render_memory_mb: int = 1024
     date_order: str = "DMY"
     doc_type_rules: Path | None = None
     job_attempts: int = 3
@@ -70,6 +73,13 @@ class Config:
             raise ConfigError(f"APPLIANCE_MRN_CHECK must be one of {', '.join(MRN_CHECKS)}, got {self.mrn_check!r}")
         if self.ocr_processes < 1:
             raise ConfigError("APPLIANCE_OCR_PROCESSES must be at least 1")
+        if self.render_seconds <= 0 or self.render_memory_mb < 256:
+            raise ConfigError("APPLIANCE_RENDER_SECONDS must be above 0 and APPLIANCE_RENDER_MEMORY_MB at least 256")
+
+    @property
+    def render_budget(self) -> Budget:
+        """What rendering one page (or opening one file) may take: wall-clock seconds, memory."""
+        return Budget(self.render_seconds, self.render_memory_mb)
 
     @property
     def database_path(self) -> Path:
@@ -120,6 +130,8 @@ class Config:
             max_pages=read_int(env, "APPLIANCE_MAX_PAGES", defaults.max_pages),
             max_page_pixels=read_int(env, "APPLIANCE_MAX_PAGE_PIXELS", defaults.max_page_pixels),
             max_file_bytes=read_int(env, "APPLIANCE_MAX_FILE_BYTES", defaults.max_file_bytes),
+            render_seconds=read_float(env, "APPLIANCE_RENDER_SECONDS", defaults.render_seconds),
+            render_memory_mb=read_int(env, "APPLIANCE_RENDER_MEMORY_MB", defaults.render_memory_mb),
             date_order=(env.get("APPLIANCE_DATE_ORDER") or defaults.date_order).upper(),
             doc_type_rules=Path(rules) if rules else None,
             job_attempts=read_int(env, "APPLIANCE_JOB_ATTEMPTS", defaults.job_attempts),

@@ -14,6 +14,7 @@ from pathlib import Path
 from core.config import ConfigError, absolute, read_bool, read_float, read_int
 from core.ingest.dates import DATE_ORDERS
 from core.ingest.filing import MRN_CHECKS, NEW_PATIENT_POLICIES
+from core.ingest.sandbox import Budget
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,8 @@ class HubConfig:
     max_pages: int = 300
     max_page_pixels: int = 90_000_000
     max_file_bytes: int = 500 * 1024 * 1024
+    render_seconds: float = 60.0
+    render_memory_mb: int = 1024
     new_patients: str = "confident"
     mrn_check: str = "none"
     id_confidence: float = 80.0
@@ -61,6 +64,11 @@ class HubConfig:
     @property
     def effective_database_url(self) -> str:
         return self.database_url or f"sqlite:///{(self.data_dir / 'hub.db').resolve()}"
+
+    @property
+    def render_budget(self) -> Budget:
+        """What rendering one page (or opening one file) may take: wall-clock seconds, memory."""
+        return Budget(self.render_seconds, self.render_memory_mb)
 
     @property
     def blobs_dir(self) -> Path:
@@ -119,6 +127,8 @@ class HubConfig:
             max_pages=read_int(env, "HUB_MAX_PAGES", defaults.max_pages),
             max_page_pixels=read_int(env, "HUB_MAX_PAGE_PIXELS", defaults.max_page_pixels),
             max_file_bytes=read_int(env, "HUB_MAX_FILE_BYTES", defaults.max_file_bytes),
+            render_seconds=read_float(env, "HUB_RENDER_SECONDS", defaults.render_seconds),
+            render_memory_mb=read_int(env, "HUB_RENDER_MEMORY_MB", defaults.render_memory_mb),
             new_patients=(env.get("HUB_NEW_PATIENTS") or defaults.new_patients).lower(),
             mrn_check=(env.get("HUB_MRN_CHECK") or defaults.mrn_check).lower(),
             id_confidence=read_float(env, "HUB_ID_CONFIDENCE", defaults.id_confidence),
@@ -131,4 +141,6 @@ class HubConfig:
             raise ConfigError(f"HUB_MRN_CHECK must be one of {', '.join(MRN_CHECKS)}, got {config.mrn_check!r}")
         if config.clock_skew_seconds < 30:
             raise ConfigError("HUB_CLOCK_SKEW_SECONDS must be at least 30")
+        if config.render_seconds <= 0 or config.render_memory_mb < 256:
+            raise ConfigError("HUB_RENDER_SECONDS must be above 0 and HUB_RENDER_MEMORY_MB at least 256")
         return config

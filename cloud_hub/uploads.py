@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import BinaryIO
 
 from core.ingest.filing import Decision, Reading, Rules, decide, read_pages
-from core.ingest.pages import PageResult, PageSettings, init_process, process_page
-from core.ingest.rasterize import Limits, Rejected, inspect
+from core.ingest.pages import PageResult, PageSettings, init_process, inspect_scan, process_page
+from core.ingest.rasterize import Limits, Rejected
 
 from . import audit, billing
 from .blobs import record_blob
@@ -137,22 +137,24 @@ def process(config: HubConfig, storage: Storage, upload_id: int) -> str:
     path = staged_path(config, upload)
     clinic = Clinic.get_by_id(upload.clinic_id)
     limits = limits_of(config)
-    try:
-        inspection = inspect(path, upload.original_name, limits)
-    except Rejected as problem:
-        _finish(upload, "refused", problem.reason)
-        return "refused"
     settings = PageSettings(
         limits=limits,
+        budget=config.render_budget,
         language=language_for(config, clinic),
         timeout=config.page_timeout_seconds,
         data_dir=str(config.data_dir),
         tmp_dir=str(config.staging_dir),
     )
-    pages = [
-        process_page(str(path), upload.sha256, inspection.kind, index, settings)
-        for index in range(inspection.page_count)
-    ]
+    try:
+        inspection = inspect_scan(str(path), upload.original_name, limits, settings.budget)
+        pages = [
+            process_page(str(path), upload.sha256, inspection.kind, index, settings)
+            for index in range(inspection.page_count)
+        ]
+    except Rejected as problem:
+        _finish(upload, "refused", problem.reason)
+        shutil.rmtree(config.data_dir / "thumbs" / upload.sha256[:2] / upload.sha256, ignore_errors=True)
+        return "refused"
     reading, decision = filing_decision(config, clinic, pages)
     extraction = reading.extraction
     organisation = Organisation.get_by_id(upload.organisation_id)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import random
+import zlib
 from pathlib import Path
 
 import zxingcpp
@@ -123,6 +124,68 @@ def text_layer_pdf(lines: list[str], path: Path) -> Path:
     return path
 
 
+def _pdf(objects: list[bytes]) -> bytes:
+    """A PDF file of `objects` (numbered from 1, the first the catalog) with a correct xref table."""
+    out = bytearray(b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n")
+    offsets = []
+    for number, body in enumerate(objects, start=1):
+        offsets.append(len(out))
+        out += f"{number} 0 obj\n".encode() + body + b"\nendobj\n"
+    xref = len(out)
+    out += f"xref\n0 {len(objects) + 1}\n0000000000 65535 f \n".encode()
+    out += b"".join(f"{offset:010d} 00000 n \n".encode() for offset in offsets)
+    out += f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n".encode()
+    return bytes(out)
+
+
+def _stream(dictionary: bytes, data: bytes) -> bytes:
+    return b"<< " + dictionary + f" /Length {len(data)} >>\nstream\n".encode() + data + b"\nendstream"
+
+
+def _one_page_pdf(content: bytes, resources: bytes = b"<< >>", *more: bytes) -> bytes:
+    return _pdf(
+        [
+            b"<< /Type /Catalog /Pages 2 0 R >>",
+            b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Resources " + resources + b" /Contents 4 0 R >>",
+            content,
+            *more,
+        ]
+    )
+
+
+def fills_pdf(fills: int = 300_000) -> bytes:
+    """A one-page A4 PDF whose compressed content stream fills the whole page `fills` times
+    (about 13 KB on disk; minutes of pdfium's time at 300 dpi)."""
+    return _one_page_pdf(_stream(b"/Filter /FlateDecode", zlib.compress(b"0 0 595 842 re f\n" * fills, 9)))
+
+
+def _deflated_ff(size: int) -> bytes:
+    """A zlib stream that inflates to `size` (a multiple of 1 MiB) 0xFF bytes, made without
+    compressing them all: one compressed MiB, flushed to a block boundary, repeated."""
+    block = b"\xff" * 2**20
+    compressor = zlib.compressobj(9)
+    head = compressor.compress(block) + compressor.flush(zlib.Z_FULL_FLUSH)
+    body = compressor.compress(block) + compressor.flush(zlib.Z_FULL_FLUSH)
+    end = compressor.flush()[:-4]  # the empty final block; the checksum is for the whole size
+    a = (1 + 0xFF * size) % 65521
+    b = (size + 0xFF * size * (size + 1) // 2) % 65521
+    return head + body * (size // 2**20 - 1) + end + ((b << 16) | a).to_bytes(4, "big")
+
+
+def flate_bomb_pdf(width: int = 40960, height: int = 49152) -> bytes:
+    """A one-page PDF showing one 8-bit grey image of `width` x `height` pixels (2 GB decoded),
+    Flate-compressed twice (about 5 KB on disk)."""
+    data = zlib.compress(_deflated_ff(width * height), 9)
+    image = _stream(
+        f"/Type /XObject /Subtype /Image /Width {width} /Height {height} /ColorSpace /DeviceGray "
+        "/BitsPerComponent 8 /Filter [/FlateDecode /FlateDecode]".encode(),
+        data,
+    )
+    content = _stream(b"", b"q 595 0 0 842 0 0 cm /Im0 Do Q")
+    return _one_page_pdf(content, b"<< /XObject << /Im0 5 0 R >> >>", image)
+
+
 def png_bytes(image: Image.Image) -> bytes:
     buffer = io.BytesIO()
     image.save(buffer, format="PNG")
@@ -139,8 +202,10 @@ def make_document(
     doc_date=None,
     reason=None,
     name="scan.png",
+    original: bytes | None = None,
 ):
-    """A processed scan with one document, stored like the pipeline stores it (no OCR run)."""
+    """A processed scan with one document, stored like the pipeline stores it (no OCR run); its
+    original is a TIFF of the texts unless `original` gives the file."""
     import hashlib
     import uuid as _uuid
 
@@ -148,11 +213,13 @@ def make_document(
     from appliance.ingest.intake import store_path
     from appliance.models import Document, Job, Page, Scan
 
-    image = render_page([f"{texts[0]}", _uuid.uuid4().hex], noise=0, blur=False)
-    frames = [image.copy() for _ in texts]
-    buffer = io.BytesIO()
-    frames[0].save(buffer, format="TIFF", save_all=True, append_images=frames[1:], compression="tiff_lzw")
-    data = buffer.getvalue()
+    if original is None:
+        image = render_page([f"{texts[0]}", _uuid.uuid4().hex], noise=0, blur=False)
+        frames = [image.copy() for _ in texts]
+        buffer = io.BytesIO()
+        frames[0].save(buffer, format="TIFF", save_all=True, append_images=frames[1:], compression="tiff_lzw")
+        original = buffer.getvalue()
+    data = original
     sha = hashlib.sha256(data).hexdigest()
     target = store_path(config, sha)
     target.parent.mkdir(parents=True, exist_ok=True)

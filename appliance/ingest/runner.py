@@ -79,6 +79,7 @@ class JobRunner:
         self.limits = Limits(config.max_pages, config.max_page_pixels, config.max_file_bytes)
         self.settings = PageSettings(
             limits=self.limits,
+            budget=config.render_budget,
             language=config.ocr_language,
             timeout=config.page_timeout_seconds,
             data_dir=str(config.data_dir),
@@ -93,7 +94,15 @@ class JobRunner:
     def _new_pool(self) -> ProcessPoolExecutor:
         context = multiprocessing.get_context("forkserver")
         context.set_forkserver_preload([PAGE_MODULE])
-        return ProcessPoolExecutor(max_workers=self.config.ocr_processes, mp_context=context, initializer=init_process)
+        # Each page is rendered in a child of its pool process, within the render budget (pdfium
+        # cannot be interrupted from inside); the pool process itself, and the Tesseract it runs,
+        # get the same address-space limit for the rest of the page's work.
+        return ProcessPoolExecutor(
+            max_workers=self.config.ocr_processes,
+            mp_context=context,
+            initializer=init_process,
+            initargs=(self.config.render_memory_mb,),
+        )
 
     def start_pool(self) -> str:
         """Start every OCR process now, not on the first scan; return Tesseract's version.
@@ -180,7 +189,9 @@ class JobRunner:
 
     def _submit(self, active: ActiveJob, index: int | None):
         if index is None:
-            future = self.executor.submit(inspect_scan, active.path, active.scan.original_name, self.limits)
+            future = self.executor.submit(
+                inspect_scan, active.path, active.scan.original_name, self.limits, self.config.render_budget
+            )
         else:
             future = self.executor.submit(
                 process_page, active.path, active.scan.sha256, active.inspection.kind, index, self.settings

@@ -8,7 +8,6 @@ import io
 from flask import Blueprint, Response, abort, flash, g, redirect, render_template, request, send_file, url_for
 
 from core.highlight import highlighted
-from core.ingest.rasterize import Rejected
 from core.spreadsheet import safe_row
 
 from .. import audit, devices, page_views, records, tenancy, uploads
@@ -84,10 +83,7 @@ def page_image(document_id: int, number: int):
         abort(404)
     if not 1 <= number <= found.page_count:
         abort(404)
-    try:
-        path = page_views.view_image(hub().config, hub().storage, found, blob, number)
-    except Rejected:
-        abort(404)
+    path = page_views.view_image(hub().config, hub().storage, found, blob, number)
     return send_file(path, mimetype="image/jpeg", max_age=0)
 
 

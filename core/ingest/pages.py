@@ -12,6 +12,7 @@ from PIL import Image
 from .barcodes import half_size, read_barcodes
 from .ocr import OcrTimeout, Word, read_page
 from .rasterize import Inspection, Limits, inspect, render_page
+from .sandbox import Budget, limit_memory, run
 
 THUMB_SIZE = (320, 453)
 LITTLE_TEXT_CHARS = 300  # a separator or cover sheet has a caption at most
@@ -27,6 +28,7 @@ TESSERACT_MISSING = "Tesseract is not installed or not on PATH; install tesserac
 @dataclass(frozen=True)
 class PageSettings:
     limits: Limits
+    budget: Budget
     language: str
     timeout: int
     data_dir: str
@@ -50,9 +52,12 @@ class TesseractMissing(RuntimeError):
     """Tesseract cannot be run in this pool process (pytesseract's own error does not pickle)."""
 
 
-def init_process():
-    """Pool initializer: Tesseract must not start its own threads (they oversubscribe small boxes)."""
+def init_process(memory_mb: int | None = None):
+    """Pool initializer: Tesseract must not start its own threads (they oversubscribe small boxes);
+    with `memory_mb`, the process (and the Tesseract it runs) gets that address-space limit."""
     os.environ["OMP_THREAD_LIMIT"] = "1"
+    if memory_mb is not None:
+        limit_memory(memory_mb)
 
 
 def tesseract_version() -> str:
@@ -63,9 +68,9 @@ def tesseract_version() -> str:
         raise TesseractMissing(TESSERACT_MISSING) from None
 
 
-def inspect_scan(path: str, original_name: str, limits: Limits) -> Inspection:
-    """Pool task: format, sanity and page count of a stored scan (raises Rejected)."""
-    return inspect(Path(path), original_name, limits)
+def inspect_scan(path: str, original_name: str, limits: Limits, budget: Budget) -> Inspection:
+    """Pool task: format, sanity and page count of a stored scan, read within `budget` (raises Rejected)."""
+    return run(budget, "opening the file", inspect, Path(path), original_name, limits)
 
 
 def thumbnail_path(sha256: str, number: int) -> str:
@@ -102,10 +107,10 @@ def is_blank(image: Image.Image) -> bool:
 
 
 def process_page(path: str, sha256: str, kind: str, index: int, settings: PageSettings) -> PageResult:
-    """Pool task: render, read barcodes, OCR (unless a good text layer exists or the page is
-    blank), thumbnail."""
-    rendered = render_page(Path(path), kind, index, settings.limits)
+    """Pool task: render (in a child within the settings' budget), read barcodes, OCR (unless a
+    good text layer exists or the page is blank), thumbnail."""
     number = index + 1
+    rendered = run(settings.budget, f"rendering page {number}", render_page, Path(path), kind, index, settings.limits)
     image, problem = rendered.image, None
     words: list[Word] = []
     if rendered.text_layer is None and is_blank(image):

@@ -7,6 +7,7 @@ can act on; nothing here trusts the file name or the file's own claims about its
 from __future__ import annotations
 
 import re
+import resource
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -206,6 +207,28 @@ def _scan_dpi(page) -> int:
     return min(max(best, MIN_DPI), MAX_DPI) if best else DEFAULT_DPI
 
 
+def _check_image_memory(page, number: int):
+    """Reject a page holding an image too big to decode within this process's address-space limit.
+
+    pdfium leaves out an image it cannot allocate without a word (the page renders blank), so a
+    decompression bomb under the sandbox's limit would pass as an empty page; say why instead.
+    """
+    limit = resource.getrlimit(resource.RLIMIT_AS)[0]
+    if limit == resource.RLIM_INFINITY:
+        return
+    for obj in page.get_objects(filter=(pdfium_c.FPDF_PAGEOBJ_IMAGE,), max_depth=4):
+        try:
+            width, height = obj.get_px_size()
+            bits = obj.get_metadata().bits_per_pixel or 8
+        except pdfium.PdfiumError:
+            continue
+        if width * height * bits // 8 > limit:
+            raise Rejected(
+                f"rendering page {number} needs more than the {limit // 2**20} MB memory limit "
+                f"(it holds a {width:,} x {height:,} pixel image; possible decompression bomb)"
+            )
+
+
 def good_text_layer(text: str) -> bool:
     """True when a PDF's own text looks like real words rather than missing glyph maps."""
     stripped = "".join(text.split())
@@ -232,6 +255,7 @@ def _render_pdf_page(path: Path, index: int, limits: Limits) -> RenderedPage:
         pixels = (width / 72 * dpi) * (height / 72 * dpi)
         if pixels > limits.max_page_pixels:
             raise Rejected(f"page {index + 1} is over the limit of {limits.max_page_pixels:,} pixels at {dpi} dpi")
+        _check_image_memory(page, index + 1)
         try:
             bitmap = page.render(scale=dpi / 72, grayscale=True)
         except pdfium.PdfiumError as error:

@@ -1,15 +1,56 @@
-"""Hostile and unreadable files are quarantined with a reason; good files keep flowing."""
+"""Hostile and unreadable files are quarantined with a reason; good files keep flowing.
+
+Rendering is limited here to RENDER_SECONDS and RENDER_MEMORY_MB a page, so that a PDF that
+would keep pdfium busy for minutes, or need gigabytes, shows the limits at work; the times
+measured are bounds that show a limit held, not speed benchmarks.
+"""
 
 import io
+import os
+import re
 import struct
+import subprocess
+import sys
+import time
 import zlib
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
+import requests
 from PIL import Image
 
 from appliance.ingest.intake import accept_file, store_path
 from appliance.models import Document, Quarantine, Scan
-from tests.factories import record_lines, render_page, save_image, text_layer_pdf
+from core.ingest.views import PLACEHOLDER_SIZE
+from core.waiting import wait_for_http
+from tests.conftest import PASSWORDS
+from tests.factories import (
+    fills_pdf,
+    flate_bomb_pdf,
+    make_document,
+    record_lines,
+    render_page,
+    save_image,
+    text_layer_pdf,
+)
+from tests.servers import free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+RENDER_SECONDS = 5
+RENDER_MEMORY_MB = 512
+# A PDF that fills the page 300,000 times (pdfium: minutes at 300 dpi) and one whose image
+# inflates to 2 GB; both are a few KB on disk.
+OVER_THE_LIMITS = {
+    "fills.pdf": (fills_pdf, f"rendering page 1 took longer than the {RENDER_SECONDS} s limit"),
+    "bomb.pdf": (flate_bomb_pdf, f"rendering page 1 needs more than the {RENDER_MEMORY_MB} MB memory limit"),
+}
+
+
+@pytest.fixture
+def box_config(box_config):
+    """The test box, with rendering limited to RENDER_SECONDS and RENDER_MEMORY_MB a page."""
+    return box_config.with_overrides(render_seconds=RENDER_SECONDS, render_memory_mb=RENDER_MEMORY_MB)
 
 
 def bomb_png() -> bytes:
@@ -94,3 +135,86 @@ def test_good_file_keeps_flowing_between_hostile_ones(box, runner, tmp_path):
     assert Scan.select().where(Scan.status == "quarantined").count() == 4
     document = Document.get(Document.scan == good_scan.id)
     assert document.status == "filed" and document.patient.mrn == "00123456"
+
+
+def test_pages_over_the_render_limits_are_quarantined_while_a_good_scan_is_filed(box, runner):
+    hostile = {}
+    for name, (make, _) in OVER_THE_LIMITS.items():
+        (box.inbox / name).write_bytes(make())
+        hostile[name] = accept_file(box.inbox / name, box).scan
+    good = accept_file(save_image(render_page(record_lines(), noise=0.0003), box.inbox / "good.png", "PNG"), box).scan
+    started = time.monotonic()
+    runner.run_until_idle()
+    elapsed = time.monotonic() - started
+    for name, (_, reason) in OVER_THE_LIMITS.items():
+        assert Scan.get_by_id(hostile[name].id).status == "quarantined"
+        assert reason in Quarantine.get(Quarantine.scan == hostile[name].id).reason
+    document = Document.get(Document.scan == good.id)
+    assert document.status == "filed" and document.patient.mrn == "00123456"
+    assert elapsed < RENDER_SECONDS + 40
+
+
+@pytest.fixture
+def served_box(box, users):
+    """The box's web UI under gunicorn (one worker) on this test's box; its base URL."""
+    port = free_port()
+    env = dict(
+        os.environ,
+        APPLIANCE_DATA_DIR=str(box.data_dir),
+        APPLIANCE_INBOX=str(box.inbox),
+        APPLIANCE_WEB_WORKERS="1",
+        APPLIANCE_RENDER_SECONDS=str(RENDER_SECONDS),
+        APPLIANCE_RENDER_MEMORY_MB=str(RENDER_MEMORY_MB),
+    )
+    server = subprocess.Popen(
+        [sys.executable, "-m", "appliance", "serve", "--bind", f"127.0.0.1:{port}"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_for_http(f"http://127.0.0.1:{port}/healthz")
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def signed_in(base: str, username: str) -> requests.Session:
+    session = requests.Session()
+    form = session.get(f"{base}/login", timeout=10).text
+    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', form).group(1)
+    answer = session.post(
+        f"{base}/login",
+        data={"username": username, "password": PASSWORDS[username], "csrf_token": token},
+        allow_redirects=False,
+        timeout=10,
+    )
+    assert answer.status_code == 302
+    return session
+
+
+def image_url(base: str, document) -> str:
+    return f"{base}/documents/{document.id}/pages/{document.pages[0].id}/image"
+
+
+@pytest.mark.parametrize("name", sorted(OVER_THE_LIMITS))
+def test_the_viewer_answers_a_placeholder_for_a_page_over_the_render_limits(box, served_box, name):
+    hostile = make_document(box, original=OVER_THE_LIMITS[name][0](), name=name)
+    normal = make_document(box)
+    session = signed_in(served_box, "bob")
+    with ThreadPoolExecutor(max_workers=1) as background:
+        started = time.monotonic()
+        pending = background.submit(session.get, image_url(served_box, hostile), timeout=60)
+        # The only web worker is rendering the hostile page meanwhile; another page still shows.
+        other = session.get(image_url(served_box, normal), timeout=60)
+        assert other.status_code == 200 and Image.open(io.BytesIO(other.content)).width == 1400
+        answer = pending.result()
+        elapsed = time.monotonic() - started
+    assert answer.status_code == 200 and answer.headers["Content-Type"] == "image/jpeg"
+    assert Image.open(io.BytesIO(answer.content)).size == PLACEHOLDER_SIZE
+    assert elapsed < RENDER_SECONDS + 5
+    started = time.monotonic()
+    again = session.get(image_url(served_box, hostile), timeout=60)
+    assert again.content == answer.content and time.monotonic() - started < 2
