@@ -19,8 +19,6 @@ from tests.factories import make_document, record_lines, render_page, save_image
 ROOT = Path(__file__).resolve().parents[2]
 LAST, FIRST, MRN = "Lovelace", "Augusta", "31415926"
 IDENTIFIERS = (LAST, LAST.upper(), FIRST, MRN, "1985-12-10", "10/12/1985", "10.12.1985")
-# The box's search event is fixed on its own branch (the query left out, the number of results
-# kept: "Box search: the audit event keeps the number of results ..."); it is left out here.
 REVIEW_REASON = (
     f"MRN {MRN} is not on the patient register (new patients come from the register or staff); read: "
     f"name {LAST.upper()}, {FIRST}; date of birth 10/12/1985"
