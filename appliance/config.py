@@ -11,6 +11,15 @@ from core.ingest.dates import DATE_ORDERS
 from core.ingest.filing import MRN_CHECKS, NEW_PATIENT_POLICIES
 from core.ingest.sandbox import Budget
 
+SEAL_TPM2 = ("auto", "on", "off")
+
+
+def default_runtime_dir(env=None) -> Path:
+    """A folder in RAM for the unsealed data key: systemd's RuntimeDirectory, else a folder of this
+    user's own in /dev/shm (made 0700 and checked for its owner before use)."""
+    env = os.environ if env is None else env
+    return Path(env.get("RUNTIME_DIRECTORY") or f"/dev/shm/digifort-{os.getuid()}")  # noqa: S108
+
 
 @dataclass(frozen=True)
 class Config:
@@ -59,9 +68,17 @@ class Config:
     mrn_check: str = "none"
     mrn_system: str = ""
     id_confidence: float = 80.0
+    encryption: bool = False
+    runtime_dir: Path = field(default_factory=lambda: default_runtime_dir())
+    tang_urls: tuple[str, ...] = ()
+    seal_tpm2: str = "auto"
+    unlock_retry_seconds: float = 30.0
 
     def __post_init__(self):
         object.__setattr__(self, "data_dir", absolute(Path(self.data_dir)))
+        object.__setattr__(self, "runtime_dir", absolute(Path(self.runtime_dir)))
+        if self.seal_tpm2 not in SEAL_TPM2:
+            raise ConfigError(f"APPLIANCE_SEAL_TPM2 must be one of {', '.join(SEAL_TPM2)}, got {self.seal_tpm2!r}")
         object.__setattr__(self, "inbox", absolute(Path(self.inbox)) if self.inbox else self.data_dir / "inbox")
         if self.doc_type_rules is not None:
             object.__setattr__(self, "doc_type_rules", absolute(Path(self.doc_type_rules)))
@@ -104,6 +121,11 @@ class Config:
     @property
     def sync_dir(self) -> Path:
         return self.data_dir / "sync"
+
+    @property
+    def keys_dir(self) -> Path:
+        """The data key's sealed copies (Clevis, passphrase): the one folder that is never encrypted."""
+        return self.data_dir / "keys"
 
     def with_overrides(self, **changes) -> Config:
         """A copy with some settings changed (tests and the CLI use it)."""
@@ -165,4 +187,9 @@ class Config:
             mrn_check=(env.get("APPLIANCE_MRN_CHECK") or defaults.mrn_check).lower(),
             mrn_system=env.get("APPLIANCE_MRN_SYSTEM") or defaults.mrn_system,
             id_confidence=read_float(env, "APPLIANCE_ID_CONFIDENCE", defaults.id_confidence),
+            encryption=read_bool(env, "APPLIANCE_ENCRYPTION", defaults.encryption),
+            runtime_dir=Path(env.get("APPLIANCE_RUNTIME_DIR") or default_runtime_dir(env)),
+            tang_urls=tuple(url.strip() for url in (env.get("APPLIANCE_TANG_URLS") or "").split(",") if url.strip()),
+            seal_tpm2=(env.get("APPLIANCE_SEAL_TPM2") or defaults.seal_tpm2).lower(),
+            unlock_retry_seconds=read_float(env, "APPLIANCE_UNLOCK_RETRY_SECONDS", defaults.unlock_retry_seconds),
         )
