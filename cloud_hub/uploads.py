@@ -143,7 +143,6 @@ def process(config: HubConfig, storage: Storage, upload_id: int) -> str:
         language=language_for(config, clinic),
         timeout=config.page_timeout_seconds,
         data_dir=str(config.data_dir),
-        tmp_dir=str(config.staging_dir),
     )
     try:
         inspection = inspect_scan(str(path), upload.original_name, limits, settings.budget)

@@ -9,15 +9,16 @@ file seen again after a crash between commit and removal is recognised by its id
 from __future__ import annotations
 
 import errno
-import hashlib
 import logging
 import os
 import stat
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
-from .. import audit
+from .. import at_rest, audit
 from ..config import Config
 from ..db import database
 from ..models import Job, Quarantine, Scan
@@ -50,19 +51,12 @@ def _fsync_dir(folder: Path):
         os.close(fd)
 
 
-def _copy_into_store(fd: int, config: Config) -> tuple[str, int]:
-    """Copy an open file into the store while hashing it; return (sha256, bytes)."""
-    digest, size = hashlib.sha256(), 0
+def _copy_into_store(read: Callable[[int], bytes], config: Config) -> tuple[str, int]:
+    """Copy what `read(n)` returns into the store (sealed as it is written, on an encrypted box)
+    while hashing it; return (sha256, bytes)."""
     partial = config.tmp_dir / f"intake-{uuid.uuid4().hex}.part"
     try:
-        with open(partial, "wb") as out:
-            while chunk := os.read(fd, CHUNK):
-                digest.update(chunk)
-                out.write(chunk)
-                size += len(chunk)
-            out.flush()
-            os.fsync(out.fileno())
-        sha256 = digest.hexdigest()
+        sha256, size = at_rest.sealing().write_partial(read, partial)
         target = store_path(config, sha256)
         target.parent.mkdir(parents=True, exist_ok=True)
         if target.exists():
@@ -126,7 +120,7 @@ def accept_file(
         return refused
     fd, before = opened
     try:
-        sha256, size = _copy_into_store(fd, config)
+        sha256, size = _copy_into_store(lambda n: os.read(fd, n), config)
     finally:
         os.close(fd)
     after = os.stat(path, follow_symlinks=False)
@@ -138,6 +132,14 @@ def accept_file(
     if remove:
         path.unlink(missing_ok=True)
     return intake
+
+
+def accept_stream(stream: BinaryIO, config: Config, *, source: str, original_name: str, actor: str) -> Intake:
+    """Take a file that arrives as a stream (a web upload, held in memory) into the box: it is
+    stored (sealed as it is written) and recorded, and no plain copy is ever written."""
+    sha256, size = _copy_into_store(stream.read, config)
+    with database.atomic("IMMEDIATE"):
+        return _record(sha256, size, original_name, source, None, actor)
 
 
 def _record(sha256: str, size: int, name: str, source: str, identity: str | None, actor: str) -> Intake:

@@ -31,6 +31,7 @@ from core.ingest.pages import (
 )
 from core.ingest.rasterize import Inspection, Limits, Rejected
 
+from .. import at_rest
 from ..config import Config
 from ..db import database
 from ..doc_types import type_rules
@@ -83,7 +84,7 @@ class JobRunner:
             language=config.ocr_language,
             timeout=config.page_timeout_seconds,
             data_dir=str(config.data_dir),
-            tmp_dir=str(config.tmp_dir),
+            sealing=at_rest.sealing(),
         )
         self.capacity = config.ocr_processes * 2
         self.active: dict[int, ActiveJob] = {}
@@ -190,7 +191,12 @@ class JobRunner:
     def _submit(self, active: ActiveJob, index: int | None):
         if index is None:
             future = self.executor.submit(
-                inspect_scan, active.path, active.scan.original_name, self.limits, self.config.render_budget
+                inspect_scan,
+                active.path,
+                active.scan.original_name,
+                self.limits,
+                self.config.render_budget,
+                self.settings.sealing,
             )
         else:
             future = self.executor.submit(

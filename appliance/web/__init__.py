@@ -14,6 +14,7 @@ from ..config import Config
 from ..db import database
 from . import ratelimit  # noqa: F401  (registers the digifort+sqlite:// limiter storage)
 from .extensions import csrf, limiter, login_manager
+from .stored_files import MemoryUploadsRequest
 
 STATIC = Path(core.web.__file__).resolve().parent / "static"
 
@@ -24,6 +25,7 @@ def create_app(config: Config | None = None) -> Flask:
     open_box(config)
     database.close()
     app = Flask(__name__, static_folder=str(STATIC))
+    app.request_class = MemoryUploadsRequest
     app.config.update(
         BOX=config,
         SECRET_KEY=secret_key_for(config.secret_key, config.data_dir),

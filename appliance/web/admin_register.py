@@ -13,7 +13,7 @@ from flask import Blueprint, Response, current_app, flash, redirect, render_temp
 
 from core.register import RegisterError
 
-from .. import audit, box_settings
+from .. import at_rest, audit, box_settings
 from ..doc_types import DocTypeError, format_rules, parse_rules, save_rules, type_rules
 from ..models import Patient
 from ..register import apply, export_csv, import_register
@@ -62,8 +62,7 @@ def preview():
         flash(f"Not imported: {error}", "error")
         return redirect(url_for("admin_register.index"))
     token = secrets.token_hex(16)
-    config.tmp_dir.mkdir(parents=True, exist_ok=True)
-    (config.tmp_dir / f"register-{token}").write_bytes(data)
+    at_rest.sealing().write(config.tmp_dir / f"register-{token}", data)
     return render_template("register_preview.html", report=report, token=token, name=upload.filename)
 
 
@@ -77,7 +76,9 @@ def apply_import():
         return redirect(url_for("admin_register.index"))
     config = current_app.config["BOX"]
     try:
-        planned = import_register(name, path.read_bytes(), config.date_order, config.mrn_system, actor(), dry_run=True)
+        planned = import_register(
+            name, at_rest.sealing().read(path), config.date_order, config.mrn_system, actor(), dry_run=True
+        )
         report = apply(planned, actor(), name)
     finally:
         path.unlink(missing_ok=True)

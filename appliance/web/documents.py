@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, send_file, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 
 from appliance.sync.retention import original_path
 
@@ -15,6 +15,7 @@ from ..models import Document, Page, Patient
 from .auth import actor
 from .extensions import client_address
 from .page_images import view_image
+from .stored_files import send_stored
 
 bp = Blueprint("documents", __name__)
 
@@ -51,7 +52,7 @@ def show(document_id: int):
 def page_image(document_id: int, page_id: int):
     document = get_document(document_id)
     page = get_page(document, page_id)
-    return send_file(view_image(current_app.config["BOX"], document.scan, page), mimetype="image/jpeg", max_age=3600)
+    return send_stored(view_image(current_app.config["BOX"], document.scan, page), "image/jpeg", max_age=3600)
 
 
 @bp.get("/documents/<int:document_id>/pages/<int:page_id>/thumbnail")
@@ -60,7 +61,7 @@ def page_thumbnail(document_id: int, page_id: int):
     page = get_page(document, page_id)
     if not page.thumbnail:
         abort(404)
-    return send_file(current_app.config["BOX"].data_dir / page.thumbnail, mimetype="image/jpeg", max_age=3600)
+    return send_stored(current_app.config["BOX"].data_dir / page.thumbnail, "image/jpeg", max_age=3600)
 
 
 @bp.get("/documents/<int:document_id>/original")
@@ -69,11 +70,11 @@ def original(document_id: int):
     scan = document.scan
     path = original_path(current_app.config["BOX"], scan)
     audit.record("document.download", actor=actor(), obj=document, address=client_address())
-    return send_file(
+    return send_stored(
         path,
+        "application/octet-stream",
         as_attachment=True,
         download_name=scan.original_name.replace("\n", " ")[-150:],
-        mimetype="application/octet-stream",
     )
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, send_file, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, url_for
 
 from .. import audit
 from ..ingest.intake import store_path
@@ -10,6 +10,7 @@ from ..models import Quarantine
 from ..quarantine import QuarantineError, discard, open_entries, retry
 from .auth import actor, admin_required
 from .extensions import client_address
+from .stored_files import send_stored
 
 bp = Blueprint("quarantine", __name__)
 
@@ -32,11 +33,11 @@ def original(entry_id: int):
     if not path.exists():
         abort(404)
     audit.record("quarantine.download", actor=actor(), obj=entry, address=client_address())
-    return send_file(
+    return send_stored(
         path,
+        "application/octet-stream",
         as_attachment=True,
         download_name=entry.original_name.replace("\n", " ")[-150:],
-        mimetype="application/octet-stream",
     )
 
 

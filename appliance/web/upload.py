@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import uuid
 from pathlib import PurePath
 
 from flask import Blueprint, abort, current_app, jsonify, render_template, request, url_for
 
-from ..ingest.intake import accept_file
+from ..ingest.intake import accept_stream
 from ..models import Document, Job, Quarantine, Scan
 from .auth import actor
 
@@ -26,12 +25,7 @@ def receive():
         return jsonify(error="no file was sent"), 400
     config = current_app.config["BOX"]
     name = PurePath(upload.filename.replace("\\", "/")).name[:255] or "upload"
-    staging = config.tmp_dir / f"upload-{uuid.uuid4().hex}"
-    upload.save(staging)
-    try:
-        intake = accept_file(staging, config, source="upload", original_name=name, actor=actor())
-    finally:
-        staging.unlink(missing_ok=True)
+    intake = accept_stream(upload.stream, config, source="upload", original_name=name, actor=actor())
     scan = intake.scan
     return jsonify(
         outcome=intake.outcome,

@@ -8,13 +8,12 @@ turned reading is kept only when it actually reads better.
 
 from __future__ import annotations
 
-import os
+import io
 import re
-import tempfile
+import subprocess
 from dataclasses import dataclass, field
 
 import numpy as np
-import pytesseract
 from PIL import Image, ImageFilter
 
 from .deskew import estimate_skew
@@ -91,25 +90,53 @@ def _result_from_tsv(tsv: str) -> OcrResult:
     return OcrResult(text="".join(text), confidence=round(confidence, 1), score=score, words=words)
 
 
-def _tesseract(path: str, language: str, timeout: int) -> OcrResult:
+class TesseractNotFound(RuntimeError):
+    """The `tesseract` program is not installed or not on PATH."""
+
+
+def run_tesseract(image: bytes, arguments: list[str], timeout: int) -> str:
+    """Tesseract on an image handed over on its standard input (no file, plain or otherwise);
+    its standard output. Raises OcrTimeout, TesseractNotFound, or RuntimeError with its message."""
     try:
-        tsv = pytesseract.image_to_data(path, lang=language, config="--psm 3", timeout=timeout)
-    except RuntimeError as error:
-        if "timeout" in str(error).lower():
-            raise OcrTimeout(f"Tesseract took longer than {timeout} s") from None
-        raise
-    return _result_from_tsv(tsv)
+        done = subprocess.run(
+            ["tesseract", "stdin", "stdout", *arguments], input=image, capture_output=True, timeout=timeout, check=False
+        )
+    except subprocess.TimeoutExpired:
+        raise OcrTimeout(f"Tesseract took longer than {timeout} s") from None
+    except FileNotFoundError:
+        raise TesseractNotFound("tesseract is not on PATH") from None
+    if done.returncode != 0:
+        raise RuntimeError(f"Tesseract failed: {done.stderr.decode(errors='replace').strip()[-300:]}")
+    return done.stdout.decode("utf-8", errors="replace")
 
 
-def _osd_rotation(path: str, timeout: int) -> int:
+def tesseract_version() -> str:
+    """The installed Tesseract's version (raises TesseractNotFound)."""
+    try:
+        done = subprocess.run(["tesseract", "--version"], capture_output=True, timeout=30, check=False)
+    except FileNotFoundError:
+        raise TesseractNotFound("tesseract is not on PATH") from None
+    first = (done.stdout or done.stderr).decode(errors="replace").splitlines()
+    return first[0].removeprefix("tesseract ").strip() if first else "unknown"
+
+
+def _tesseract(image: bytes, language: str, timeout: int) -> OcrResult:
+    return _result_from_tsv(run_tesseract(image, ["-l", language, "--psm", "3", "tsv"], timeout))
+
+
+def _osd_rotation(image: bytes, timeout: int) -> int:
     """Degrees (clockwise) that OSD says the page must turn to be upright; 0 when unsure."""
     try:
-        osd = pytesseract.image_to_osd(path, config="--psm 0", timeout=timeout, output_type=pytesseract.Output.DICT)
-    except (pytesseract.TesseractError, RuntimeError):
+        osd = run_tesseract(image, ["--psm", "0"], timeout)
+    except (OcrTimeout, RuntimeError):
         return 0
-    if float(osd.get("orientation_conf", 0)) < 1.0:
+    fields = dict(line.split(":", 1) for line in osd.splitlines() if ":" in line)
+    try:
+        if float(fields.get("Orientation confidence", "0")) < 1.0:
+            return 0
+        return int(fields.get("Rotate", "0")) % 360
+    except ValueError:
         return 0
-    return int(osd.get("rotate", 0)) % 360
 
 
 def _ink_fraction(image: Image.Image) -> float:
@@ -126,11 +153,11 @@ def needs_second_look(result: OcrResult, image: Image.Image) -> bool:
     return result.confidence < LOW_CONFIDENCE
 
 
-def _save(image: Image.Image, folder: str) -> str:
-    handle, path = tempfile.mkstemp(suffix=".pnm", dir=folder)
-    os.close(handle)
-    image.save(path, format="PPM")
-    return path
+def _pnm(image: Image.Image) -> bytes:
+    """The page as a PNM in memory: Tesseract reads it from its standard input."""
+    out = io.BytesIO()
+    image.save(out, format="PPM")
+    return out.getvalue()
 
 
 def even_out_light(image: Image.Image) -> Image.Image:
@@ -159,27 +186,24 @@ def straighten(image: Image.Image) -> tuple[Image.Image, float]:
     return gray.rotate(angle, expand=True, fillcolor=255, resample=Image.Resampling.BILINEAR), angle
 
 
-def read_page(
-    image: Image.Image, language: str, timeout: int, tmp_dir: str | None = None
-) -> tuple[OcrResult, Image.Image]:
+def read_page(image: Image.Image, language: str, timeout: int) -> tuple[OcrResult, Image.Image]:
     """OCR the page; return the best reading and the page image as it was read (upright, level)."""
     image = even_out_light(image)
-    with tempfile.TemporaryDirectory(dir=tmp_dir) as folder:
-        level, angle = straighten(image)
-        path = _save(level, folder)
-        best, best_image = _tesseract(path, language, timeout), level
-        best.skew = angle
-        if not needs_second_look(best, level):
-            return best, best_image
-        rotation = _osd_rotation(path, timeout)
-        if not rotation:
-            return best, best_image
-        turned, angle = straighten(image.rotate(-rotation, expand=True))
-        try:
-            candidate = _tesseract(_save(turned, folder), language, timeout)
-        except OcrTimeout:
-            return best, best_image
-        candidate.rotation, candidate.skew = rotation, angle
-        if candidate.score > best.score:
-            return candidate, turned
+    level, angle = straighten(image)
+    pnm = _pnm(level)
+    best, best_image = _tesseract(pnm, language, timeout), level
+    best.skew = angle
+    if not needs_second_look(best, level):
         return best, best_image
+    rotation = _osd_rotation(pnm, timeout)
+    if not rotation:
+        return best, best_image
+    turned, angle = straighten(image.rotate(-rotation, expand=True))
+    try:
+        candidate = _tesseract(_pnm(turned), language, timeout)
+    except OcrTimeout:
+        return best, best_image
+    candidate.rotation, candidate.skew = rotation, angle
+    if candidate.score > best.score:
+        return candidate, turned
+    return best, best_image

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import io
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import pytesseract
 from PIL import Image
 
+from ..sealed_files import PLAIN, Sealing, sealed_size_for
 from .barcodes import half_size, read_barcodes
-from .ocr import OcrTimeout, Word, read_page
-from .rasterize import Inspection, Limits, inspect, render_page
+from .ocr import OcrTimeout, TesseractNotFound, Word, read_page
+from .ocr import tesseract_version as installed_tesseract
+from .rasterize import Inspection, Limits, Rejected, RenderedPage, inspect, render_page
 from .sandbox import Budget, limit_memory, run
 
 THUMB_SIZE = (320, 453)
@@ -32,7 +34,7 @@ class PageSettings:
     language: str
     timeout: int
     data_dir: str
-    tmp_dir: str
+    sealing: Sealing = PLAIN
 
 
 @dataclass
@@ -49,7 +51,7 @@ class PageResult:
 
 
 class TesseractMissing(RuntimeError):
-    """Tesseract cannot be run in this pool process (pytesseract's own error does not pickle)."""
+    """Tesseract cannot be run in this pool process (raised where it can be pickled back to the runner)."""
 
 
 def init_process(memory_mb: int | None = None):
@@ -63,14 +65,26 @@ def init_process(memory_mb: int | None = None):
 def tesseract_version() -> str:
     """Pool task run once per process at start-up: proves the process is up and Tesseract is there."""
     try:
-        return str(pytesseract.get_tesseract_version())
-    except pytesseract.TesseractNotFoundError:
+        return installed_tesseract()
+    except TesseractNotFound:
         raise TesseractMissing(TESSERACT_MISSING) from None
 
 
-def inspect_scan(path: str, original_name: str, limits: Limits, budget: Budget) -> Inspection:
-    """Pool task: format, sanity and page count of a stored scan, read within `budget` (raises Rejected)."""
-    return run(budget, "opening the file", inspect, Path(path), original_name, limits)
+def _inspect_stored(path: str, original_name: str, limits: Limits, sealing: Sealing) -> Inspection:
+    size = os.stat(path).st_size
+    if sealing.sealed and size > sealed_size_for(limits.max_file_bytes):  # refused before decrypting
+        raise Rejected(f"file is {size / 2**20:.0f} MB, over the {limits.max_file_bytes / 2**20:.0f} MB limit")
+    return inspect(sealing.source(Path(path)), original_name, limits)
+
+
+def inspect_scan(path: str, original_name: str, limits: Limits, budget: Budget, sealing: Sealing = PLAIN) -> Inspection:
+    """Pool task: format, sanity and page count of a stored scan, read (and, on an encrypted box,
+    decrypted in memory) within `budget`; raises Rejected."""
+    return run(budget, "opening the file", _inspect_stored, path, original_name, limits, sealing)
+
+
+def _render_stored(path: str, kind: str, index: int, limits: Limits, sealing: Sealing) -> RenderedPage:
+    return render_page(sealing.source(Path(path)), kind, index, limits)
 
 
 def thumbnail_path(sha256: str, number: int) -> str:
@@ -78,14 +92,12 @@ def thumbnail_path(sha256: str, number: int) -> str:
     return f"thumbs/{sha256[:2]}/{sha256}/{number}.jpg"
 
 
-def _write_thumbnail(image: Image.Image, data_dir: str, relative: str):
-    target = Path(data_dir) / relative
-    target.parent.mkdir(parents=True, exist_ok=True)
+def _write_thumbnail(image: Image.Image, data_dir: str, relative: str, sealing: Sealing):
     thumb = image.copy() if image.mode == "L" else image.convert("L")
     thumb.thumbnail(THUMB_SIZE, Image.Resampling.BILINEAR, reducing_gap=2.0)
-    partial = target.with_suffix(".part")
-    thumb.save(partial, format="JPEG", quality=75)
-    os.replace(partial, target)
+    jpeg = io.BytesIO()
+    thumb.save(jpeg, format="JPEG", quality=75)
+    sealing.write(Path(data_dir) / relative, jpeg.getvalue(), mode=0o644)
 
 
 def is_blank(image: Image.Image) -> bool:
@@ -110,17 +122,26 @@ def process_page(path: str, sha256: str, kind: str, index: int, settings: PageSe
     """Pool task: render (in a child within the settings' budget), read barcodes, OCR (unless a
     good text layer exists or the page is blank), thumbnail."""
     number = index + 1
-    rendered = run(settings.budget, f"rendering page {number}", render_page, Path(path), kind, index, settings.limits)
+    rendered = run(
+        settings.budget,
+        f"rendering page {number}",
+        _render_stored,
+        path,
+        kind,
+        index,
+        settings.limits,
+        settings.sealing,
+    )
     image, problem = rendered.image, None
     words: list[Word] = []
     if rendered.text_layer is None and is_blank(image):
         text, confidence, rotation, source = "", None, 0, "blank"
     elif rendered.text_layer is None:
         try:
-            result, image = read_page(image, settings.language, settings.timeout, settings.tmp_dir)
+            result, image = read_page(image, settings.language, settings.timeout)
             text, confidence, rotation, source = result.text, result.confidence, result.rotation, "ocr"
             words = result.words
-        except pytesseract.TesseractNotFoundError:
+        except TesseractNotFound:
             raise TesseractMissing(TESSERACT_MISSING) from None
         except OcrTimeout as error:
             text, confidence, rotation, source = "", None, 0, "ocr"
@@ -131,7 +152,7 @@ def process_page(path: str, sha256: str, kind: str, index: int, settings: PageSe
     half = half_size(gray)
     barcodes = read_barcodes(gray, half, little_text=len(text) < LITTLE_TEXT_CHARS)
     relative = thumbnail_path(sha256, number)
-    _write_thumbnail(half, settings.data_dir, relative)
+    _write_thumbnail(half, settings.data_dir, relative, settings.sealing)
     return PageResult(
         number=number,
         text=text,

@@ -6,6 +6,7 @@ can act on; nothing here trusts the file name or the file's own claims about its
 
 from __future__ import annotations
 
+import io
 import re
 import resource
 import warnings
@@ -36,6 +37,30 @@ class Rejected(Exception):
     def __init__(self, reason: str):
         super().__init__(reason)
         self.reason = reason
+
+
+# A stored scan as a renderer gets it: the path of a plain file, or the bytes of a sealed one
+# decrypted in memory (never written out plain).
+Source = Path | bytes
+
+
+def _size(source: Source) -> int:
+    return len(source) if isinstance(source, bytes) else source.stat().st_size
+
+
+def _head(source: Source, count: int) -> bytes:
+    if isinstance(source, bytes):
+        return source[:count]
+    with open(source, "rb") as handle:
+        return handle.read(count)
+
+
+def _tail(source: Source, count: int) -> bytes:
+    if isinstance(source, bytes):
+        return source[-count:]
+    with open(source, "rb") as handle:
+        handle.seek(max(0, source.stat().st_size - count))
+        return handle.read()
 
 
 @dataclass(frozen=True)
@@ -88,22 +113,21 @@ def _guard_images(limits: Limits):
     warnings.simplefilter("error", Image.DecompressionBombWarning)
 
 
-def inspect(path: Path, original_name: str, limits: Limits) -> Inspection:
+def inspect(source: Source, original_name: str, limits: Limits) -> Inspection:
     """Check that the file is a scan we can read and count its pages, or raise Rejected."""
-    size = path.stat().st_size
+    size = _size(source)
     if size == 0:
         raise Rejected("empty file (0 bytes)")
     if size > limits.max_file_bytes:
         raise Rejected(f"file is {size / 2**20:.0f} MB, over the {limits.max_file_bytes / 2**20:.0f} MB limit")
-    with open(path, "rb") as handle:
-        head = handle.read(4096)
+    head = _head(source, 4096)
     kind = sniff(head)
     ext = _extension(original_name)
     if kind is None:
         raise Rejected(f"not a scan: the content is {describe_unknown(head)}, not PDF, TIFF, JPEG or PNG")
     if ext and EXTENSIONS.get(ext) != kind:
         raise Rejected(f"wrong extension: the file is named .{ext} but its content is {LABELS[kind]}")
-    count = _count_pages(path, kind, limits)
+    count = _count_pages(source, kind, limits)
     if count == 0:
         raise Rejected(f"{LABELS[kind]} has no pages")
     if count > limits.max_pages:
@@ -111,27 +135,25 @@ def inspect(path: Path, original_name: str, limits: Limits) -> Inspection:
     return Inspection(kind=kind, page_count=count)
 
 
-def _count_pages(path: Path, kind: str, limits: Limits) -> int:
+def _count_pages(source: Source, kind: str, limits: Limits) -> int:
     if kind == "pdf":
-        with _open_pdf(path) as pdf:
+        with _open_pdf(source) as pdf:
             return len(pdf)
-    with _open_image(path, limits) as image:
+    with _open_image(source, limits) as image:
         return getattr(image, "n_frames", 1)
 
 
 class _open_pdf:
     """Open a PDF or raise Rejected with the reason (encrypted, truncated, damaged)."""
 
-    def __init__(self, path: Path):
-        self.path = path
+    def __init__(self, source: Source):
+        self.source = source
 
     def __enter__(self):
-        with open(self.path, "rb") as handle:
-            handle.seek(max(0, self.path.stat().st_size - 2048))
-            if b"%%EOF" not in handle.read():
-                raise Rejected("truncated PDF: the file ends before the PDF's end-of-file marker")
+        if b"%%EOF" not in _tail(self.source, 2048):
+            raise Rejected("truncated PDF: the file ends before the PDF's end-of-file marker")
         try:
-            self.pdf = pdfium.PdfDocument(str(self.path))
+            self.pdf = pdfium.PdfDocument(self.source if isinstance(self.source, bytes) else str(self.source))
         except pdfium.PdfiumError as error:
             if pdfium_c.FPDF_GetLastError() == pdfium_c.FPDF_ERR_PASSWORD or "password" in str(error).lower():
                 raise Rejected("encrypted PDF: it needs a password; save it again without one") from None
@@ -146,13 +168,13 @@ class _open_pdf:
 class _open_image:
     """Open an image with the decompression-bomb guard on, or raise Rejected."""
 
-    def __init__(self, path: Path, limits: Limits):
-        self.path, self.limits = path, limits
+    def __init__(self, source: Source, limits: Limits):
+        self.source, self.limits = source, limits
 
     def __enter__(self):
         _guard_images(self.limits)
         try:
-            self.image = Image.open(self.path)
+            self.image = Image.open(io.BytesIO(self.source) if isinstance(self.source, bytes) else self.source)
         except (Image.DecompressionBombError, Image.DecompressionBombWarning):
             raise Rejected(
                 f"image too large: over the limit of {self.limits.max_page_pixels:,} pixels per page "
@@ -173,11 +195,11 @@ class RenderedPage:
     text_layer: str | None = None
 
 
-def render_page(path: Path, kind: str, index: int, limits: Limits) -> RenderedPage:
+def render_page(source: Source, kind: str, index: int, limits: Limits) -> RenderedPage:
     """The page image (mode 'L' or '1'); for a PDF with a good text layer, that text too."""
     if kind == "pdf":
-        return _render_pdf_page(path, index, limits)
-    with _open_image(path, limits) as image:
+        return _render_pdf_page(source, index, limits)
+    with _open_image(source, limits) as image:
         try:
             image.seek(index)
             image.load()
@@ -240,8 +262,8 @@ def good_text_layer(text: str) -> bool:
     return readable / len(stripped) >= 0.9 and len(wordy) >= 5
 
 
-def _render_pdf_page(path: Path, index: int, limits: Limits) -> RenderedPage:
-    with _open_pdf(path) as pdf:
+def _render_pdf_page(source: Source, index: int, limits: Limits) -> RenderedPage:
+    with _open_pdf(source) as pdf:
         page = pdf[index]
         try:
             textpage = page.get_textpage()

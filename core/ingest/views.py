@@ -6,14 +6,14 @@ is answered with a placeholder image, and remembered, so asking again costs noth
 
 from __future__ import annotations
 
+import io
 import logging
-import os
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont
 
+from ..sealed_files import PLAIN, Sealing
 from .rasterize import Limits, Rejected, describe_unknown, render_page, sniff
 from .sandbox import Budget, run
 
@@ -23,9 +23,9 @@ PLACEHOLDER_TEXT = "This page could not be shown"
 log = logging.getLogger(__name__)
 
 
-def _render(source: Path, number: int, rotation: int, limits: Limits, target: Path) -> Path:
-    with open(source, "rb") as handle:
-        head = handle.read(4096)
+def _render(stored: Path, number: int, rotation: int, limits: Limits, target: Path, sealing: Sealing) -> Path:
+    source = sealing.source(stored)
+    head = source[:4096] if isinstance(source, bytes) else stored.open("rb").read(4096)
     kind = sniff(head)
     if kind is None:
         raise Rejected(f"not a scan: the content is {describe_unknown(head)}")
@@ -36,21 +36,24 @@ def _render(source: Path, number: int, rotation: int, limits: Limits, target: Pa
         image = image.convert("L").resize(
             (VIEW_WIDTH, round(image.height * VIEW_WIDTH / image.width)), Image.Resampling.LANCZOS
         )
-    target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.with_suffix(f".{os.getpid()}.part")  # each render is a process of its own
-    image.convert("L").save(partial, format="JPEG", quality=82)
-    os.replace(partial, target)
+    jpeg = io.BytesIO()
+    image.convert("L").save(jpeg, format="JPEG", quality=82)
+    sealing.write(target, jpeg.getvalue(), mode=0o644)
     return target
 
 
-def render_view(source: Path, number: int, rotation: int, limits: Limits, budget: Budget, target: Path) -> Path:
-    """Render page `number` of the original at `source` to `target` as a viewer JPEG, within `budget`."""
-    return run(budget, f"rendering page {number}", _render, source, number, rotation, limits, target)
+def render_view(
+    source: Path, number: int, rotation: int, limits: Limits, budget: Budget, target: Path, sealing: Sealing = PLAIN
+) -> Path:
+    """Render page `number` of the original at `source` to `target` as a viewer JPEG, within
+    `budget`; with a sealing, the original is decrypted in memory and the view sealed as written."""
+    return run(budget, f"rendering page {number}", _render, source, number, rotation, limits, target, sealing)
 
 
-def placeholder(folder: Path) -> Path:
-    """A small grey "page could not be shown" JPEG, made once in `folder`."""
-    target = folder / "placeholder.jpg"
+def placeholder(folder: Path, sealing: Sealing = PLAIN) -> Path:
+    """A small grey "page could not be shown" JPEG, made once in `folder` (kept as the views are,
+    so whoever shows views reads it the same way)."""
+    target = folder / ("placeholder.sealed.jpg" if sealing.sealed else "placeholder.jpg")
     if target.exists():
         return target
     image = Image.new("L", PLACEHOLDER_SIZE, 235)
@@ -59,11 +62,9 @@ def placeholder(folder: Path) -> Path:
     left, top, right, bottom = draw.textbbox((0, 0), PLACEHOLDER_TEXT, font=font)
     position = ((PLACEHOLDER_SIZE[0] - right + left) // 2, (PLACEHOLDER_SIZE[1] - bottom + top) // 2)
     draw.text(position, PLACEHOLDER_TEXT, fill=60, font=font)
-    folder.mkdir(parents=True, exist_ok=True)
-    handle, partial = tempfile.mkstemp(dir=folder, suffix=".part")  # web threads may make it at once
-    with os.fdopen(handle, "wb") as out:
-        image.save(out, format="JPEG", quality=70)
-    os.replace(partial, target)
+    jpeg = io.BytesIO()
+    image.save(jpeg, format="JPEG", quality=70)
+    sealing.write(target, jpeg.getvalue(), mode=0o644)  # web threads may make it at once: each its own partial
     return target
 
 
@@ -84,18 +85,20 @@ def _refused_within(refusal: Path, budget: Budget) -> bool:
         return False
 
 
-def view_or_placeholder(target: Path, budget: Budget, render: Callable[[], Path], placeholders: Path) -> Path:
+def view_or_placeholder(
+    target: Path, budget: Budget, render: Callable[[], Path], placeholders: Path, sealing: Sealing = PLAIN
+) -> Path:
     """The cached view at `target`, else `render()` it within `budget`; the placeholder (kept in
     `placeholders`) when the page cannot be shown, now or on an earlier try under the same budget."""
     if target.exists():
         return target
     refusal = refusal_of(target)
     if _refused_within(refusal, budget):
-        return placeholder(placeholders)
+        return placeholder(placeholders, sealing)
     try:
         return render()
     except Rejected as problem:
         log.warning("page %s of original %s cannot be shown: %s", target.stem, target.parent.name, problem.reason)
         refusal.parent.mkdir(parents=True, exist_ok=True)
         refusal.write_text(f"{_budget_line(budget)}\n{problem.reason}\n")
-        return placeholder(placeholders)
+        return placeholder(placeholders, sealing)
