@@ -170,14 +170,18 @@ def _backup(args, config: Config) -> int:
     open_box(config)
     target = backup_database(config, Path(args.to))
     print(f"database backed up to {target} (originals and thumbnails: copy store/ and thumbs/ as files)")
+    if config.encryption:
+        print("the backup is encrypted with the box's data key: keep the recovery passphrase to restore it elsewhere")
     return 0
 
 
 def _restore(args, config: Config) -> int:
     from .backup import BackupError, restore_database
+    from .box import box_key
 
+    key = box_key(config)
     try:
-        restore_database(config, Path(args.source))
+        restore_database(config, Path(args.source), key.sqlcipher_key if key else None)
     except BackupError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

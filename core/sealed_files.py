@@ -24,8 +24,9 @@ CHUNK = 1024 * 1024
 AGE_HEADER = b"age-encryption.org/v1\n"
 
 
-class SealBroken(ValueError):
-    """A sealed file does not open: damaged, cut short, or sealed to another key."""
+class SealBroken(OSError):
+    """A sealed file does not open: damaged, cut short, or sealed to another key (to its
+    readers, an unreadable file like any other)."""
 
 
 class _Hashing(io.RawIOBase):

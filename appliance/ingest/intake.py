@@ -9,6 +9,7 @@ file seen again after a crash between commit and removal is recognised by its id
 from __future__ import annotations
 
 import errno
+import io
 import logging
 import os
 import stat
@@ -41,6 +42,14 @@ class Intake:
 def store_path(config: Config, sha256: str) -> Path:
     """Where the original with this hash lives in the content-addressed store."""
     return config.store_dir / sha256[:2] / sha256
+
+
+def open_original(config: Config, sha256: str) -> BinaryIO:
+    """The original's plain bytes as a file: the stored file itself on a plain box, the sealed
+    one decrypted in memory on an encrypted box."""
+    path = store_path(config, sha256)
+    sealing = at_rest.sealing()
+    return io.BytesIO(sealing.read(path)) if sealing.sealed else open(path, "rb")
 
 
 def _fsync_dir(folder: Path):

@@ -15,6 +15,8 @@ Order and durability:
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import io
 import json
 import threading
 import uuid
@@ -23,12 +25,11 @@ from dataclasses import dataclass, field
 
 import peewee as pw
 
-from appliance import audit
+from appliance import at_rest, audit
 from appliance.config import Config
 from appliance.db import database
-from appliance.ingest.intake import store_path
+from appliance.ingest.intake import open_original, store_path
 from appliance.models import Outbox, Scan, SyncBatch, utcnow
-from core.files import file_sha256
 from sync import protocol
 
 from . import state
@@ -102,10 +103,9 @@ def upload_blob(client: HubClient, config: Config, scan: Scan, rules: Rules, off
     Should the hub hold a different part by now, it answers 409 with its offset and the upload
     continues from there.
     """
-    path = store_path(config, scan.sha256)
-    size = path.stat().st_size
     sent = 0
-    with open(path, "rb") as handle:
+    with open_original(config, scan.sha256) as handle:
+        size = handle.seek(0, io.SEEK_END)
         while offset < size:
             handle.seek(offset)
             chunk = handle.read(config.sync_chunk_bytes)
@@ -133,7 +133,7 @@ def upload_blob(client: HubClient, config: Config, scan: Scan, rules: Rules, off
 def upload_pack(client: HubClient, config: Config, scans: list[Scan], rules: Rules) -> int:
     """Send several small originals in one request (the hub checks each against its name); the
     bytes sent. All or nothing: a cut link leaves them missing, to be sent again."""
-    pieces = [store_path(config, scan.sha256).read_bytes() for scan in scans]
+    pieces = [at_rest.sealing().read(store_path(config, scan.sha256)) for scan in scans]
     listing = ",".join(f"{scan.sha256}:{len(piece)}" for scan, piece in zip(scans, pieces, strict=True))
     data = b"".join(pieces)
     client.request("POST", f"/api/v1/sync/blobs/pack?blobs={listing}", data, "application/octet-stream")
@@ -152,7 +152,8 @@ def plan_uploads(config: Config, scans: list[Scan], received: dict[str, int]) ->
     pack_bytes = 0
     for scan in scans:
         try:
-            size = store_path(config, scan.sha256).stat().st_size
+            store_path(config, scan.sha256).stat()
+            size = scan.size
         except OSError:
             size = None
         if size is None or received.get(scan.sha256) or size > config.sync_chunk_bytes:
@@ -221,7 +222,7 @@ def send_unit(
             unsent.refused[scan.sha256] = f"the hub refused the original: {refusal}"
             continue
         try:
-            sound = file_sha256(path) == scan.sha256
+            sound = hashlib.sha256(at_rest.sealing().read(path)).hexdigest() == scan.sha256
         except OSError as error:
             unsent.unreadable[scan.sha256] = _unreadable(error)
             continue

@@ -13,10 +13,10 @@ import datetime as dt
 import hashlib
 from pathlib import Path
 
+from appliance import at_rest
 from appliance.config import Config
 from appliance.ingest.intake import store_path
 from appliance.models import Document, Outbox, Scan, utcnow
-from core.files import write_durably
 
 from .client import HubClient, HubError, NotEnrolled, client_for
 
@@ -64,7 +64,7 @@ def fetch_original(config: Config, client: HubClient, scan: Scan) -> Path:
         raise OriginalUnavailable(str(error)) from None
     if hashlib.sha256(response).hexdigest() != scan.sha256:
         raise OriginalUnavailable("the hub sent bytes that do not match the original's SHA-256")
-    write_durably(path, response)
+    at_rest.sealing().write(path, response, mode=0o644)
     Scan.update(evicted_at=None).where(Scan.sha256 == scan.sha256).execute()
     return path
 

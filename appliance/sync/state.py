@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Generic, Protocol, TypeVar, overload
 
+from appliance import at_rest
 from appliance.config import Config
 from appliance.models import SyncState
-from core.files import write_durably
 from sync import protocol
 
 KEY_FILE = "device-key.pem"
@@ -114,11 +114,11 @@ def key_path(config: Config) -> Path:
 
 def save_key(config: Config, key) -> None:
     """Write the device's private key, readable by the box's user only."""
-    write_durably(key_path(config), protocol.private_key_bytes(key), mode=0o600)
+    at_rest.sealing().write(key_path(config), protocol.private_key_bytes(key), mode=0o600)
 
 
 def load_key(config: Config):
-    return protocol.load_private_key(key_path(config).read_bytes())
+    return protocol.load_private_key(at_rest.sealing().read(key_path(config)))
 
 
 def enrolled(config: Config) -> bool:

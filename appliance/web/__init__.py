@@ -7,11 +7,12 @@ from pathlib import Path
 from flask import Flask
 
 import core.web
-from core.web.security import secret_key_for, trust_proxies
+from core.web.security import trust_proxies
 
 from ..box import open_box
 from ..config import Config
 from ..db import database
+from ..web_secret import web_secret
 from . import ratelimit  # noqa: F401  (registers the digifort+sqlite:// limiter storage)
 from .extensions import csrf, limiter, login_manager
 from .stored_files import MemoryUploadsRequest
@@ -28,7 +29,7 @@ def create_app(config: Config | None = None) -> Flask:
     app.request_class = MemoryUploadsRequest
     app.config.update(
         BOX=config,
-        SECRET_KEY=secret_key_for(config.secret_key, config.data_dir),
+        SECRET_KEY=web_secret(config),
         SESSION_COOKIE_NAME="digifort_box",
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
