@@ -10,10 +10,11 @@ from .data_key import DataKey
 _current = PLAIN
 
 
-def use(key: DataKey | None) -> Sealing:
-    """Seal with `key` from now on (None: plain files)."""
+def use(key: DataKey | None, accept_plain: bool = False) -> Sealing:
+    """Seal with `key` from now on (None: plain files); with `accept_plain` (a plain box being
+    converted), files not sealed yet still read."""
     global _current
-    _current = PLAIN if key is None else Sealing(recipient=key.recipient, identities=key.files)
+    _current = PLAIN if key is None else Sealing(key.recipient, key.files, accept_plain)
     return _current
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from . import at_rest, data_key
 from .config import Config
+from .conversion import converting, finish_database
 from .data_key import DataKey
 from .db import open_database
 from .migrations import migrate
@@ -38,6 +39,8 @@ def open_box(config: Config, key: DataKey | None = None) -> list[int]:
         config.views_dir,
     ):
         folder.mkdir(parents=True, exist_ok=True)
-    at_rest.use(key)
+    at_rest.use(key, accept_plain=converting(config))
+    if key is not None:
+        finish_database(config, key)
     db = open_database(config.database_path, key.sqlcipher_key if key else None)
     return migrate(db)

@@ -237,6 +237,19 @@ def _audit_verify(args, config: Config) -> int:
     return 0
 
 
+def _keys_convert(args, config: Config) -> int:
+    from . import at_rest
+    from .conversion import convert_files, converting
+
+    open_box(config)
+    if not converting(config):
+        print("nothing to convert: every file of the box is sealed" if config.encryption else "encryption is off")
+        return 0
+    sealed = convert_files(config, at_rest.sealing())
+    print(f"sealed {sealed} file(s); " + ("still converting" if converting(config) else "conversion finished"))
+    return 0
+
+
 def _serve(args, config: Config) -> int:
     from .web.server import serve
 
@@ -294,6 +307,11 @@ def build_parser() -> argparse.ArgumentParser:
     audit_commands.add_parser(
         "verify", help="check the hash chain; report the first event edited, removed or out of place"
     ).set_defaults(handler=_audit_verify)
+    keys = sub.add_parser("keys", help="the data key: converting a plain box, rotating")
+    key_commands = keys.add_subparsers(dest="keys_command", required=True)
+    key_commands.add_parser(
+        "convert", help="seal the files a plain box wrote before it was converted (resumable; the worker does it too)"
+    ).set_defaults(handler=_keys_convert)
     status = sub.add_parser("status", help="counts by status, queue depth, oldest job age")
     status.add_argument("--json", action="store_true")
     status.set_defaults(handler=_status)

@@ -66,6 +66,8 @@ class Sealing:
 
     recipient: str | None = None
     identities: tuple[str, ...] = ()
+    # While a plain box is being converted, files not sealed yet are read as they are.
+    accept_plain: bool = False
 
     @property
     def sealed(self) -> bool:
@@ -111,7 +113,7 @@ class Sealing:
     def read(self, path: Path) -> bytes:
         """The plain bytes of the file at `path` (raises SealBroken when a sealed file does not open)."""
         raw = Path(path).read_bytes()
-        if not self.sealed:
+        if not self.sealed or (self.accept_plain and not raw.startswith(AGE_HEADER)):
             return raw
         try:
             return pyrage.decrypt(raw, self._identities())
