@@ -40,7 +40,16 @@ def open_box(config: Config, key: DataKey | None = None) -> list[int]:
     ):
         folder.mkdir(parents=True, exist_ok=True)
     at_rest.use(key, accept_plain=converting(config))
-    if key is not None:
-        finish_database(config, key)
-    db = open_database(config.database_path, key.sqlcipher_key if key else None)
-    return migrate(db)
+    if key is None:
+        return migrate(open_database(config.database_path))
+    finish_database(config, key)
+    return migrate(open_database(config.database_path, key.sqlcipher_keys, lambda: _reload(config)))
+
+
+def _reload(config: Config) -> tuple[str, ...]:
+    """The keys another process rotated to (recalled from the runtime folder); files follow them."""
+    key = data_key.recall(config)
+    if key is None:
+        return ()
+    at_rest.use(key, accept_plain=converting(config))
+    return key.sqlcipher_keys

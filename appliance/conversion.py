@@ -28,12 +28,12 @@ from core.files import write_durably
 from core.sealed_files import AGE_HEADER, Sealing
 
 from .config import Config
+from .data_files import box_files
 from .data_key import DataKey
 
 log = logging.getLogger(__name__)
 SQLITE_HEADER = b"SQLite format 3\x00"
 CONVERTING = "converting"  # in keys_dir while a plain box's files are being sealed
-SKIPPED_SUFFIXES = (".refused",)  # a page view's refusal reason: limits, never patient data
 
 
 class ConversionError(RuntimeError):
@@ -147,26 +147,13 @@ def _is_sealed(path: Path) -> bool:
 
 
 def plain_files(config: Config) -> Iterator[Path]:
-    """Files under the data folder that are still plain: everything but the keys, the inbox
-    (scans wait there as the scanner wrote them) and the database (SQLCipher's)."""
-    skipped = {config.keys_dir, config.inbox}
-    for folder, subfolders, files in os.walk(config.data_dir):
-        here = Path(folder)
-        subfolders[:] = [name for name in subfolders if here / name not in skipped]
-        for name in files:
-            path = here / name
-            if here == config.data_dir and name.startswith(config.database_path.name):
-                continue
-            if name.endswith(".part"):  # a write cut short (always sealed or discarded): not a file of the box
-                path.unlink(missing_ok=True)
-                continue
-            if name.endswith(SKIPPED_SUFFIXES) or path.is_symlink():
-                continue
-            try:
-                if not _is_sealed(path):
-                    yield path
-            except FileNotFoundError:
-                continue
+    """Files of the box that are still plain."""
+    for path in box_files(config):
+        try:
+            if not _is_sealed(path):
+                yield path
+        except FileNotFoundError:
+            continue
 
 
 def seal_in_place(path: Path, sealing: Sealing) -> bool:

@@ -32,6 +32,8 @@ class DataKey:
 
     database: bytes
     files: tuple[str, ...]
+    # During `keys rotate`: the database key being replaced, until the database is rekeyed.
+    previous_database: bytes | None = None
 
     @classmethod
     def generate(cls) -> DataKey:
@@ -51,8 +53,17 @@ class DataKey:
         """The PRAGMA key value: a raw key, so no passphrase derivation on each connection."""
         return f"x'{self.database.hex()}'"
 
+    @property
+    def sqlcipher_keys(self) -> tuple[str, ...]:
+        """The key, then the one it replaces while a rotation is under way."""
+        previous = () if self.previous_database is None else (f"x'{self.previous_database.hex()}'",)
+        return (self.sqlcipher_key, *previous)
+
     def to_bytes(self) -> bytes:
-        return json.dumps({"version": VERSION, "database": self.database.hex(), "files": list(self.files)}).encode()
+        document = {"version": VERSION, "database": self.database.hex(), "files": list(self.files)}
+        if self.previous_database is not None:
+            document["previous_database"] = self.previous_database.hex()
+        return json.dumps(document).encode()
 
     @classmethod
     def from_bytes(cls, raw: bytes) -> DataKey:
@@ -60,7 +71,12 @@ class DataKey:
             document = json.loads(raw)
             if document.get("version") != VERSION:
                 raise ValueError(f"unknown data key version {document.get('version')!r}")
-            key = cls(database=bytes.fromhex(document["database"]), files=tuple(document["files"]))
+            previous = document.get("previous_database")
+            key = cls(
+                database=bytes.fromhex(document["database"]),
+                files=tuple(document["files"]),
+                previous_database=bytes.fromhex(previous) if previous else None,
+            )
             key.identities  # noqa: B018  (refuses a damaged identity now, not at the first file)
         except (ValueError, KeyError, TypeError, pyrage.IdentityError) as error:
             raise ValueError(f"not a DigiFort data key: {error}") from None

@@ -8,6 +8,7 @@ same. On a plain box it is the standard library's sqlite3.
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 
 import peewee as pw
 import sqlcipher3
@@ -23,16 +24,37 @@ PRAGMAS = {
 
 
 class BoxDatabase(pw.SqliteDatabase):
-    """SQLite, or SQLCipher when `key` (a PRAGMA key value) is set."""
+    """SQLite, or SQLCipher when `keys` (PRAGMA key values: the key, then the one it replaces
+    during a rotation) are set. When none opens the file, `refresh()` is asked for the keys once
+    more: another process may have rotated them (the web keeps serving through a rotation)."""
 
-    key: str | None = None
+    keys: tuple[str, ...] = ()
+    refresh: Callable[[], tuple[str, ...]] | None = None
 
-    def _connect(self):
-        if self.key is None:
-            return super()._connect()
+    @property
+    def key(self) -> str | None:
+        return self.keys[0] if self.keys else None
+
+    def _keyed(self, key: str):
         conn = sqlcipher3.connect(self.database, timeout=self._timeout, isolation_level=None, **self.connect_params)
         try:
-            conn.execute(f'PRAGMA key = "{self.key}"')
+            conn.execute(f'PRAGMA key = "{key}"')
+            conn.execute("SELECT count(*) FROM sqlite_master").fetchone()  # a wrong key fails here
+        except sqlcipher3.DatabaseError:
+            conn.close()
+            return None
+        return conn
+
+    def _connect(self):
+        if not self.keys:
+            return super()._connect()
+        conn = next(filter(None, map(self._keyed, self.keys)), None)
+        if conn is None and self.refresh is not None:
+            self.keys = self.refresh()
+            conn = next(filter(None, map(self._keyed, self.keys)), None)
+        if conn is None:
+            raise sqlcipher3.DatabaseError("the box's database does not open with its data key")
+        try:
             self._add_conn_hooks(conn)
         except Exception:
             conn.close()
@@ -44,12 +66,15 @@ database = BoxDatabase(None)
 DatabaseErrors = (sqlite3.DatabaseError, sqlcipher3.DatabaseError)
 
 
-def open_database(path, key: str | None = None) -> BoxDatabase:
-    """Point the shared handle at `path` (creating its folder), with SQLCipher `key` if given, and connect."""
+def open_database(
+    path, keys: tuple[str, ...] = (), refresh: Callable[[], tuple[str, ...]] | None = None
+) -> BoxDatabase:
+    """Point the shared handle at `path` (creating its folder), through SQLCipher with `keys` if
+    given, and connect."""
     if not database.is_closed():
         database.close()
     path.parent.mkdir(parents=True, exist_ok=True)
-    database.key = key
+    database.keys, database.refresh = keys, refresh
     database.init(str(path), pragmas=PRAGMAS, timeout=10)
     database.connect()
     return database

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from flask import Flask, jsonify, render_template, request
+import peewee as pw
+from flask import Flask, g, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
 
+from appliance.db import database
 from appliance.sync.retention import OriginalUnavailable
 
 MESSAGES = {
@@ -37,6 +39,17 @@ def init_app(app: Flask):
             f"({error}). The text and page images already shown are still here; try again when "
             "the box is online.",
         )
+
+    @app.errorhandler(pw.DatabaseError)
+    def _key_rotated(error):
+        """A read caught by `keys rotate` between its connection and the rekey: connect again
+        (with the new key) and answer it; anything else that fails is a real error."""
+        if "not a database" not in str(error) or request.method not in ("GET", "HEAD") or g.get("reconnected"):
+            raise error
+        g.reconnected = True
+        database.close()
+        database.connect()
+        return app.dispatch_request()
 
     @app.errorhandler(CSRFError)
     def _csrf(error):
