@@ -10,6 +10,7 @@ import time
 from ..box import open_box
 from ..config import Config
 from ..status import disk_low
+from ..unlock import try_unlock, wait_for_key
 from .intake import FileChanging, accept_file
 from .runner import JobRunner
 from .watcher import InboxWatcher
@@ -47,12 +48,24 @@ def take_in_ready_files(watcher: InboxWatcher, config: Config) -> int:
 
 
 def run_worker(config: Config, stop: threading.Event | None = None):
-    """Run until SIGTERM/SIGINT (or `stop` is set)."""
+    """Run until SIGTERM/SIGINT (or `stop` is set).
+
+    On a locked box (encryption on, no pin answered) nothing is taken in until it is unlocked:
+    scans wait whole in the inbox, where the scanner put them.
+    """
     stop = stop or threading.Event()
     if threading.current_thread() is threading.main_thread():
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, lambda *_: stop.set())
-    open_box(config)
+    key = None
+    if config.encryption:
+        key = try_unlock(config)
+        if key is None:
+            log.warning("box is locked: scans wait in the inbox until it is unlocked (web page or keys unlock)")
+            key = wait_for_key(config, stop)
+            if key is None:
+                return
+    open_box(config, key)
     for leftover in config.tmp_dir.glob("intake-*.part"):
         leftover.unlink(missing_ok=True)
     runner = JobRunner(config)

@@ -1,0 +1,53 @@
+"""The web app of a locked box: only the unlock page, static files and the health check answer.
+
+Each request while locked looks in the runtime folder first: another process of the box (the
+worker after Clevis, another web worker after the passphrase) may have unlocked it meanwhile.
+"""
+
+from __future__ import annotations
+
+import threading
+
+from flask import Flask, current_app, jsonify, redirect, request, url_for
+
+from .. import data_key
+from ..box import open_box
+from ..data_key import DataKey
+from ..web_secret import unlock_form_secret, web_secret
+
+OPEN_WHILE_LOCKED = {"unlock.index", "static", "security.healthz"}
+_opening = threading.Lock()
+
+
+def open_unlocked(app: Flask, key: DataKey) -> None:
+    """Open the box's database with `key` and sign sessions with the real secret from now on."""
+    with _opening:
+        if not app.config["BOX_LOCKED"]:
+            return
+        config = app.config["BOX"]
+        open_box(config, key)
+        app.config["SECRET_KEY"] = web_secret(config)
+        app.config["BOX_LOCKED"] = False
+
+
+def init_app(app: Flask, locked: bool) -> None:
+    """Serve the unlock page (and nothing with patient data) until the box is unlocked.
+
+    Registered before every other hook, so that no hook reaches the closed database first."""
+    config = app.config["BOX"]
+    app.config["BOX_LOCKED"] = locked
+    app.config["SECRET_KEY"] = unlock_form_secret(config) if locked else web_secret(config)
+
+    @app.before_request
+    def _while_locked():
+        if not current_app.config["BOX_LOCKED"]:
+            return None
+        key = data_key.recall(config)
+        if key is not None:
+            open_unlocked(current_app._get_current_object(), key)  # type: ignore[attr-defined]
+            return None
+        if request.endpoint in OPEN_WHILE_LOCKED:
+            return None
+        if request.path.startswith("/api/") or request.path == "/metrics":
+            return jsonify(error="the box is locked"), 503
+        return redirect(url_for("unlock.index"))
