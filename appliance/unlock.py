@@ -80,7 +80,7 @@ def _record_sealing(config: Config, tang: list[str], tpm2: bool, problem: str | 
         "problem": problem,
     }
     _write_key_file(config, SEALING_FILE, json.dumps(summary, indent=2).encode())
-    return summary
+    return sealing_summary(config)
 
 
 def seal(config: Config, key: DataKey, passphrase: str) -> dict:
@@ -158,22 +158,18 @@ def unlock_with_passphrase(config: Config, passphrase: str) -> DataKey:
 
 
 def wait_for_key(config: Config, stop: threading.Event) -> DataKey | None:
-    """Block until the box is unlocked (Clevis retried every `unlock_retry_seconds`, the runtime
-    folder looked at every second for an unlock by the web page); None when `stop` is set first."""
-    next_clevis = time.monotonic()
-    warned = False
-    while not stop.is_set():
+    """After a `try_unlock` that found the box locked: block until it is unlocked (Clevis retried
+    every `unlock_retry_seconds`, the runtime folder looked at every second for an unlock by the
+    web page or `keys unlock`); None when `stop` is set first."""
+    next_clevis = time.monotonic() + config.unlock_retry_seconds
+    while not stop.wait(1.0):
         key = data_key.recall(config)
+        if key is None and time.monotonic() >= next_clevis:
+            key = try_unlock(config, quiet=True)
+            next_clevis = time.monotonic() + config.unlock_retry_seconds
         if key is not None:
             log.info("box unlocked; going on")
             return key
-        if time.monotonic() >= next_clevis:
-            key = try_unlock(config, quiet=warned)
-            if key is not None:
-                return key
-            warned = True
-            next_clevis = time.monotonic() + config.unlock_retry_seconds
-        stop.wait(1.0)
     return None
 
 

@@ -10,13 +10,25 @@ import threading
 
 from flask import Flask, current_app, jsonify, redirect, request, url_for
 
+from core.web.security import secret_key_for
+
 from .. import data_key
 from ..box import open_box
+from ..config import Config
 from ..data_key import DataKey
-from ..web_secret import unlock_form_secret, web_secret
+from ..web_secret import web_secret
 
 OPEN_WHILE_LOCKED = {"unlock.index", "static", "security.healthz"}
+# While locked only the unlock form is served; its CSRF token is signed with this secret from
+# the never-encrypted keys folder, which protects nothing else (never the sessions' secret).
+UNLOCK_FORM_SECRET = "unlock-form-secret"  # noqa: S105  (a file name)
 _opening = threading.Lock()
+
+
+def unlock_form_secret(config: Config) -> str:
+    """The secret the unlock page signs its form with while the box is locked."""
+    config.keys_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    return secret_key_for(None, config.keys_dir, UNLOCK_FORM_SECRET)
 
 
 def open_unlocked(app: Flask, key: DataKey) -> None:

@@ -17,13 +17,14 @@ import threading
 import time
 from pathlib import Path
 
+import peewee
 import pytest
 
 from appliance import data_key, key_sealing, unlock
 from appliance.box import BoxLocked, open_box
 from appliance.config import Config
 from appliance.data_key import DataKey
-from appliance.db import DatabaseErrors, database, open_database
+from appliance.db import database, open_database
 from tests.conftest import csrf_from
 from tests.factories import record_lines, text_layer_pdf
 from tests.tang import TangServer, available
@@ -103,7 +104,8 @@ def initialised(tmp_path: Path, tang_urls: tuple[str, ...] = ()) -> Config:
 @pytest.fixture(autouse=True)
 def _closed_database():
     yield
-    database.close()
+    if not database.deferred:
+        database.close()
 
 
 def test_the_recovery_passphrase_seals_the_key_and_a_wrong_one_is_refused():
@@ -140,9 +142,8 @@ def test_init_seals_to_tang_and_a_fresh_boot_unlocks_by_itself(tmp_path, tang):
     sealing = json.loads((keys / "sealing.json").read_text())
     assert sealing["tang"] == [tang.url] and sealing["tpm2"] is False and sealing["problem"] is None
     assert not config.database_path.read_bytes().startswith(unlock.SQLITE_HEADER)
-    with pytest.raises(DatabaseErrors):
-        open_database(config.database_path).execute_sql("SELECT count(*) FROM user").fetchone()
-    database.close()
+    with pytest.raises(peewee.DatabaseError, match="not a database"):
+        open_database(config.database_path)
 
     booted = rebooted(config)
     status = appliance(booted, "status")
@@ -297,7 +298,9 @@ def test_scans_dropped_while_locked_wait_whole_and_are_processed_after_the_unloc
         wait_for(lambda: "box is locked" in log.read_text(), 30, "the worker says the box is locked")
         scans = [
             text_layer_pdf(record_lines(mrn="4400001", name="LOCKED, Anna"), config.inbox / "first.pdf"),
-            text_layer_pdf(record_lines(mrn="4400002", name="LOCKED, Bert"), config.inbox / "second.pdf"),
+            text_layer_pdf(
+                record_lines(mrn="7700952", name="WAITING, Bert", dob="02/11/1988"), config.inbox / "second.pdf"
+            ),
         ]
         originals = {scan: scan.read_bytes() for scan in scans}
         time.sleep(3 * booted.rescan_seconds + booted.stable_seconds)
@@ -307,7 +310,7 @@ def test_scans_dropped_while_locked_wait_whole_and_are_processed_after_the_unloc
 
         unlock.unlock_with_passphrase(booted, PASSPHRASE)
         wait_for(lambda: not any(scan.exists() for scan in scans), 60, "the inbox is emptied")
-        wait_for(lambda: {"4400001", "4400002"} <= filed_mrns(booted), 60, "both scans are filed")
+        wait_for(lambda: {"4400001", "7700952"} <= filed_mrns(booted), 60, "both scans are filed")
     finally:
         worker.terminate()
         worker.wait(timeout=60)
@@ -332,7 +335,8 @@ def test_the_worker_unlocks_by_itself_when_tang_comes_back(tmp_path, tang):
     finally:
         worker.terminate()
         worker.wait(timeout=60)
-    assert log.read_text().count("box is locked") == 1
+    # Why it is locked and what that means for scans, each said once over several retries.
+    assert log.read_text().count("box is locked") == 2
 
 
 def test_the_sync_agent_waits_while_locked(tmp_path):
