@@ -409,3 +409,8 @@ def test_init_refuses_to_seal_over_a_plain_database(tmp_path):
     assert refused.returncode == 4
     assert "plain (unencrypted) database" in refused.stderr
     assert not unlock.is_sealed(config)
+
+
+def test_the_dashboard_says_a_plain_box_is_plain(admin_client):
+    card = admin_client.get("/").get_data(as_text=True).split('id="sealing"')[1]
+    assert "Plain: records on this box are not encrypted." in card
