@@ -9,6 +9,7 @@ from __future__ import annotations
 import threading
 
 from flask import Flask, current_app, jsonify, redirect, request, url_for
+from flask.sessions import SecureCookieSessionInterface
 
 from core.web.security import secret_key_for
 
@@ -42,6 +43,19 @@ def open_unlocked(app: Flask, key: DataKey) -> None:
         app.config["BOX_LOCKED"] = False
 
 
+class UnlockAwareSessions(SecureCookieSessionInterface):
+    """Sessions read after a look in the runtime folder: when another process has unlocked the
+    box, this request's cookie is already checked with the real secret (a flash message or a
+    sign-in made by another web worker is not lost)."""
+
+    def open_session(self, app, request):
+        if app.config["BOX_LOCKED"]:
+            key = data_key.recall(app.config["BOX"])
+            if key is not None:
+                open_unlocked(app, key)
+        return super().open_session(app, request)
+
+
 def init_app(app: Flask, locked: bool) -> None:
     """Serve the unlock page (and nothing with patient data) until the box is unlocked.
 
@@ -50,15 +64,11 @@ def init_app(app: Flask, locked: bool) -> None:
     app.config["BOX_LOCKED"] = locked
     app.config["SECRET_KEY"] = unlock_form_secret(config) if locked else web_secret(config)
 
+    app.session_interface = UnlockAwareSessions()
+
     @app.before_request
     def _while_locked():
-        if not current_app.config["BOX_LOCKED"]:
-            return None
-        key = data_key.recall(config)
-        if key is not None:
-            open_unlocked(current_app._get_current_object(), key)  # type: ignore[attr-defined]
-            return None
-        if request.endpoint in OPEN_WHILE_LOCKED:
+        if not current_app.config["BOX_LOCKED"] or request.endpoint in OPEN_WHILE_LOCKED:
             return None
         if request.path.startswith("/api/") or request.path == "/metrics":
             return jsonify(error="the box is locked"), 503

@@ -259,6 +259,20 @@ def test_another_process_unlocking_opens_the_web_app(tmp_path):
     assert client.get("/login").status_code == 200
 
 
+def test_a_session_made_by_the_web_worker_that_unlocked_is_read_by_another(tmp_path):
+    from appliance.web import create_app
+
+    config = initialised(tmp_path)
+    booted = rebooted(config)
+    first, second = create_app(booted), create_app(booted)
+    client = first.test_client()
+    token = csrf_from(client.get("/unlock").get_data(as_text=True))
+    assert client.post("/unlock", data={"passphrase": PASSPHRASE, "csrf_token": token}).status_code == 302
+    other = second.test_client()
+    other.set_cookie("digifort_box", client.get_cookie("digifort_box").value)
+    assert "The box is unlocked" in other.get("/login").get_data(as_text=True)
+
+
 def wait_for(condition, seconds: float, what: str):
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
