@@ -138,7 +138,11 @@ def run(handler):
 def add_parser(sub) -> None:
     """`keys status|unlock|rebind`."""
     keys = sub.add_parser("keys", help="the data key: what it is sealed to, unlock, rebind")
-    commands = keys.add_subparsers(dest="keys_command", required=True)
+    add_commands(keys.add_subparsers(dest="keys_command", required=True))
+
+
+def add_commands(commands) -> None:
+    """The sealing commands under `keys` (beside any others the `keys` parser has)."""
     commands.add_parser("status", help="what the data key is sealed to; locked or not").set_defaults(
         handler=run(_status)
     )
