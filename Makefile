@@ -53,6 +53,9 @@ test-system-packages:
 	command -v debootstrap >/dev/null 2>&1 || [ -x /usr/sbin/debootstrap ] || missing="$$missing debootstrap"; \
 	[ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || missing="$$missing fonts-dejavu-core"; \
 	[ -f /usr/share/fonts/truetype/liberation/LiberationMono-Regular.ttf ] || missing="$$missing fonts-liberation"; \
+	command -v clevis >/dev/null 2>&1 || missing="$$missing clevis"; \
+	[ -x /usr/libexec/tangd ] || missing="$$missing tang"; \
+	command -v socat >/dev/null 2>&1 || missing="$$missing socat"; \
 	if [ -n "$$missing" ]; then \
 		echo "installing with apt:$$missing"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \

@@ -11,9 +11,11 @@ from pathlib import Path
 
 from core.commands import run_command
 
-from .box import open_box
+from . import keys_cli
+from .box import BoxLocked, open_box
 from .config import Config
 from .models import Job, User
+from .unlock import NotSealed, open_unlocked, try_unlock
 
 
 def _password_from_file(path: str | None) -> str | None:
@@ -34,7 +36,14 @@ def _init(args, config: Config) -> int:
 
     from .users import UserError, create_user
 
-    applied = open_box(config)
+    key = None
+    if config.encryption:
+        try:
+            key = keys_cli.init_key(config, args.recovery_passphrase_file)
+        except keys_cli.KeyCommandError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 4
+    applied = open_box(config, key)
     print(f"database ready at {config.database_path} (migrations applied now: {applied or 'none'})")
     if User.select().where(User.username == args.admin_user).exists():
         print(f"admin user {args.admin_user!r} already exists; password unchanged")
@@ -59,7 +68,7 @@ def _init(args, config: Config) -> int:
 def _reset_mfa(args, config: Config) -> int:
     from .mfa import turn_off
 
-    open_box(config)
+    open_unlocked(config)
     user = User.get_or_none(User.username == args.username)
     if user is None:
         print(f"error: no user {args.username!r}", file=sys.stderr)
@@ -87,7 +96,7 @@ def _process(args, config: Config) -> int:
     from .ingest.runner import FatalEnvironmentError, JobRunner
     from .report import describe, file_report
 
-    open_box(config)
+    open_unlocked(config)
     intakes = []
     for name in args.files:
         path = Path(name)
@@ -116,7 +125,7 @@ def _process(args, config: Config) -> int:
 def _search(args, config: Config) -> int:
     from .search import SearchError, search_pages
 
-    open_box(config)
+    open_unlocked(config)
     try:
         results = search_pages(args.query, limit=args.limit)
     except SearchError as error:
@@ -148,7 +157,7 @@ def _search(args, config: Config) -> int:
 def _status(args, config: Config) -> int:
     from .status import box_status
 
-    open_box(config)
+    open_unlocked(config)
     summary = box_status()
     if args.json:
         print(json.dumps(summary))
@@ -167,7 +176,7 @@ def _status(args, config: Config) -> int:
 def _backup(args, config: Config) -> int:
     from .backup import backup_database
 
-    open_box(config)
+    open_unlocked(config)
     target = backup_database(config, Path(args.to))
     print(f"database backed up to {target} (originals and thumbnails: copy store/ and thumbs/ as files)")
     if config.encryption:
@@ -194,7 +203,7 @@ def _patients_import(args, config: Config) -> int:
 
     from .register import import_register
 
-    open_box(config)
+    open_unlocked(config)
     path = Path(args.file)
     try:
         report = import_register(
@@ -214,7 +223,7 @@ def _patients_import(args, config: Config) -> int:
 def _patients_export(args, config: Config) -> int:
     from .register import export_csv
 
-    open_box(config)
+    open_unlocked(config)
     text = export_csv()
     if args.to:
         Path(args.to).write_text(text, encoding="utf-8")
@@ -227,7 +236,7 @@ def _patients_export(args, config: Config) -> int:
 def _audit_verify(args, config: Config) -> int:
     from .audit import verify
 
-    open_box(config)
+    open_unlocked(config)
     verified, broken = verify()
     if broken is not None:
         print(f"audit log broken at event {broken.event_id}: {broken.problem}", file=sys.stderr)
@@ -241,7 +250,7 @@ def _keys_convert(args, config: Config) -> int:
     from . import at_rest
     from .conversion import convert_files, converting
 
-    open_box(config)
+    open_unlocked(config)
     if not converting(config):
         print("nothing to convert: every file of the box is sealed" if config.encryption else "encryption is off")
         return 0
@@ -253,7 +262,10 @@ def _keys_convert(args, config: Config) -> int:
 def _serve(args, config: Config) -> int:
     from .web.server import serve
 
-    open_box(config)
+    if not config.encryption:
+        open_unlocked(config)
+    elif (key := try_unlock(config)) is not None:
+        open_box(config, key)
     serve(config, args.bind)
     return 0
 
@@ -269,6 +281,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="read the password from this file, or generate one into it "
         "(mode 0600) when it does not exist; nothing is printed",
     )
+    keys_cli.add_passphrase_option(init)
     init.set_defaults(handler=_init)
     serve = sub.add_parser("serve", help="serve the clinic web UI with gunicorn")
     serve.add_argument("--bind", help="address:port to listen on (default APPLIANCE_BIND)")
@@ -307,8 +320,9 @@ def build_parser() -> argparse.ArgumentParser:
     audit_commands.add_parser(
         "verify", help="check the hash chain; report the first event edited, removed or out of place"
     ).set_defaults(handler=_audit_verify)
-    keys = sub.add_parser("keys", help="the data key: converting a plain box, rotating")
+    keys = sub.add_parser("keys", help="the data key: status, unlock, rebind, convert a plain box, rotate")
     key_commands = keys.add_subparsers(dest="keys_command", required=True)
+    keys_cli.add_commands(key_commands)
     key_commands.add_parser(
         "convert", help="seal the files a plain box wrote before it was converted (resumable; the worker does it too)"
     ).set_defaults(handler=_keys_convert)
@@ -319,4 +333,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
-    return run_command(build_parser().parse_args(argv), Config.from_env)
+    try:
+        return run_command(build_parser().parse_args(argv), Config.from_env)
+    except (BoxLocked, NotSealed) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 4

@@ -7,9 +7,12 @@ import signal
 import threading
 import time
 
+from .. import at_rest
 from ..box import open_box
 from ..config import Config
+from ..conversion import convert_files, converting
 from ..status import disk_low
+from ..unlock import try_unlock, wait_for_key
 from .intake import FileChanging, accept_file
 from .runner import JobRunner
 from .watcher import InboxWatcher
@@ -47,14 +50,27 @@ def take_in_ready_files(watcher: InboxWatcher, config: Config) -> int:
 
 
 def run_worker(config: Config, stop: threading.Event | None = None):
-    """Run until SIGTERM/SIGINT (or `stop` is set)."""
+    """Run until SIGTERM/SIGINT (or `stop` is set).
+
+    On a locked box (encryption on, no pin answered) nothing is taken in until it is unlocked:
+    scans wait whole in the inbox, where the scanner put them.
+    """
     stop = stop or threading.Event()
     if threading.current_thread() is threading.main_thread():
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, lambda *_: stop.set())
-    open_box(config)
+    key = None
+    if config.encryption:
+        key = try_unlock(config)
+        if key is None:
+            log.warning("box is locked: scans wait in the inbox until it is unlocked (web page or keys unlock)")
+            key = wait_for_key(config, stop)
+            if key is None:
+                return
+    open_box(config, key)
     for leftover in config.tmp_dir.glob("intake-*.part"):
         leftover.unlink(missing_ok=True)
+    converter = _start_conversion(config, stop)
     runner = JobRunner(config)
     runner.recover()
     try:
@@ -73,4 +89,23 @@ def run_worker(config: Config, stop: threading.Event | None = None):
     finally:
         watcher.stop()
         runner.close()
+        if converter is not None:
+            converter.join()
         log.info("worker stopped")
+
+
+def _start_conversion(config: Config, stop: threading.Event) -> threading.Thread | None:
+    """On a box converted from plain, seal the files it wrote before, beside the normal work."""
+    if not converting(config):
+        return None
+
+    def convert():
+        try:
+            convert_files(config, at_rest.sealing(), stop)
+        except Exception:
+            log.exception("sealing the files of the converted box stopped; it starts again with the worker")
+
+    thread = threading.Thread(target=convert, name="conversion", daemon=True)
+    thread.start()
+    log.info("sealing the files this box wrote before it was encrypted, in the background")
+    return thread

@@ -22,6 +22,7 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from appliance.box import open_box
 from appliance.config import Config
 from appliance.db import database
+from appliance.unlock import open_unlocked, try_unlock, wait_for_key
 
 from . import state
 from .client import HubError, NotEnrolled, client_for
@@ -87,8 +88,8 @@ def cycle(config: Config, max_batches: int | None = None, ignore_window: bool = 
 
 
 def run_once(config: Config, max_batches: int | None = None) -> bool:
-    """`python -m appliance.sync once`: one cycle; True when the backlog is drained."""
-    open_box(config)
+    """`python -m appliance.sync once`: one cycle; True when the backlog is drained (BoxLocked if locked)."""
+    open_unlocked(config)
     cycle(config, max_batches)
     return backlog() == 0
 
@@ -122,8 +123,19 @@ class AgentState:
 def run_agent(config: Config, stop: threading.Event | None = None) -> None:
     """`python -m appliance.sync agent`: run cycles until stopped."""
     parse_window(config.sync_blob_window)
-    open_box(config)
     stop = stop or threading.Event()
+    key = None
+    if config.encryption:
+        key = try_unlock(config)
+        if key is None:
+            log.warning("box is locked: nothing is synced until it is unlocked")
+            if threading.current_thread() is threading.main_thread():
+                for signum in (signal.SIGTERM, signal.SIGINT):
+                    signal.signal(signum, lambda *_: stop.set())
+            key = wait_for_key(config, stop)
+            if key is None:
+                return
+    open_box(config, key)
     agent = AgentState()
     scheduler = BlockingScheduler()
 

@@ -7,8 +7,9 @@ import json
 import socket
 import sys
 
-from appliance.box import open_box
+from appliance.box import BoxLocked
 from appliance.config import Config
+from appliance.unlock import NotSealed, open_unlocked
 from core.commands import run_command
 from sync import protocol
 
@@ -22,7 +23,7 @@ INSECURE_HELP = "allow a plain http:// hub that is not on this machine (a test n
 
 
 def _enrol(args, config: Config) -> int:
-    open_box(config)
+    open_unlocked(config)
     if state.enrolled(config) and not args.force:
         print(
             f"this box is already enrolled with {state.get(state.HUB_URL)} as device {state.get(state.DEVICE_ID)}; "
@@ -41,7 +42,7 @@ def _enrol(args, config: Config) -> int:
 def _rotate_key(args, config: Config) -> int:
     from .client import client_for
 
-    open_box(config)
+    open_unlocked(config)
     client = client_for(config)
     key = protocol.new_private_key()
     client.post_json(
@@ -62,7 +63,7 @@ def _once(args, config: Config) -> int:
 def _requeue(args, config: Config) -> int:
     from .push import requeue_set_aside
 
-    open_box(config)
+    open_unlocked(config)
     count = requeue_set_aside(args.key or None, actor="sync requeue (command line)")
     print(f"{count} set-aside item(s) back in the queue; they go with the next cycle")
     return 0
@@ -91,7 +92,7 @@ def _push(args, config: Config) -> int:
 
 
 def _status(args, config: Config) -> int:
-    open_box(config)
+    open_unlocked(config)
     summary = sync_status(config)
     if args.json:
         print(json.dumps(summary))
@@ -154,6 +155,9 @@ def main(argv=None) -> int:
     except (NotEnrolled, InsecureHubUrl) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    except (BoxLocked, NotSealed) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 4
     except HubError as error:
         print(f"error: {error}", file=sys.stderr)
         return 3 if error.retry else 2

@@ -12,9 +12,10 @@ from core.web.security import trust_proxies
 from ..box import open_box
 from ..config import Config
 from ..db import database
-from ..web_secret import web_secret
+from ..unlock import try_unlock
+from . import locked as locked_mode
 from . import ratelimit  # noqa: F401  (registers the digifort+sqlite:// limiter storage)
-from .extensions import csrf, limiter, login_manager
+from .extensions import csrf, limiter, login_manager, unlock_limiter
 from .stored_files import MemoryUploadsRequest
 
 STATIC = Path(core.web.__file__).resolve().parent / "static"
@@ -23,13 +24,15 @@ STATIC = Path(core.web.__file__).resolve().parent / "static"
 def create_app(config: Config | None = None) -> Flask:
     """Build the web app for the box described by `config` (default: the environment)."""
     config = config or Config.from_env()
-    open_box(config)
-    database.close()
+    key = try_unlock(config) if config.encryption else None
+    locked = config.encryption and key is None
+    if not locked:
+        open_box(config, key)
+        database.close()
     app = Flask(__name__, static_folder=str(STATIC))
     app.request_class = MemoryUploadsRequest
     app.config.update(
         BOX=config,
-        SECRET_KEY=web_secret(config),
         SESSION_COOKIE_NAME="digifort_box",
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
@@ -41,13 +44,16 @@ def create_app(config: Config | None = None) -> Flask:
         RATELIMIT_HEADERS_ENABLED=True,
     )
     trust_proxies(app, config.proxy_hops)
+    locked_mode.init_app(app, locked)
     login_manager.init_app(app)
     csrf.init_app(app)
     limiter.init_app(app)
+    unlock_limiter.init_app(app)
 
     @app.before_request
     def _connect():
-        database.connect(reuse_if_open=True)
+        if not app.config["BOX_LOCKED"]:
+            database.connect(reuse_if_open=True)
 
     @app.teardown_request
     def _close(exc):
@@ -69,6 +75,7 @@ def create_app(config: Config | None = None) -> Flask:
         review,
         search,
         security,
+        unlock,
         upload,
     )
 
@@ -86,6 +93,7 @@ def create_app(config: Config | None = None) -> Flask:
         admin_users,
         admin_register,
         metrics,
+        unlock,
     ):
         app.register_blueprint(module.bp)
     security.init_app(app)

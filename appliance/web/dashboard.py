@@ -14,6 +14,7 @@ from appliance.sync.status import sync_status
 from .. import audit
 from ..models import Document, SyncConflict, utcnow
 from ..status import box_status, disk_low
+from ..unlock import sealing_summary
 from .auth import actor, admin_required
 from .extensions import client_address
 
@@ -41,6 +42,7 @@ def dashboard_figures() -> dict:
             "low": disk_low(config),
         },
         "sync": sync_status(config),
+        "sealing": sealing_summary(config),
     }
 
 

@@ -12,3 +12,6 @@ login_manager.login_message = "Please sign in to continue."
 login_manager.session_protection = None
 csrf = CSRFProtect()
 limiter = Limiter(key_func=client_address, default_limits=[])
+# The unlock page's own limiter: the app's limiter keeps its counters in the box's database,
+# which is encrypted and closed while the page is needed. Counters per web process, in memory.
+unlock_limiter = Limiter(key_func=client_address, default_limits=[], storage_uri="memory://")

@@ -14,6 +14,7 @@ PUBLIC_ENDPOINTS = {
     "security.healthz",
     "static",
     "metrics.metrics",
+    "unlock.index",
 }
 
 

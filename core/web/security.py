@@ -32,15 +32,15 @@ def add_security_headers(response: Response) -> Response:
     return response
 
 
-def secret_key_for(secret_key: str | None, data_dir: Path) -> str:
-    """`secret_key`, or one generated once and kept (0600) in `data_dir`.
+def secret_key_for(secret_key: str | None, data_dir: Path, name: str = "web-secret-key") -> str:
+    """`secret_key`, or one generated once and kept (0600) in `data_dir` as `name`.
 
     Several web workers may start at once: the key is written under a unique name and linked
     into place, so exactly one of them creates it and every worker reads the same key.
     """
     if secret_key:
         return secret_key
-    path = data_dir / "web-secret-key"
+    path = data_dir / name
     if not path.exists():
         data_dir.mkdir(parents=True, exist_ok=True)
         partial = path.with_name(f"{path.name}.{uuid.uuid4().hex}.part")

@@ -17,6 +17,7 @@ PUBLIC = {
     "security.healthz": "the health check for systemd and nginx; it answers only {'status': 'ok'}",
     "static": "stylesheets and scripts, no clinic data",
     "metrics.metrics": "Prometheus scrapes it with its own bearer token (test_metrics_needs_its_own_token)",
+    "unlock.index": "the recovery passphrase page of a locked box; once unlocked it only sends to / (test_unlock.py)",
 }
 CHANGES = {"POST", "PUT", "PATCH", "DELETE"}
 
