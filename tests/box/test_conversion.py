@@ -9,6 +9,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -145,3 +146,24 @@ def test_sigkill_while_sealing_files_loses_nothing_and_a_second_run_finishes(tmp
             assert at_rest.sealing().read(store_path(config, sha256)) == data
     finally:
         database.close()
+
+
+def test_the_worker_seals_the_old_files_in_the_background_while_it_takes_new_scans(tmp_path):
+    from appliance.ingest.worker import run_worker
+
+    config, originals = plain_box(tmp_path, 20)
+    begin(config)
+    config = config.with_overrides(ocr_processes=1, stable_seconds=0.3, rescan_seconds=1)
+    stop = threading.Event()
+    worker = threading.Thread(target=run_worker, args=(config, stop))
+    worker.start()
+    try:
+        deadline = time.monotonic() + 120
+        while conversion.converting(config) and time.monotonic() < deadline:
+            time.sleep(0.2)
+    finally:
+        stop.set()
+        worker.join(60)
+    assert not conversion.converting(config)
+    assert plain_left(config) == []
+    assert all(is_sealed_file(store_path(config, sha256)) for sha256 in originals)
