@@ -13,7 +13,9 @@ from pathlib import Path
 
 from appliance.box import open_box
 from appliance.config import Config
+from appliance.data_key import DataKey
 from appliance.ingest.worker import run_worker
+from appliance.keys_cli import init_key
 from appliance.models import User
 from appliance.users import create_user
 from core.passwords import generate_password
@@ -27,7 +29,16 @@ def demo_config() -> Config:
     env = dict(os.environ)
     env.setdefault("APPLIANCE_DATA_DIR", str(DEMO_ROOT / "box"))
     env.setdefault("APPLIANCE_INBOX", str(DEMO_ROOT / "inbox"))
+    env.setdefault("APPLIANCE_ENCRYPTION", "on")
     return Config.from_env(env)
+
+
+def _demo_key(config: Config) -> DataKey | None:
+    """The demo box's data key: made and sealed under a recovery passphrase kept beside the demo
+    data on the first start (a real box's is printed once and kept by IT), unlocked after."""
+    if not config.encryption:
+        return None
+    return init_key(config, str(DEMO_ROOT / "recovery-passphrase"))
 
 
 def _demo_login(config: Config) -> tuple[str, str]:
@@ -38,6 +49,12 @@ def _demo_login(config: Config) -> tuple[str, str]:
         secret.write_text(password)
         secret.chmod(0o600)
     return "admin", secret.read_text().strip() if secret.exists() else "(set earlier; see `python -m appliance init`)"
+
+
+def _encryption_line(config: Config) -> str:
+    if not config.encryption:
+        return "no (APPLIANCE_ENCRYPTION=off)"
+    return f"yes; recovery passphrase in {(DEMO_ROOT / 'recovery-passphrase').resolve()}"
 
 
 def _start_web(config: Config, env: dict) -> subprocess.Popen:
@@ -73,9 +90,15 @@ def _start_sync(config: Config, env: dict, hub_config) -> subprocess.Popen:
 def run_demo() -> int:
     """Start the box's web UI and worker, and the hub, on demo data; stop them all with Ctrl-C."""
     config = demo_config()
-    open_box(config)
+    open_box(config, _demo_key(config))
     username, password = _demo_login(config)
-    env = dict(os.environ, APPLIANCE_DATA_DIR=str(config.data_dir), APPLIANCE_INBOX=str(config.inbox))
+    env = dict(
+        os.environ,
+        APPLIANCE_DATA_DIR=str(config.data_dir),
+        APPLIANCE_INBOX=str(config.inbox),
+        APPLIANCE_ENCRYPTION="on" if config.encryption else "off",
+        APPLIANCE_RUNTIME_DIR=str(config.runtime_dir),
+    )
     web = _start_web(config, env)
     hub, hub_config, hub_email, hub_password = _start_hub(env)
     agent = _start_sync(config, env, hub_config)
@@ -85,6 +108,7 @@ def run_demo() -> int:
         f"  Sign in as:        {username} / {password}\n"
         f"  Drop scans into:   {config.inbox.resolve()}   (PDF, TIFF, JPEG or PNG)\n"
         f"  Box data (database, originals, thumbnails): {config.data_dir.resolve()}\n"
+        f"  Encrypted at rest: {_encryption_line(config)}\n"
         f"  Hub (head office): http://{hub_config.bind}/\n"
         f"  Sign in as:        {hub_email} / {hub_password}\n"
         f"  Hub data:          {(DEMO_ROOT / 'hub').resolve()}\n"

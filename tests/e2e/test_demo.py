@@ -30,11 +30,14 @@ def test_a_scan_dropped_into_the_demo_inbox_is_filed_on_the_box_and_then_at_the_
         for k, v in os.environ.items()
         if k not in ("DATABASE_URL", "REDIS_URL", "S3_BUCKET", "APPLIANCE_DATA_DIR", "APPLIANCE_INBOX")
     }
+    runtime = tmp_path / "run"
+    runtime.mkdir(mode=0o700)
     env.update(
         PYTHONPATH=str(ROOT),
         APPLIANCE_BIND=f"127.0.0.1:{box_port}",
         HUB_BIND=f"127.0.0.1:{hub_port}",
         APPLIANCE_OCR_PROCESSES="1",
+        APPLIANCE_RUNTIME_DIR=str(runtime),
     )
     demo = subprocess.Popen(
         [sys.executable, "-m", "demo"],
@@ -95,6 +98,9 @@ def test_a_scan_dropped_into_the_demo_inbox_is_filed_on_the_box_and_then_at_the_
             answer = box.get(f"{base}/documents/{hit.group(1)}/{part}", timeout=30)
             assert answer.status_code == 200, (part, answer.status_code)
             assert answer.content.startswith(b"\x89PNG" if part == "original" else b"\xff\xd8"), part
+        assert "Encrypted at rest: yes" in output
+        for path in (tmp_path / "demo-data" / "box").rglob("*"):  # the demo box encrypts, like a real one
+            assert not path.is_file() or b"27182818" not in path.read_bytes(), path
     finally:
         demo.send_signal(signal.SIGINT)
         demo.wait(timeout=60)
