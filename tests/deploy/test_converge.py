@@ -81,7 +81,12 @@ def target(tmp_path_factory):
             (root / bundle.lstrip("/")).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy(bundle, root / bundle.lstrip("/"))
     subprocess.run(["git", "clone", "--quiet", str(ROOT), str(root / "srv/digifort-src")], check=True)
-    yield root
+    # As on a booted box: Clevis's shell pins read from /dev/fd (process substitution), that is /proc.
+    subprocess.run(["mount", "-t", "proc", "proc", str(root / "proc")], check=True)
+    try:
+        yield root
+    finally:
+        subprocess.run(["umount", "--lazy", str(root / "proc")], check=True)
     shutil.rmtree(root, ignore_errors=True)
 
 
