@@ -109,7 +109,9 @@ def run_playbook(playbook: Path, inventory: str, tmp_path: Path) -> subprocess.C
     )
 
 
-def converge(target: Path, tmp_path: Path, tang_url: str, clinic_tang_url: str = "") -> subprocess.CompletedProcess:
+def converge(
+    target: Path, tmp_path: Path, tang_url: str, clinic_tang_url: str = "", rebind: bool = False
+) -> subprocess.CompletedProcess:
     commit = subprocess.run(
         ["git", "-C", str(target / "srv/digifort-src"), "rev-parse", "HEAD"], check=True, capture_output=True, text=True
     ).stdout.strip()
@@ -133,6 +135,7 @@ all:
           digifort_samba_scanner_password: converge-scanner-password
           appliance_clinic_tang_url: "{clinic_tang_url}"
           appliance_recovery_passphrase: "{RECOVERY_PASSPHRASE}"
+          appliance_rebind: {str(rebind).lower()}
           appliance_manage_services: false
           nginx_manage_service: false
           samba_manage_service: false
@@ -186,17 +189,24 @@ def test_the_converged_box_is_encrypted_and_sealed_to_the_hubs_tang(target, hub_
 
 
 def test_a_new_tang_in_the_inventory_rebinds_the_data_key(target, tmp_path, hub_tang):
+    handler = r"RUNNING HANDLER \[appliance : Rebind the data key to the pins\][^\n]*\nchanged: \[converge-box\]"
+    sealed = sealed_copies(target)
     (tmp_path / "clinic-tang").mkdir()
     with tang(tmp_path / "clinic-tang") as clinic:
         rebound = converge(target, tmp_path, hub_tang, clinic_tang_url=clinic)
+        rebound_copies = sealed_copies(target)
         again = converge(target, tmp_path, hub_tang, clinic_tang_url=clinic)
+        asked = converge(target, tmp_path, hub_tang, clinic_tang_url=clinic, rebind=True)
     assert rebound.returncode == 0, rebound.stdout[-4000:] + rebound.stderr[-2000:]
-    handler = r"RUNNING HANDLER \[appliance : Rebind the data key to the pins\][^\n]*\nchanged: \[converge-box\]"
     assert re.search(handler, rebound.stdout), rebound.stdout[-4000:]
+    assert rebound_copies != sealed, "the sealed copy did not change"
     assert f"APPLIANCE_TANG_URLS={hub_tang},{clinic}" in (target / "etc/digifort/box.env").read_text().splitlines()
     assert f"tang {clinic}" in (target / "etc/digifort/seal-pins").read_text()
     assert again.returncode == 0 and recap(again.stdout)["changed"] == 0, again.stdout[-4000:]
-    assert "Rebind the data key" not in again.stdout
+    assert not re.search(handler, again.stdout)
+    # After Tang's keys rotate the pins are the same: -e appliance_rebind=true asks for it.
+    assert asked.returncode == 0 and re.search(handler, asked.stdout), asked.stdout[-4000:]
+    assert sealed_copies(target) != rebound_copies
 
 
 def test_the_hub_hosts_tang_listens_on_its_own_port_and_answers_with_the_keys_it_made(target, tmp_path):
@@ -236,6 +246,11 @@ all:
 
     second = run_playbook(playbook, inventory, tmp_path)
     assert second.returncode == 0 and recap(second.stdout, "converge-hub")["changed"] == 0, second.stdout[-4000:]
+
+
+def sealed_copies(root: Path) -> dict[str, bytes]:
+    keys = root / "var/lib/digifort/keys"
+    return {path.name: path.read_bytes() for path in keys.iterdir() if path.is_file()}
 
 
 def clevis(*args: str, data: bytes) -> bytes:
