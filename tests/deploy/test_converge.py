@@ -250,7 +250,7 @@ all:
 
 def sealed_copies(root: Path) -> dict[str, bytes]:
     keys = root / "var/lib/digifort/keys"
-    return {path.name: path.read_bytes() for path in keys.iterdir() if path.is_file()}
+    return {str(path.relative_to(keys)): path.read_bytes() for path in keys.rglob("*") if path.is_file()}
 
 
 def clevis(*args: str, data: bytes) -> bytes:
