@@ -38,6 +38,16 @@ def test_every_long_running_process_has_a_unit():
         assert "User=root" not in text and "NoNewPrivileges=yes" in text and "CapabilityBoundingSet=\n" in text
 
 
+@pytest.mark.parametrize("unit", ["digifort-box-web", "digifort-box-worker", "digifort-box-sync"])
+def test_the_box_units_share_one_ram_folder_for_the_unsealed_key_and_reach_the_tpm(unit):
+    lines = set((ROOT / "systemd" / f"{unit}.service").read_text().splitlines())
+    assert {"User=digifort", "RuntimeDirectory=digifort", "RuntimeDirectoryMode=0700"} <= lines
+    assert "RuntimeDirectoryPreserve=yes" in lines  # a restart of one unit keeps the key for the others
+    assert {"SupplementaryGroups=tss", "BindPaths=-/dev/tpmrm0", "DeviceAllow=/dev/tpmrm0 rw"} <= lines
+    settings = (ROOT / "systemd" / "box.env.example").read_text().splitlines()
+    assert {"APPLIANCE_ENCRYPTION=on", "APPLIANCE_RUNTIME_DIR=/run/digifort"} <= set(settings)
+
+
 @pytest.mark.parametrize("unit", [u.name for u in UNITS])
 def test_every_unit_has_a_memory_cap(unit):
     caps = re.findall(r"^MemoryMax=(\d+)M$", (ROOT / "systemd" / unit).read_text(), re.MULTILINE)
