@@ -6,11 +6,12 @@ import csv
 import io
 import json
 
-from flask import Blueprint, Response, render_template, request
+from flask import Blueprint, Response, render_template, request, url_for
 
 from core.spreadsheet import safe_row
 
 from .. import audit
+from ..audit_view import Filters, detail_lines, events, patient_named
 from ..models import AuditEvent, User
 from .auth import actor, admin_required
 from .documents import parse_iso_date
@@ -20,22 +21,39 @@ bp = Blueprint("audit_log", __name__)
 PER_PAGE = 100
 
 
-def filtered_events():
-    """Events matching the request's actor, action and date filters, newest first."""
-    query = AuditEvent.select().order_by(AuditEvent.id.desc())
-    if request.args.get("actor"):
-        query = query.where(AuditEvent.actor == request.args["actor"].strip())
-    if request.args.get("action"):
-        query = query.where(AuditEvent.action.startswith(request.args["action"].strip()))
+def request_filters() -> Filters:
+    """The filters the admin typed (a date that does not parse is left out)."""
     try:
         start, end = parse_iso_date(request.args.get("from")), parse_iso_date(request.args.get("to"))
     except ValueError:
         start = end = None
-    if start:
-        query = query.where(AuditEvent.at >= start)
-    if end:
-        query = query.where(AuditEvent.at < end.fromordinal(end.toordinal() + 1))
-    return query
+    return Filters(
+        actor=request.args.get("actor", ""),
+        action=request.args.get("action", ""),
+        patient_mrn=request.args.get("patient", ""),
+        start=start,
+        end=end,
+    )
+
+
+def filtered_events():
+    return events(request_filters())
+
+
+def object_link(event: AuditEvent) -> str | None:
+    """The page of what the event names, when it has one."""
+    if not event.object_id or not event.object_id.isdigit():
+        return None
+    pages = {
+        "document": ("documents.show", "document_id"),
+        "patient": ("patients.show", "patient_id"),
+    }
+    if event.object_type in pages:
+        endpoint, argument = pages[event.object_type]
+        return url_for(endpoint, **{argument: int(event.object_id)})
+    if event.object_type in ("user", "quarantine"):
+        return url_for("admin_users.index" if event.object_type == "user" else "quarantine.index")
+    return None
 
 
 def export_filters() -> dict:
@@ -47,8 +65,11 @@ def export_filters() -> dict:
     if who:
         kept["actor"] = who if User.select().where(User.username == who).exists() else "(not a box user)"
     if action:
-        known = AuditEvent.select().where(AuditEvent.action.startswith(action)).exists()
+        known = AuditEvent.select().where(AuditEvent.action.contains(action)).exists()
         kept["action"] = action if known else "(no such action)"
+    patient = patient_named(request.args.get("patient", ""))
+    if request.args.get("patient", "").strip():
+        kept["patient"] = patient.id if patient else "(no such patient)"
     return kept
 
 
@@ -56,9 +77,16 @@ def export_filters() -> dict:
 @admin_required
 def index():
     page = max(1, request.args.get("page", 1, type=int))
-    events = list(filtered_events().paginate(page, PER_PAGE + 1))
+    shown = list(filtered_events().paginate(page, PER_PAGE + 1))
     return render_template(
-        "audit.html", events=events[:PER_PAGE], more=len(events) > PER_PAGE, page=page, filters=request.args
+        "audit.html",
+        events=shown[:PER_PAGE],
+        more=len(shown) > PER_PAGE,
+        page=page,
+        filters=request.args,
+        object_link=object_link,
+        detail_lines=detail_lines,
+        patient_unknown=bool(request.args.get("patient", "").strip()) and not patient_named(request.args["patient"]),
     )
 
 
