@@ -1,5 +1,5 @@
-"""Reading the audit log as an admin does: filters (user, action anywhere in its name, patient,
-dates), a link to what an event names, and its details as words rather than JSON."""
+"""Reading the box's audit log as an admin does: filters by user, action anywhere in its name,
+patient (the patient and their documents) and dates."""
 
 from __future__ import annotations
 
@@ -50,21 +50,3 @@ def events(filters: Filters) -> pw.ModelSelect:
     if filters.end:
         query = query.where(AuditEvent.at < filters.end + dt.timedelta(days=1))
     return query
-
-
-def detail_lines(detail: dict | None) -> list[tuple[str, str]]:
-    """The event's details as (what, value) pairs in plain words: `duplicate_of` → "duplicate of"."""
-    if not detail:
-        return []
-    lines = []
-    for key, value in detail.items():
-        if isinstance(value, dict):
-            shown = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in value.items()) or "none"
-        elif isinstance(value, list):
-            shown = ", ".join(map(str, value)) or "none"
-        elif isinstance(value, bool):
-            shown = "yes" if value else "no"
-        else:
-            shown = str(value)
-        lines.append((key.replace("_", " "), shown))
-    return lines

@@ -8,10 +8,11 @@ import json
 
 from flask import Blueprint, Response, render_template, request, url_for
 
+from core.audit_details import detail_lines
 from core.spreadsheet import safe_row
 
 from .. import audit
-from ..audit_view import Filters, detail_lines, events, patient_named
+from ..audit_view import Filters, events, patient_named
 from ..models import AuditEvent, User
 from .auth import actor, admin_required
 from .documents import parse_iso_date

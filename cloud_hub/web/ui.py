@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 
 from flask import Blueprint, Response, abort, flash, g, redirect, render_template, request, send_file, url_for
@@ -10,7 +11,7 @@ from flask import Blueprint, Response, abort, flash, g, redirect, render_templat
 from core.highlight import highlighted
 from core.spreadsheet import safe_row
 
-from .. import audit, devices, page_views, records, tenancy, uploads
+from .. import audit, audit_view, devices, page_views, records, tenancy, uploads
 from ..jobs import enqueue, ocr_upload_job
 from ..models import ROLES, AuditEvent, Clinic, Device, HubUpload, User, UserClinic
 from ..search import SearchError, search_documents
@@ -19,6 +20,7 @@ from .access import actor, address, hub, organisation_id, roles, visible_clinic_
 bp = Blueprint("hub_ui", __name__)
 PER_PAGE = 20
 AUDIT_PAGE = 100
+AUDIT_FILTERS = ("actor", "action", "patient", "from", "to")
 
 
 @bp.get("/")
@@ -260,13 +262,27 @@ def reset_password(user_id: int):
     return redirect(url_for("hub_ui.users"))
 
 
+def _audit_filters() -> audit_view.Filters:
+    """The filters typed on the audit page; only an org_admin may look up a patient (IT reads no
+    patient data)."""
+    try:
+        start = dt.date.fromisoformat(request.args.get("from") or "") if request.args.get("from") else None
+        end = dt.date.fromisoformat(request.args.get("to") or "") if request.args.get("to") else None
+    except ValueError:
+        start = end = None
+    patient = request.args.get("patient", "") if g.signed_in.user.role == "org_admin" else ""
+    return audit_view.Filters(request.args.get("actor", ""), request.args.get("action", ""), patient, start, end)
+
+
 def _audit_rows():
-    rows = AuditEvent.select().where(AuditEvent.organisation == organisation_id())
-    if request.args.get("actor"):
-        rows = rows.where(AuditEvent.actor == request.args["actor"])
-    if request.args.get("action"):
-        rows = rows.where(AuditEvent.action == request.args["action"])
-    return rows.order_by(AuditEvent.id.desc())
+    return audit_view.events(organisation_id(), _audit_filters())
+
+
+def audit_object_link(event: AuditEvent) -> str | None:
+    """The hub page of what a head-office event names (a box's events name the box's own ids)."""
+    if event.device_id is None and event.object_type == "document" and (event.object_id or "").isdigit():
+        return url_for("hub_ui.document", document_id=int(event.object_id))
+    return None
 
 
 @bp.app_template_filter("shown_detail")
@@ -279,7 +295,19 @@ def shown_detail(detail: str | None) -> str | None:
 def audit_log():
     page = max(1, request.args.get("page", 1, type=int))
     rows = list(_audit_rows().paginate(page, AUDIT_PAGE))
-    return render_template("hub_audit.html", events=rows, page=page, more=len(rows) == AUDIT_PAGE)
+    filters = {
+        name: request.args[name] for name in ("actor", "action", "patient", "from", "to") if request.args.get(name)
+    }
+    return render_template(
+        "hub_audit.html",
+        events=rows,
+        page=page,
+        more=len(rows) == AUDIT_PAGE,
+        filters=filters,
+        object_link=audit_object_link,
+        readable_detail=audit_view.readable_detail,
+        may_filter_patients=g.signed_in.user.role == "org_admin",
+    )
 
 
 @bp.get("/audit.csv")

@@ -124,3 +124,19 @@ def test_page_images_are_rendered_from_the_stored_original_and_patients_show_in_
     assert admin.get(f"/documents/{document.id}/pages/2/image").status_code == 404
     found = admin.get("/search?q=pixelsen").get_data(as_text=True)
     assert "Pixelsen, Jo" in found and "777" in found
+
+
+def test_audit_log_finds_an_action_by_any_part_a_patients_documents_and_links_them(hub_app, records):
+    admin = sign_in(hub_app, "admin@acme.test")
+    south, north = records["south"]["document"], records["north"]["document"]
+    admin.get(f"/documents/{south}")
+    admin.get(f"/documents/{north}")
+    by_part = admin.get("/audit?action=view").get_data(as_text=True)
+    assert by_part.count("document.view") == 2
+    by_patient = admin.get("/audit?patient=200").get_data(as_text=True)
+    assert f'<a href="/documents/{south}">document {south}</a>' in by_patient
+    assert f"document {north}" not in by_patient
+    assert "{&#34;" not in by_patient
+    it = sign_in(hub_app, "it@acme.test")
+    it_page = it.get("/audit?patient=200").get_data(as_text=True)
+    assert 'name="patient"' not in it_page and f"document {north}" in it_page  # IT cannot look up patients

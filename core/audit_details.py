@@ -1,0 +1,21 @@
+"""An audit event's details as people read them: (what, value) pairs in words, not JSON (box and hub)."""
+
+from __future__ import annotations
+
+
+def detail_lines(detail: dict | None) -> list[tuple[str, str]]:
+    """The event's details as (what, value) pairs in plain words: `duplicate_of` → "duplicate of"."""
+    if not detail:
+        return []
+    lines = []
+    for key, value in detail.items():
+        if isinstance(value, dict):
+            shown = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in value.items()) or "none"
+        elif isinstance(value, list):
+            shown = ", ".join(map(str, value)) or "none"
+        elif isinstance(value, bool):
+            shown = "yes" if value else "no"
+        else:
+            shown = str(value)
+        lines.append((key.replace("_", " "), shown))
+    return lines
