@@ -10,9 +10,10 @@ from flask import Blueprint, abort, current_app, flash, jsonify, redirect, rende
 from appliance.sync import state as sync_state
 from appliance.sync.pull import resolve
 from appliance.sync.status import sync_status
+from core.humane_time import ago
 
 from .. import audit
-from ..models import Document, SyncConflict, utcnow
+from ..models import Document, Scan, SyncConflict, utcnow
 from ..status import box_status, disk_low
 from ..unlock import sealing_summary
 from .auth import actor, admin_required
@@ -27,8 +28,15 @@ def dashboard_figures() -> dict:
     status = box_status()
     today = dt.datetime.combine(utcnow().date(), dt.time())
     disk = shutil.disk_usage(config.data_dir)
+    names = dict(
+        Scan.select(Scan.id, Scan.original_name)
+        .where(Scan.id.in_([job["scan_id"] for job in status["processing"]]))
+        .tuples()
+    )
     return {
-        "processing": status["processing"],
+        "processing": [
+            dict(job, name=names.get(job["scan_id"], f"scan {job['scan_id']}")) for job in status["processing"]
+        ],
         "queue_depth": status["queue_depth"],
         "filed_today": Document.select().where((Document.status == "filed") & (Document.created_at >= today)).count(),
         "needs_review": status["documents"]["needs_review"],
@@ -43,7 +51,11 @@ def dashboard_figures() -> dict:
         },
         "sync": sync_status(config),
         "sealing": sealing_summary(config),
+        "as_of": utcnow().replace(tzinfo=dt.UTC).isoformat(timespec="seconds"),
     }
+
+
+bp.add_app_template_filter(ago, "ago")
 
 
 @bp.get("/")

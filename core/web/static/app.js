@@ -102,34 +102,6 @@ function startViewer() {
   if (focus) focus.scrollIntoView({ block: "start" });
 }
 
-// Dashboard: refresh the figures every few seconds.
-function startDashboard() {
-  const tiles = document.getElementById("dashboard");
-  if (!tiles) return;
-  setInterval(async () => {
-    const response = await fetch(tiles.dataset.url, { headers: { Accept: "application/json" } });
-    if (!response.ok) return;
-    const figures = await response.json();
-    tiles.querySelectorAll("[data-figure]").forEach((node) => { node.textContent = figures[node.dataset.figure]; });
-    const list = document.getElementById("processing");
-    list.replaceChildren();
-    figures.processing.forEach((job) => {
-      const item = document.createElement("li");
-      const bar = document.createElement("progress");
-      bar.max = job.pages_total || 1;
-      bar.value = job.pages_done;
-      item.append(`Scan ${job.scan_id} `, bar, ` ${job.pages_done}/${job.pages_total || "?"} pages`);
-      list.appendChild(item);
-    });
-    if (!figures.processing.length) {
-      const idle = document.createElement("li");
-      idle.className = "muted";
-      idle.textContent = "Nothing is being processed.";
-      list.appendChild(idle);
-    }
-  }, 4000);
-}
-
 // Upload: drag and drop, one request per file with its own progress, then follow it through the pipeline.
 function startUpload() {
   const zone = document.getElementById("dropzone");
@@ -209,6 +181,5 @@ document.addEventListener("DOMContentLoaded", () => {
   startSessionMonitor();
   startPickers();
   startViewer();
-  startDashboard();
   startUpload();
 });
