@@ -1146,7 +1146,8 @@ def report(f: Figures, details: list[str], endpoints: list[str]) -> str:
         *details,
         f"{'':40}{'p50 ms':>9}{'p95 ms':>9}",
         *(f"{name:40}{s['p50_ms']:>9.2f}{s['p95_ms']:>9.2f}" for name, s in f.sides.items()),
-        f"{'ratio endpoint/baseline':40}{f.ratio_p50:>9.2f}{f.ratio_p95:>9.2f}   (baseline: {f.baseline})",
+        f"{'ratio endpoint/baseline':40}{f.ratio_p50:>9.2f}{f.ratio_p95:>9.2f}"
+        + ("" if "(baseline)" in f.baseline else f"   (baseline: {f.baseline})"),
         *(
             f"{'ratio ' + name[:-4]:40}{f.ratios[name]:>9.2f}{f.ratios[name[:-4] + ' p95']:>9.2f}"
             for name in f.ratios
