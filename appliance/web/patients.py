@@ -8,6 +8,7 @@ from .. import audit
 from ..documents import document_pages
 from ..models import Patient
 from ..patients import find_patients, patient_documents
+from ..pdf_export import PURPOSES
 from .auth import actor
 from .extensions import client_address
 
@@ -27,7 +28,9 @@ def show(patient_id: int):
     audit.record("patient.view", actor=actor(), obj=patient, address=client_address())
     documents = list(patient_documents(patient))
     first_pages = {d.id: pages[0] for d in documents if (pages := document_pages(d))}
-    return render_template("patient.html", patient=patient, documents=documents, first_pages=first_pages)
+    return render_template(
+        "patient.html", patient=patient, documents=documents, first_pages=first_pages, purposes=PURPOSES
+    )
 
 
 @bp.get("/api/patients")
