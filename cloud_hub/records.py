@@ -83,11 +83,19 @@ def visible_clinics(organisation_id: int, clinic_ids: list[int]) -> list[Clinic]
 
 
 def clinic_overview(organisation_id: int, clinic_ids: list[int]) -> list[dict]:
-    """Per clinic: its devices (sync state, backlog, bytes) and how many documents and pages it has."""
+    """Per clinic: its devices (sync state, backlog, bytes, quarantine), how many documents and pages
+    it has, how many of them wait for review, and how many files its boxes hold in quarantine (as
+    they last reported; None when no box has reported it yet)."""
     clinics = visible_clinics(organisation_id, clinic_ids)
     documents = dict(
         Document.select(Document.clinic, pw.fn.COUNT(Document.id))
         .where(Document.clinic.in_(clinic_ids))
+        .group_by(Document.clinic)
+        .tuples()
+    )
+    review = dict(
+        Document.select(Document.clinic, pw.fn.COUNT(Document.id))
+        .where(Document.clinic.in_(clinic_ids) & (Document.status == "needs_review"))
         .group_by(Document.clinic)
         .tuples()
     )
@@ -107,9 +115,16 @@ def clinic_overview(organisation_id: int, clinic_ids: list[int]) -> list[dict]:
             "devices": devices.get(clinic.id, []),
             "documents": documents.get(clinic.id, 0),
             "pages": pages.get(clinic.id, 0),
+            "review": review.get(clinic.id, 0),
+            "quarantine": _quarantined(devices.get(clinic.id, [])),
         }
         for clinic in clinics
     ]
+
+
+def _quarantined(devices: list[Device]) -> int | None:
+    reported = [d.reported_quarantine for d in devices if d.revoked_at is None and d.reported_quarantine is not None]
+    return sum(reported) if reported else None
 
 
 def organisation(organisation_id: int) -> Organisation:
