@@ -49,6 +49,36 @@ def documents_of(patient_row: Patient) -> list[Document]:
     )
 
 
+def same_person(organisation_id: int, clinic_ids: list[int], patient_row: Patient) -> list[Patient]:
+    """The patient's records in the clinics in scope: this one, and those of other clinics with the
+    same MRN, last name and date of birth (all three, so two people are never taken for one)."""
+    if patient_row.dob is None:
+        return [patient_row]
+    return list(
+        Patient.select(Patient, Clinic)
+        .join(Clinic)
+        .where(
+            (Patient.organisation == organisation_id)
+            & Patient.clinic.in_(clinic_ids)
+            & (Patient.mrn == patient_row.mrn)
+            & (pw.fn.LOWER(Patient.last_name) == patient_row.last_name.lower())
+            & (Patient.dob == patient_row.dob)
+        )
+        .order_by(Clinic.name)
+    )
+
+
+def documents_across(organisation_id: int, clinic_ids: list[int], patient_row: Patient) -> list[Document]:
+    """A patient's documents across the clinics in scope, newest first (see `same_person`)."""
+    records = same_person(organisation_id, clinic_ids, patient_row)
+    return list(
+        Document.select(Document, Clinic)
+        .join(Clinic)
+        .where(Document.clinic.in_(clinic_ids) & Document.patient.in_([row.id for row in records]))
+        .order_by(Document.doc_date.desc(nulls="LAST"), Document.id.desc())
+    )
+
+
 def document(organisation_id: int, clinic_ids: list[int], document_id: int) -> Document:
     """One document in scope, or NotFound."""
     found = Document.get_or_none(

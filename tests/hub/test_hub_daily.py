@@ -1,12 +1,13 @@
-"""Head office's daily pages: review and quarantine counts per clinic on the clinics page."""
+"""Head office's daily pages: review and quarantine counts per clinic on the clinics page; a
+patient's page with their documents across the clinics the user may see."""
 
 import json
 import re
 import uuid
 
 from cloud_hub.db import database
-from cloud_hub.models import Device
-from tests.hub_fixtures import sign_in
+from cloud_hub.models import AuditEvent, Device, Document
+from tests.hub_fixtures import enrol_box, file_document, sign_in
 
 
 def send_review_document(box, mrn: str, quarantine_open: int | None, seq: int = 2) -> dict:
@@ -81,3 +82,34 @@ def test_a_batch_without_a_quarantine_report_keeps_the_last_one(hub_app, records
     assert box.request("POST", "/api/v1/sync/batches", json.dumps(batch).encode()).status_code == 200
     with database.connection_context():
         assert Device.get(Device.uid == records["north"]["device"]).reported_quarantine == 4
+
+
+def test_a_patient_page_lists_their_documents_across_the_clinics_the_user_sees(hub_app, tenants, people):
+    from cloud_hub.tenancy import create_clinic
+
+    with database.connection_context():
+        west = create_clinic(tenants["acme"], "West")
+    north, south = enrol_box(hub_app, tenants["north"]), enrol_box(hub_app, tenants["south"])
+    at_north = file_document(north, "Discharge summary", "555", last_name="Smith", original_name="north.pdf")
+    at_south = file_document(south, "Clinic letter", "555", last_name="SMITH", original_name="south.pdf")
+    namesake = file_document(
+        enrol_box(hub_app, west), "Unrelated letter", "555", last_name="Smyth", original_name="smyth.pdf"
+    )
+    with database.connection_context():
+        ids = {uid: (d.id, d.patient_id) for uid in (at_north, at_south, namesake) for d in [Document.get(uid=uid)]}
+    north_patient = ids[at_north][1]
+    admin = sign_in(hub_app, "admin@acme.test")
+    search = admin.get("/search?q=smith").get_data(as_text=True)
+    assert f'<a class="patient-link" href="/patients/{north_patient}">Smith, Jo</a>' in search
+    chart = admin.get(f"/patients/{north_patient}").get_data(as_text=True)
+    assert "north.pdf" in chart and "south.pdf" in chart and "smyth.pdf" not in chart
+    assert "Records at North, South (the same MRN, last name and date of birth)." in chart
+    assert f'href="/documents/{ids[at_south][0]}"' in chart
+    viewer = sign_in(hub_app, "vera@acme.test")
+    own = viewer.get(f"/patients/{north_patient}").get_data(as_text=True)
+    assert "north.pdf" in own and "south.pdf" not in own and "Records at North." in own
+    assert viewer.get(f"/patients/{ids[at_south][1]}").status_code == 404
+    assert sign_in(hub_app, "it@acme.test").get(f"/patients/{north_patient}").status_code == 403
+    with database.connection_context():
+        viewed = AuditEvent.select().where(AuditEvent.action == "patient.view")
+        assert viewed.count() == 2 and all("Smith" not in (event.detail or "") for event in viewed)
