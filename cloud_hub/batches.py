@@ -459,7 +459,8 @@ def _count(value, fallback):
 
 
 def _reported(batch: dict, current: Device) -> dict:
-    """The sync state the box reported with the batch (backlog, oldest, bytes pending, last error)."""
+    """The sync state the box reported with the batch (backlog, oldest, bytes pending, last error,
+    files in quarantine)."""
     status = batch.get("status") if isinstance(batch.get("status"), dict) else {}
     last_error = status.get("last_error")
     return {
@@ -467,6 +468,7 @@ def _reported(batch: dict, current: Device) -> dict:
         "reported_oldest_seconds": _count(status.get("oldest_unsynced_age_seconds"), None),
         "reported_bytes_pending": _count(status.get("bytes_pending"), None),
         "reported_last_error": last_error[:500] if isinstance(last_error, str) else None,
+        "reported_quarantine": _count(status.get("quarantine_open"), current.reported_quarantine),
     }
 
 

@@ -176,11 +176,18 @@ def _money(amount: Decimal) -> Decimal:
     return amount.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
 
 
-def invoice(organisation_id: int, month: str) -> Invoice:
-    """The organisation's invoice for a month, made from its usage and plan the first time asked."""
-    existing = Invoice.get_or_none((Invoice.organisation == organisation_id) & (Invoice.month == month))
-    if existing is not None:
-        return existing
+def month_ended(month: str, today: dt.date | None = None) -> None:
+    """Refuse a month that has not ended yet (the current month or a later one)."""
+    _, last = parse_month(month)
+    today = today or utcnow().date()
+    if last >= today:
+        raise BillingError(
+            f"{month} has not ended yet: its invoice can be made from {last + dt.timedelta(days=1):%Y-%m-%d}"
+        )
+
+
+def priced(organisation_id: int, month: str) -> dict:
+    """What the month's invoice would say, from its usage and the plan now: currency, lines, total."""
     used, plan = usage(organisation_id, month), plan_of(organisation_id)
     transfer_gb = (Decimal(used["bytes_in"] + used["bytes_out"]) / GB).quantize(Decimal("0.000001"))
     lines = [
@@ -188,7 +195,7 @@ def invoice(organisation_id: int, month: str) -> Invoice:
         ("Storage", used["storage_gb_months"], "GB-month", plan["per_gb_month"]),
         ("Data transferred", transfer_gb, "GB", plan["per_gb_transfer"]),
     ]
-    priced = [
+    items = [
         {
             "description": text,
             "quantity": str(quantity),
@@ -198,15 +205,30 @@ def invoice(organisation_id: int, month: str) -> Invoice:
         }
         for text, quantity, unit, price in lines
     ]
-    total = sum((Decimal(line["amount"]) for line in priced), Decimal("0.00"))
+    total = sum((Decimal(line["amount"]) for line in items), Decimal("0.00"))
+    return {"month": month, "currency": plan["currency"], "lines": items, "total": total}
+
+
+def issued(organisation_id: int, month: str) -> Invoice | None:
+    """The organisation's invoice for a month, if one was made."""
+    return Invoice.get_or_none((Invoice.organisation == organisation_id) & (Invoice.month == month))
+
+
+def invoice(organisation_id: int, month: str, today: dt.date | None = None) -> Invoice:
+    """The organisation's invoice for an ended month, made from its usage and plan the first time asked."""
+    existing = issued(organisation_id, month)
+    if existing is not None:
+        return existing
+    month_ended(month, today)
+    bill = priced(organisation_id, month)
     try:
         with database.atomic():
             return Invoice.create(
                 organisation=organisation_id,
                 month=month,
-                currency=plan["currency"],
-                lines=json.dumps(priced),
-                total=total,
+                currency=bill["currency"],
+                lines=json.dumps(bill["lines"]),
+                total=bill["total"],
             )
     except pw.IntegrityError:
         return Invoice.get((Invoice.organisation == organisation_id) & (Invoice.month == month))

@@ -217,11 +217,13 @@ def _usage(args, config: HubConfig) -> int:
 
 
 def _invoice(args, config: HubConfig) -> int:
+    from .billing import month_ended
     from .jobs import enqueue, invoice_job
     from .tenancy import organisation_named
 
     open_hub(config)
     organisation = organisation_named(args.org)
+    month_ended(args.month)
     print(f"invoice for {organisation.name} {args.month}: {enqueue(config, invoice_job, organisation.id, args.month)}")
     return 0
 

@@ -331,6 +331,10 @@ ROTATION_TOKENS = [
     'CREATE INDEX "enrolment_token_device_id" ON "enrolment_token" ("device_id")',
 ]
 
+# How many files wait in each box's quarantine, as the box reports it with every batch (the
+# quarantined files themselves never leave the box).
+BOX_QUARANTINE = ['ALTER TABLE "device" ADD COLUMN "reported_quarantine" INTEGER']
+
 MIGRATIONS: list[tuple[int, str, list[migrations.Step], list[migrations.Step]]] = [
     (1, "initial schema", INITIAL_POSTGRES, INITIAL_SQLITE),
     (2, "page search and append-only audit", SEARCH_AND_AUDIT_POSTGRES, SEARCH_AND_AUDIT_SQLITE),
@@ -345,6 +349,7 @@ MIGRATIONS: list[tuple[int, str, list[migrations.Step], list[migrations.Step]]] 
     (11, "two-step sign-in", TWO_STEP_POSTGRES, TWO_STEP_SQLITE),
     (12, "hash-chained audit events", AUDIT_CHAIN_POSTGRES, AUDIT_CHAIN_SQLITE),
     (13, "key rotation tokens", ROTATION_TOKENS, ROTATION_TOKENS),
+    (14, "quarantine counts reported by the boxes", BOX_QUARANTINE, BOX_QUARANTINE),
 ]
 
 

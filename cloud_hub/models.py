@@ -140,6 +140,7 @@ class Device(BaseModel):
     reported_oldest_seconds = pw.IntegerField(null=True)
     reported_bytes_pending = pw.BigIntegerField(null=True)
     reported_last_error = pw.TextField(null=True)
+    reported_quarantine = pw.IntegerField(null=True)
     bytes_in = pw.BigIntegerField(default=0)
     bytes_out = pw.BigIntegerField(default=0)
     # The box's own audit chain as its events arrive (`cloud_hub.box_audit`): links that do not

@@ -49,6 +49,36 @@ def documents_of(patient_row: Patient) -> list[Document]:
     )
 
 
+def same_person(organisation_id: int, clinic_ids: list[int], patient_row: Patient) -> list[Patient]:
+    """The patient's records in the clinics in scope: this one, and those of other clinics with the
+    same MRN, last name and date of birth (all three, so two people are never taken for one)."""
+    if patient_row.dob is None:
+        return [patient_row]
+    return list(
+        Patient.select(Patient, Clinic)
+        .join(Clinic)
+        .where(
+            (Patient.organisation == organisation_id)
+            & Patient.clinic.in_(clinic_ids)
+            & (Patient.mrn == patient_row.mrn)
+            & (pw.fn.LOWER(Patient.last_name) == patient_row.last_name.lower())
+            & (Patient.dob == patient_row.dob)
+        )
+        .order_by(Clinic.name)
+    )
+
+
+def documents_across(organisation_id: int, clinic_ids: list[int], patient_row: Patient) -> list[Document]:
+    """A patient's documents across the clinics in scope, newest first (see `same_person`)."""
+    records = same_person(organisation_id, clinic_ids, patient_row)
+    return list(
+        Document.select(Document, Clinic)
+        .join(Clinic)
+        .where(Document.clinic.in_(clinic_ids) & Document.patient.in_([row.id for row in records]))
+        .order_by(Document.doc_date.desc(nulls="LAST"), Document.id.desc())
+    )
+
+
 def document(organisation_id: int, clinic_ids: list[int], document_id: int) -> Document:
     """One document in scope, or NotFound."""
     found = Document.get_or_none(
@@ -83,11 +113,19 @@ def visible_clinics(organisation_id: int, clinic_ids: list[int]) -> list[Clinic]
 
 
 def clinic_overview(organisation_id: int, clinic_ids: list[int]) -> list[dict]:
-    """Per clinic: its devices (sync state, backlog, bytes) and how many documents and pages it has."""
+    """Per clinic: its devices (sync state, backlog, bytes, quarantine), how many documents and pages
+    it has, how many of them wait for review, and how many files its boxes hold in quarantine (as
+    they last reported; None when no box has reported it yet)."""
     clinics = visible_clinics(organisation_id, clinic_ids)
     documents = dict(
         Document.select(Document.clinic, pw.fn.COUNT(Document.id))
         .where(Document.clinic.in_(clinic_ids))
+        .group_by(Document.clinic)
+        .tuples()
+    )
+    review = dict(
+        Document.select(Document.clinic, pw.fn.COUNT(Document.id))
+        .where(Document.clinic.in_(clinic_ids) & (Document.status == "needs_review"))
         .group_by(Document.clinic)
         .tuples()
     )
@@ -107,9 +145,16 @@ def clinic_overview(organisation_id: int, clinic_ids: list[int]) -> list[dict]:
             "devices": devices.get(clinic.id, []),
             "documents": documents.get(clinic.id, 0),
             "pages": pages.get(clinic.id, 0),
+            "review": review.get(clinic.id, 0),
+            "quarantine": _quarantined(devices.get(clinic.id, [])),
         }
         for clinic in clinics
     ]
+
+
+def _quarantined(devices: list[Device]) -> int | None:
+    reported = [d.reported_quarantine for d in devices if d.revoked_at is None and d.reported_quarantine is not None]
+    return sum(reported) if reported else None
 
 
 def organisation(organisation_id: int) -> Organisation:

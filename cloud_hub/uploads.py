@@ -4,6 +4,8 @@ The upload is kept in the staging folder and recorded; a job (RQ, or in-process 
 Redis) inspects it, OCRs every page, extracts identifiers and applies the box's own filing rule
 (`core.ingest.filing.decide`) against the chosen clinic's patients, with the hub's reading
 settings or the clinic's own, then stores the original as a blob and records the document.
+In the same transaction the document is published to the clinic's boxes (a `document.add`
+change: its metadata, patient and page text; the box fetches the original when it needs it).
 A file the pipeline refuses is marked refused with the reason; nothing is deleted.
 """
 
@@ -22,7 +24,7 @@ from core.ingest.filing import Decision, Reading, Rules, decide, read_pages
 from core.ingest.pages import PageResult, PageSettings, init_process, inspect_scan, process_page
 from core.ingest.rasterize import Limits, Rejected
 
-from . import audit, billing
+from . import audit, billing, changes
 from .blobs import record_blob
 from .config import HubConfig
 from .db import database
@@ -127,6 +129,29 @@ def filing_decision(config: HubConfig, clinic: Clinic, pages: list[PageResult]) 
     return reading, decide(reading, ClinicPatients(clinic), rules)
 
 
+def _for_boxes(document: Document, upload: HubUpload, patient: Patient | None, pages: list[PageResult]) -> dict:
+    """The `document.add` change that brings an uploaded document to its clinic's boxes."""
+    return {
+        "uid": document.uid,
+        "status": document.status,
+        "review_reason": document.review_reason,
+        "doc_type": document.doc_type,
+        "doc_date": str(document.doc_date) if document.doc_date else None,
+        "original_name": document.original_name,
+        "blob_sha256": upload.sha256,
+        "size": upload.size,
+        "patient": {
+            "mrn": patient.mrn,
+            "last_name": patient.last_name,
+            "first_name": patient.first_name,
+            "dob": str(patient.dob) if patient.dob else None,
+        }
+        if patient is not None
+        else None,
+        "pages": [{"number": page.number, "text": page.text} for page in pages],
+    }
+
+
 def process(config: HubConfig, storage: Storage, upload_id: int) -> str:
     """Read one queued upload and file it (or refuse it); its final status."""
     init_process()
@@ -183,6 +208,7 @@ def process(config: HubConfig, storage: Storage, upload_id: int) -> str:
                 for page in pages
             ]
         ).execute()
+        changes.publish(organisation.id, upload.clinic_id, "document.add", _for_boxes(document, upload, patient, pages))
         billing.meter(organisation.id, 0, pages=len(pages), documents=1)
         _finish(upload, decision.status, decision.reason, document)
         audit.record(

@@ -10,7 +10,9 @@ a person to decide (box dashboard), and the local version stays in force until t
   treats as its own register (documents no longer create patients);
 - `user.allow`: a member of staff who may sign in at this box (password hash and role), or
   no longer may (`active: false`); a local account of the same name is never taken over;
-- `settings`: sync window, bandwidth cap and retention for this box.
+- `settings`: sync window, bandwidth cap and retention for this box;
+- `document.add`: a document uploaded at the hub for this clinic (`hub_documents`), its
+  original fetched from the hub when first needed.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from appliance.models import Outbox, Patient, SyncConflict, User, WebSession, ut
 
 from . import state
 from .client import HubClient
+from .hub_documents import apply_hub_document
 
 PAGE = 100
 SETTINGS = {"sync_blob_window": str, "sync_bandwidth_bytes": int, "retention_days": int}
@@ -110,7 +113,12 @@ def apply_settings(payload: dict) -> str:
     return "applied"
 
 
-HANDLERS = {"patient.correct": apply_patient_correction, "user.allow": apply_user, "settings": apply_settings}
+HANDLERS = {
+    "patient.correct": apply_patient_correction,
+    "user.allow": apply_user,
+    "settings": apply_settings,
+    "document.add": apply_hub_document,
+}
 
 
 def pull(client: HubClient) -> int:

@@ -29,7 +29,7 @@ from appliance import at_rest, audit
 from appliance.config import Config
 from appliance.db import database
 from appliance.ingest.intake import open_original, store_path
-from appliance.models import Outbox, Scan, SyncBatch, utcnow
+from appliance.models import Outbox, Quarantine, Scan, SyncBatch, utcnow
 from sync import protocol
 
 from . import state
@@ -92,9 +92,10 @@ def backlog() -> int:
 
 def reported_status(config: Config, sending: list[int]) -> dict:
     """What the hub's device page shows of this box's sync: what remains once the rows being
-    sent are acknowledged."""
+    sent are acknowledged, and how many files wait in quarantine (they never leave the box)."""
     summary = sync_status(config, sending)
-    return {key: summary[key] for key in ("backlog", "oldest_unsynced_age_seconds", "bytes_pending", "last_error")}
+    reported = {key: summary[key] for key in ("backlog", "oldest_unsynced_age_seconds", "bytes_pending", "last_error")}
+    return {**reported, "quarantine_open": Quarantine.select().where(Quarantine.resolved_at.is_null()).count()}
 
 
 def upload_blob(client: HubClient, config: Config, scan: Scan, rules: Rules, offset: int = 0) -> int:

@@ -58,7 +58,17 @@ def index():
         usage=billing.usage(organisation_id(), month),
         plan=billing.plan_of(organisation_id()),
         invoices=invoices,
+        not_ended=_not_ended(month),
+        issued=billing.issued(organisation_id(), month),
     )
+
+
+def _not_ended(month: str) -> str | None:
+    try:
+        billing.month_ended(month)
+    except billing.BillingError as problem:
+        return str(problem)
+    return None
 
 
 @bp.post("/billing/invoices")
@@ -66,10 +76,15 @@ def index():
 def make_invoice():
     month = request.form.get("month", "")
     try:
-        billing.parse_month(month)
+        billing.month_ended(month)
     except billing.BillingError as problem:
         flash(str(problem), "error")
-        return redirect(url_for("hub_billing.index"))
+        return redirect(url_for("hub_billing.index", month=month if len(month) == 7 else None))
+    if billing.issued(organisation_id(), month) is not None:
+        flash(f"The invoice for {month} was already made.")
+        return redirect(url_for("hub_billing.index", month=month))
+    if request.form.get("confirm") != "yes":
+        return render_template("hub_billing_confirm.html", bill=billing.priced(organisation_id(), month))
     outcome = enqueue(hub().config, invoice_job, organisation_id(), month)
     audit.record("invoice.request", actor=actor(), organisation=organisation_id(), address=address(), month=month)
     flash(f"Invoice for {month}: {outcome.split(':')[0]}.")

@@ -1,4 +1,4 @@
-"""Head office's pages: dashboard, search, documents, devices, users, audit log."""
+"""Head office's pages: dashboard, search, patients, documents, devices, users, audit log."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import csv
 import datetime as dt
 import io
 
+import peewee as pw
 from flask import Blueprint, Response, abort, flash, g, redirect, render_template, request, send_file, url_for
 
 from core.highlight import highlighted
@@ -13,7 +14,7 @@ from core.spreadsheet import safe_row
 
 from .. import audit, audit_view, devices, page_views, records, tenancy, uploads
 from ..jobs import enqueue, ocr_upload_job
-from ..models import ROLES, AuditEvent, Clinic, Device, HubUpload, User, UserClinic
+from ..models import ROLES, AuditEvent, Clinic, Device, Document, HubUpload, Patient, User, UserClinic
 from ..search import SearchError, search_documents
 from .access import actor, address, hub, organisation_id, roles, visible_clinic_ids
 
@@ -75,6 +76,22 @@ def document(document_id: int):
     )
 
 
+@bp.get("/patients/<int:patient_id>")
+@roles("org_admin", "viewer")
+def patient(patient_id: int):
+    try:
+        found = records.patient(organisation_id(), visible_clinic_ids(), patient_id)
+    except records.NotFound:
+        abort(404)
+    audit.record("patient.view", actor=actor(), organisation=organisation_id(), obj=found, address=address())
+    return render_template(
+        "hub_patient.html",
+        patient=found,
+        records=records.same_person(organisation_id(), visible_clinic_ids(), found),
+        documents=records.documents_across(organisation_id(), visible_clinic_ids(), found),
+    )
+
+
 @bp.get("/documents/<int:document_id>/pages/<int:number>/image")
 @roles("org_admin", "viewer")
 def page_image(document_id: int, number: int):
@@ -93,7 +110,14 @@ def page_image(document_id: int, number: int):
 @roles("org_admin")
 def upload_page():
     recent = (
-        HubUpload.select().where(HubUpload.organisation == organisation_id()).order_by(HubUpload.id.desc()).limit(50)
+        HubUpload.select(HubUpload, Clinic, Document, Patient)
+        .join(Clinic)
+        .switch(HubUpload)
+        .join(Document, pw.JOIN.LEFT_OUTER)
+        .join(Patient, pw.JOIN.LEFT_OUTER)
+        .where((HubUpload.organisation == organisation_id()) & HubUpload.clinic.in_(visible_clinic_ids()))
+        .order_by(HubUpload.id.desc())
+        .limit(50)
     )
     return render_template(
         "hub_upload.html", uploads=recent, clinics=records.visible_clinics(organisation_id(), visible_clinic_ids())

@@ -8,6 +8,7 @@ import sys
 from decimal import Decimal
 from pathlib import Path
 
+import pytest
 from pypdf import PdfReader
 
 from cloud_hub import billing
@@ -58,7 +59,10 @@ def test_billing_users_see_usage_and_download_invoices_as_csv_and_pdf(hub_app, t
     assert "12</span><span>pages ingested" in page
     token = page.split('name="csrf_token" value="')[1].split('"')[0]
     env_redis = hub_app.extensions["digifort_hub"].config.redis_url
-    bill.post("/billing/invoices", data={"csrf_token": token, "month": "2026-10"})
+    asked = bill.post("/billing/invoices", data={"csrf_token": token, "month": "2026-10"}).get_data(as_text=True)
+    assert "Make the invoice for 2026-10?" in asked and 'id="confirm-total">GBP 0.24<' in asked
+    assert bill.get("/api/v1/billing/invoices").get_json()["invoices"] == []
+    bill.post("/billing/invoices", data={"csrf_token": token, "month": "2026-10", "confirm": "yes"})
     if env_redis:
         env = dict(
             os.environ,
@@ -84,5 +88,29 @@ def test_billing_users_see_usage_and_download_invoices_as_csv_and_pdf(hub_app, t
     assert pdf.mimetype == "application/pdf" and "Acme Health" in text and "0.24" in text
     assert bill.get("/api/v1/billing/usage?month=2026-10").get_json()["pages"] == 12
     assert sign_in(hub_app, "vera@acme.test").get("/billing").status_code == 403
+    with database.connection_context():
+        assert Invoice.select().count() == 1
+
+
+def test_a_month_that_has_not_ended_cannot_be_invoiced(hub_app, tenants, people):
+    acme = tenants["acme"].id
+    with database.connection_context():
+        billing.meter(acme, 0, pages=5, day=dt.date(2026, 11, 30))
+        for month, today in (("2026-11", dt.date(2026, 11, 30)), ("2026-12", dt.date(2026, 11, 15))):
+            with pytest.raises(billing.BillingError, match="has not ended yet"):
+                billing.invoice(acme, month, today=today)
+        assert billing.invoice(acme, "2026-11", today=dt.date(2026, 12, 1)).total == Decimal("0.10")
+        assert Invoice.select().count() == 1
+    this_month = billing.utcnow().strftime("%Y-%m")
+    bill = sign_in(hub_app, "bill@acme.test")
+    page = bill.get(f"/billing?month={this_month}").get_data(as_text=True)
+    assert "has not ended yet" in page and "Make the invoice for" not in page
+    token = page.split('name="csrf_token" value="')[1].split('"')[0]
+    refused = bill.post(
+        "/billing/invoices", data={"csrf_token": token, "month": this_month, "confirm": "yes"}, follow_redirects=True
+    )
+    assert f"{this_month} has not ended yet" in refused.get_data(as_text=True)
+    unsigned = bill.post("/billing/invoices", data={"month": "2026-10", "confirm": "yes"})
+    assert unsigned.status_code == 400
     with database.connection_context():
         assert Invoice.select().count() == 1

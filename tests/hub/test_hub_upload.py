@@ -73,6 +73,12 @@ def test_an_upload_is_ocred_by_the_worker_and_filed_under_the_clinic(hub_app, hu
     assert s3.get_object(Bucket=hub_config.s3_bucket, Key=key)["Body"].read() == scan
     listing = admin.get("/upload").get_data(as_text=True)
     assert "okafor.png" in listing and "not a scan" in listing
+    assert (
+        f'filed</span>\n      to <a class="patient-link" href="/patients/{document.patient_id}">Okafor, Ada</a>'
+        in listing
+    )
+    chart = admin.get(f"/patients/{document.patient_id}").get_data(as_text=True)
+    assert f'href="/documents/{document.id}"' in chart and "okafor.png" in chart
     other_clinic = admin.post(
         "/upload",
         data={"csrf_token": token, "clinic_id": tenants["elsewhere"].id, "files": [(io.BytesIO(scan), "x.png")]},

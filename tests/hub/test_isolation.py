@@ -22,6 +22,7 @@ OBJECT_ROUTES = [
     ("GET", "/api/v1/documents/<int:document_id>"),
     ("GET", "/api/v1/storage/documents/<int:document_id>/original"),
     ("GET", "/documents/<int:document_id>"),
+    ("GET", "/patients/<int:patient_id>"),
     ("GET", "/documents/<int:document_id>/pages/<int:number>/image"),
     ("POST", "/clinics/<int:clinic_id>/enrolment-token"),
     ("POST", "/devices/<uid>/rename"),

@@ -81,6 +81,7 @@ def test_the_schema_check_finds_a_model_that_differs_from_its_table(migrated_hub
         "reported_oldest_seconds",
         "reported_bytes_pending",
         "reported_last_error",
+        "reported_quarantine",
         "audit_breaks",
         "audit_missing",
         "audit_problem",

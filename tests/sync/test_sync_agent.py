@@ -54,6 +54,7 @@ def test_filed_documents_reach_the_hub_once_with_identical_originals(
         "PNG",
     )
     save_image(render_page(record_lines(mrn=None, title="REFERRAL LETTER"), noise=0.0003), scans / "unknown.png", "PNG")
+    (scans / "torn.pdf").write_bytes(b"%PDF-1.4 torn off after the header")
     for path in sorted(scans.iterdir()):
         accept_file(path, box, source="test", remove=False)
     runner.run_until_idle()
@@ -88,6 +89,7 @@ def test_filed_documents_reach_the_hub_once_with_identical_originals(
         box_events = {e.action for e in HubAuditEvent.select().where(HubAuditEvent.actor.contains("(box North desk)"))}
         device = HubDevice.get(HubDevice.name == "North desk")
         assert device.reported_backlog == 0 and device.reported_bytes_pending == 0  # what remained after the last batch
+        assert device.reported_quarantine == 1  # the torn file stays on the box, only counted
     assert {"document.filed", "document.needs_review", "patient.create"} <= box_events
 
     signed = requests.Session()
