@@ -331,6 +331,12 @@ ROTATION_TOKENS = [
     'CREATE INDEX "enrolment_token_device_id" ON "enrolment_token" ("device_id")',
 ]
 
+# The clinic's own tags (a JSON list) and note on a document, as its box sends them.
+TAGS_AND_NOTES = [
+    'ALTER TABLE "document" ADD COLUMN "tags" TEXT NOT NULL DEFAULT \'[]\'',
+    'ALTER TABLE "document" ADD COLUMN "note" TEXT',
+]
+
 MIGRATIONS: list[tuple[int, str, list[migrations.Step], list[migrations.Step]]] = [
     (1, "initial schema", INITIAL_POSTGRES, INITIAL_SQLITE),
     (2, "page search and append-only audit", SEARCH_AND_AUDIT_POSTGRES, SEARCH_AND_AUDIT_SQLITE),
@@ -345,6 +351,7 @@ MIGRATIONS: list[tuple[int, str, list[migrations.Step], list[migrations.Step]]] 
     (11, "two-step sign-in", TWO_STEP_POSTGRES, TWO_STEP_SQLITE),
     (12, "hash-chained audit events", AUDIT_CHAIN_POSTGRES, AUDIT_CHAIN_SQLITE),
     (13, "key rotation tokens", ROTATION_TOKENS, ROTATION_TOKENS),
+    (15, "document tags and notes from the boxes", TAGS_AND_NOTES, TAGS_AND_NOTES),
 ]
 
 
