@@ -26,6 +26,7 @@ bench: deps
 	$(PY) bench/ingest.py
 	$(PY) bench/search.py
 	$(PY) bench/filing.py
+	$(PY) bench/cipher.py
 	$(PY) -m tests.servers -- $(PY) bench/hub_ingest.py
 	$(PY) -m tests.servers -- $(PY) bench/sync.py
 

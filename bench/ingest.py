@@ -7,7 +7,12 @@ reported for the worker process itself and for the OCR pool's processes. Each si
 time is measured too, and the share of the machine other programs used meanwhile, because on a
 busy machine the ratio is noise.
 
-    .venv/bin/python bench/ingest.py [--pages N] [--processes P] [--rounds R] [--json]
+With --encrypted the pipeline runs on an encrypted box (SQLCipher database, originals and
+thumbnails sealed as age streams); the baseline stays the tesseract CLI. With --both each round
+runs the pipeline on a plain box and on an encrypted one, in alternating order, and the cost of
+encryption is printed directly as the ratio encrypted/plain.
+
+    .venv/bin/python bench/ingest.py [--pages N] [--processes P] [--rounds R] [--encrypted | --both] [--json]
 """
 
 from __future__ import annotations
@@ -32,12 +37,15 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from appliance import at_rest, data_key
 from appliance.box import open_box
 from appliance.config import Config
+from appliance.data_key import DataKey
 from appliance.db import database
 from appliance.ingest.intake import accept_file
 from appliance.ingest.runner import JobRunner
 from appliance.models import Scan
+from core.sealed_files import is_sealed_file
 
 TARGET_RATIO = 0.9
 OTHER_LOAD_WARNING = 0.1
@@ -74,6 +82,8 @@ class Figures:
     layout: str
     processes: int
     rounds: int
+    # The box the pipeline ran on: "plain", "encrypted", or "both" (plain, with the encrypted_* fields).
+    box: str
     baseline_seconds: float
     baseline_pages_per_minute: float
     baseline_cpu_seconds_per_page: float
@@ -87,6 +97,13 @@ class Figures:
     pool_start_seconds: float
     pool_process_peak_rss_mb: float
     pool_total_peak_rss_mb: float
+    # With --both: the pipeline on an encrypted box, and encrypted/plain (pages/min; 1.0 = free).
+    encrypted_seconds: float | None = None
+    encrypted_pages_per_minute: float | None = None
+    encrypted_cpu_seconds_per_page: float | None = None
+    encrypted_other_load: float | None = None
+    encrypted_ratio: float | None = None
+    encrypted_to_plain: float | None = None
 
 
 @dataclass
@@ -257,13 +274,35 @@ def check_recorded(expected: int) -> None:
         raise SystemExit(f"pipeline recorded {processed} of {expected} scans; statuses: {statuses}")
 
 
-def run_pipeline(pages: list[Path], processes: int, data_dir: Path) -> tuple[Run, float, PoolSampler]:
+def check_sealed(config: Config) -> None:
+    """Stop the bench unless every original and thumbnail of an encrypted box is an age stream."""
+    files = [path for folder in (config.store_dir, config.thumbs_dir) for path in folder.rglob("*") if path.is_file()]
+    plain = [path.name for path in files if not is_sealed_file(path)]
+    if not files or plain:
+        raise SystemExit(f"the encrypted box holds files that are not sealed: {plain or 'no files at all'}")
+
+
+def box_config(data_dir: Path, processes: int, encrypted: bool) -> Config:
+    """A fresh box's settings; an encrypted one gets a new data key, remembered in a private runtime folder."""
+    if not encrypted:
+        return Config(data_dir=data_dir, ocr_processes=processes)
+    runtime = data_dir.with_name(f"{data_dir.name}-run")
+    runtime.mkdir(mode=0o700)
+    config = Config(data_dir=data_dir, ocr_processes=processes, encryption=True, runtime_dir=runtime)
+    data_key.remember(config, DataKey.generate())
+    return config
+
+
+def run_pipeline(
+    pages: list[Path], processes: int, data_dir: Path, encrypted: bool = False
+) -> tuple[Run, float, PoolSampler]:
     """From intake of the first page until every scan is recorded, on a worker that is up.
 
     The worker starts its OCR pool once when it boots (`JobRunner.start_pool`); that start-up
-    is timed on its own and returned next to the run, not spread over the pages.
+    is timed on its own and returned next to the run, not spread over the pages. With
+    `encrypted` the box has a data key: SQLCipher database, sealed originals and thumbnails.
     """
-    config = Config(data_dir=data_dir, ocr_processes=processes)
+    config = box_config(data_dir, processes, encrypted)
     open_box(config)
     with PoolSampler(processes) as sampler:
         runner = JobRunner(config)
@@ -284,6 +323,10 @@ def run_pipeline(pages: list[Path], processes: int, data_dir: Path) -> tuple[Run
             runner.close()
     check_recorded(len(pages))
     database.close()
+    if encrypted:
+        check_sealed(config)
+        data_key.forget(config)
+        at_rest.use(None)
     if not sampler.peaks:
         raise SystemExit("no OCR pool process was seen; has the runner's multiprocessing context changed?")
     return run, pool_start, sampler
@@ -299,25 +342,40 @@ def megabytes(size: int) -> float:
     return round(size / 2**20, 1)
 
 
-def measure(pages: int, processes: int, rounds: int, layout: str) -> Figures:
-    """Generate the pages, then run the baseline and the pipeline over them, alternately, `rounds` times."""
-    baseline = pipeline = Run(0.0, 0.0, 0.0)
+def boxes_of_round(number: int, box: str) -> tuple[bool, ...]:
+    """Whether each pipeline run of round `number` is encrypted; with "both", the order alternates."""
+    if box == "both":
+        return (False, True) if number % 2 else (True, False)
+    return (box == "encrypted",)
+
+
+def measure(pages: int, processes: int, rounds: int, layout: str, box: str = "plain") -> Figures:
+    """Generate the pages, then run the baseline and the pipeline over them, alternately, `rounds` times.
+
+    `box` is "plain", "encrypted", or "both" (each round runs the pipeline on both kinds of box).
+    """
+    baseline = Run(0.0, 0.0, 0.0)
+    pipelines = {False: Run(0.0, 0.0, 0.0), True: Run(0.0, 0.0, 0.0)}
     samplers, pool_starts = [], []
     with tempfile.TemporaryDirectory(prefix="digifort-bench-") as tmp:
         paths = make_pages(pages, Path(tmp) / "pages", processes, layout)
         for number in range(1, rounds + 1):
             baseline += run_baseline(paths, processes)
-            run, pool_start, sampler = run_pipeline(paths, processes, Path(tmp) / f"box-{number}")
-            pool_starts.append(pool_start)
-            pipeline += run
-            samplers.append(sampler)
+            for encrypted in boxes_of_round(number, box):
+                data_dir = Path(tmp) / f"box-{number}-{'encrypted' if encrypted else 'plain'}"
+                run, pool_start, sampler = run_pipeline(paths, processes, data_dir, encrypted)
+                pool_starts.append(pool_start)
+                pipelines[encrypted] += run
+                samplers.append(sampler)
     read = pages * rounds
     worker_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return Figures(
+    pipeline = pipelines[box == "encrypted"]
+    figures = Figures(
         pages=pages,
         layout=layout,
         processes=processes,
         rounds=rounds,
+        box=box,
         baseline_seconds=round(baseline.seconds, 2),
         baseline_pages_per_minute=per_minute(read, baseline.seconds),
         baseline_cpu_seconds_per_page=round(baseline.cpu / read, 2),
@@ -332,6 +390,15 @@ def measure(pages: int, processes: int, rounds: int, layout: str) -> Figures:
         pool_process_peak_rss_mb=megabytes(max(max(s.peaks.values()) for s in samplers)),
         pool_total_peak_rss_mb=megabytes(max(s.peak_total for s in samplers)),
     )
+    if box == "both":
+        sealed = pipelines[True]
+        figures.encrypted_seconds = round(sealed.seconds, 2)
+        figures.encrypted_pages_per_minute = per_minute(read, sealed.seconds)
+        figures.encrypted_cpu_seconds_per_page = round(sealed.cpu / read, 2)
+        figures.encrypted_other_load = round(sealed.other_load(), 3)
+        figures.encrypted_ratio = round(baseline.seconds / sealed.seconds, 3)
+        figures.encrypted_to_plain = round(pipeline.seconds / sealed.seconds, 3)
+    return figures
 
 
 def verdict(ok: bool) -> str:
@@ -342,22 +409,43 @@ def verdict(ok: bool) -> str:
 def report(figures: Figures) -> str:
     """The figures as a short table, with a warning when other programs disturbed the run."""
     f = figures
+    name = "pipeline, encrypted box" if f.box == "encrypted" else "pipeline, plain box"
     rows = [
         f"Ingest: {f.pages} A4 300 dpi PNG pages ({f.layout}), {f.processes} processes, {f.rounds} round(s); "
         "seconds are totals",
         f"{'':26}{'seconds':>9}{'pages/min':>11}{'CPU s/page':>12}{'other load':>12}",
         f"{'tesseract CLI (baseline)':26}{f.baseline_seconds:>9.1f}{f.baseline_pages_per_minute:>11.1f}"
         f"{f.baseline_cpu_seconds_per_page:>12.2f}{f.baseline_other_load:>12.0%}",
-        f"{'pipeline':26}{f.pipeline_seconds:>9.1f}{f.pipeline_pages_per_minute:>11.1f}"
+        f"{name:26}{f.pipeline_seconds:>9.1f}{f.pipeline_pages_per_minute:>11.1f}"
         f"{f.pipeline_cpu_seconds_per_page:>12.2f}{f.pipeline_other_load:>12.0%}",
-        f"{'ratio pipeline/baseline':26}{f.ratio:>9.2f}   target >= {TARGET_RATIO}  {verdict(f.ratio >= TARGET_RATIO)}",
+    ]
+    if f.encrypted_ratio is not None:
+        rows.append(
+            f"{'pipeline, encrypted box':26}{f.encrypted_seconds:>9.1f}{f.encrypted_pages_per_minute:>11.1f}"
+            f"{f.encrypted_cpu_seconds_per_page:>12.2f}{f.encrypted_other_load:>12.0%}"
+        )
+    rows.append(
+        f"{'ratio pipeline/baseline':26}{f.ratio:>9.2f}   target >= {TARGET_RATIO}  {verdict(f.ratio >= TARGET_RATIO)}"
+    )
+    if (
+        f.encrypted_ratio is not None
+        and f.encrypted_to_plain is not None
+        and f.encrypted_cpu_seconds_per_page is not None
+    ):
+        rows += [
+            f"{'ratio encrypted/baseline':26}{f.encrypted_ratio:>9.2f}   target >= {TARGET_RATIO}  "
+            f"{verdict(f.encrypted_ratio >= TARGET_RATIO)}",
+            f"{'ratio encrypted/plain':26}{f.encrypted_to_plain:>9.2f}   (pages/min; 1.00 = encryption costs nothing; "
+            f"CPU {f.encrypted_cpu_seconds_per_page - f.pipeline_cpu_seconds_per_page:+.2f} s/page)",
+        ]
+    rows += [
         f"{'worker peak RSS':26}{f.worker_peak_rss_mb:>6.0f} MB   target <= {WORKER_RSS_TARGET_MB} MB  "
         f"{verdict(f.worker_peak_rss_mb <= WORKER_RSS_TARGET_MB)}",
         f"{'OCR pool start-up':26}{f.pool_start_seconds:>9.2f} s  (once, when the worker starts; not in the ratio)",
         f"{'OCR pool process peak RSS':26}{f.pool_process_peak_rss_mb:>6.0f} MB   "
         f"(all {f.processes} together: {f.pool_total_peak_rss_mb:.0f} MB)",
     ]
-    if max(f.baseline_other_load, f.pipeline_other_load) > OTHER_LOAD_WARNING:
+    if max(f.baseline_other_load, f.pipeline_other_load, f.encrypted_other_load or 0.0) > OTHER_LOAD_WARNING:
         rows.append(
             f"warning: other programs used over {OTHER_LOAD_WARNING:.0%} of the machine during the run; "
             "the ratio is not reliable, run again on a quiet machine"
@@ -366,7 +454,7 @@ def report(figures: Figures) -> str:
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    """The command line: --pages, --layout, --processes, --rounds, --json."""
+    """The command line: --pages, --layout, --processes, --rounds, --encrypted or --both, --json."""
     parser = argparse.ArgumentParser(description="OCR ingest throughput against the tesseract CLI.")
     parser.add_argument("--pages", type=int, default=16, help="pages to generate and read (default 16)")
     parser.add_argument(
@@ -387,6 +475,22 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=1,
         help="times to run baseline then pipeline, alternately; figures add up (default 1)",
     )
+    boxes = parser.add_mutually_exclusive_group()
+    boxes.add_argument(
+        "--encrypted",
+        action="store_const",
+        dest="box",
+        const="encrypted",
+        default="plain",
+        help="run the pipeline on an encrypted box (SQLCipher database, sealed files)",
+    )
+    boxes.add_argument(
+        "--both",
+        action="store_const",
+        dest="box",
+        const="both",
+        help="run the pipeline on a plain and an encrypted box each round, alternately; print encrypted/plain",
+    )
     parser.add_argument("--json", action="store_true", help="also print the figures as one JSON object")
     args = parser.parse_args(argv)
     if min(args.pages, args.processes, args.rounds) < 1:
@@ -397,7 +501,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark and print its figures."""
     args = parse_args(argv)
-    figures = measure(args.pages, args.processes, args.rounds, args.layout)
+    figures = measure(args.pages, args.processes, args.rounds, args.layout, args.box)
     print(report(figures))
     if args.json:
         print(json.dumps(asdict(figures)))

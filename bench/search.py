@@ -11,7 +11,12 @@ on one side and then on the other, so that a machine getting busier or quieter m
 weighs on both alike. The figures that matter are the endpoint's p95 (target 50 ms) and the
 ratio to the baseline.
 
-    .venv/bin/python bench/search.py [--pages N] [--repeat R] [--json]
+With --encrypted the box is encrypted (SQLCipher): the baseline is the same FTS5 query through
+SQLCipher on the box's database, and the query on a plain SQLite copy of it is measured too
+(what the cipher itself costs). With --both a plain box and an encrypted one are built alike
+and measured alternately, and the ratios encrypted/plain are printed directly.
+
+    .venv/bin/python bench/search.py [--pages N] [--repeat R] [--encrypted | --both] [--json]
 """
 
 from __future__ import annotations
@@ -31,20 +36,25 @@ import sys
 import tempfile
 import time
 import uuid
-from dataclasses import asdict, dataclass
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import peewee as pw
 import psutil
+import sqlcipher3
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from appliance.box import open_box
+from appliance import at_rest, data_key
+from appliance.box import box_key, open_box
 from appliance.config import Config
-from appliance.db import PRAGMAS, database
+from appliance.data_key import DataKey
+from appliance.db import PRAGMAS, BoxDatabase, database
 from appliance.search import RANK_WINDOW, RANKED, WINDOW_START, to_fts_query
 from appliance.users import create_user
 from core.highlight import HIT_END, HIT_START
@@ -621,7 +631,12 @@ TITLES = {
 
 @dataclass
 class Figures:
-    """What one bench run measured; printed as a table and, with --json, as one object."""
+    """What one bench run measured; printed as a table and, with --json, as one object.
+
+    The headline fields (baseline_*, endpoint_*, ratio_*) are the box asked for: plain by
+    default, encrypted with --encrypted or --both (where the plain box is the reference).
+    `sides` holds every side measured, `ratios` the ratios beyond endpoint/baseline.
+    """
 
     machine: str
     pages: int
@@ -640,14 +655,29 @@ class Figures:
     ratio_p95: float
     target_p95_ms: float
     meets_target: bool
+    box: str = "plain"
+    baseline: str = "FTS5 direct"
+    sides: dict[str, dict[str, float]] = field(default_factory=dict)
+    ratios: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class Side:
+    """One way of answering the queries: a name, its unit of work, and what it needs before a block of it."""
+
+    name: str
+    short: str
+    run: Callable[[str], object]
+    # An endpoint side: its signed-in test client, and what points the app's handle at its box.
+    client: Any = None
+    before: Callable[[], object] = lambda: None
 
 
 @dataclass
 class Latencies:
-    """Milliseconds per query on both sides, and the share of the machine other programs used meanwhile."""
+    """Milliseconds per query on every side (by side name), and the share of the machine other programs used."""
 
-    baseline: dict[str, list[float]]
-    endpoint: dict[str, list[float]]
+    sides: dict[str, dict[str, list[float]]]
     other_load: float
 
 
@@ -837,14 +867,26 @@ def new_batch() -> dict[str, list[tuple]]:
     return {"scan": [], "job": [], "document": [], "page": [], "page_fts": []}
 
 
-def build_box(data_dir: Path, pages: int) -> tuple[Config, Corpus, float]:
-    """Open a fresh box in `data_dir` and fill it with `pages` generated pages in one transaction."""
+def box_config(data_dir: Path, encrypted: bool) -> Config:
+    """A fresh box's settings; an encrypted one gets a new data key, remembered in a private runtime folder."""
+    if not encrypted:
+        return Config(data_dir=data_dir, ocr_processes=1)
+    runtime = data_dir.with_name(f"{data_dir.name}-run")
+    runtime.mkdir(mode=0o700)
+    config = Config(data_dir=data_dir, ocr_processes=1, encryption=True, runtime_dir=runtime)
+    data_key.remember(config, DataKey.generate())
+    return config
+
+
+def build_box(data_dir: Path, pages: int, encrypted: bool = False) -> tuple[Config, Corpus, float]:
+    """Open a fresh box in `data_dir` (encrypted or not) and fill it with `pages` generated pages in one
+    transaction; the staff user is created too."""
     corpus = Corpus(
         pages=pages,
         documents=max(1, pages // PAGES_PER_DOCUMENT),
         patients=max(1, pages // (PAGES_PER_DOCUMENT * DOCUMENTS_PER_PATIENT)),
     )
-    config = Config(data_dir=data_dir, ocr_processes=1)
+    config = box_config(data_dir, encrypted)
     start = time.perf_counter()
     open_box(config)
     rng = random.Random(SEED)
@@ -858,7 +900,10 @@ def build_box(data_dir: Path, pages: int) -> tuple[Config, Corpus, float]:
         )
         for batch in document_batches(corpus, patients, rng):
             insert_batch(cursor, batch)
-    return config, corpus, time.perf_counter() - start
+    seconds = time.perf_counter() - start
+    create_user(STAFF_USER, STAFF_PASSWORD, role="staff", actor="bench")
+    database.close()
+    return config, corpus, seconds
 
 
 def timed(call) -> float:
@@ -868,16 +913,39 @@ def timed(call) -> float:
     return (time.perf_counter() - start) * 1000
 
 
-def direct_database(config: Config) -> pw.SqliteDatabase:
-    """A peewee connection of the baseline's own to the box's database, with the box's pragmas."""
-    direct = pw.SqliteDatabase(str(config.database_path), pragmas=PRAGMAS, timeout=10)
+def direct_database(path: Path, keys: tuple[str, ...] = ()) -> BoxDatabase:
+    """A connection of the baseline's own to a box's database with the box's pragmas (SQLCipher with `keys`)."""
+    direct = BoxDatabase(str(path), pragmas=PRAGMAS, timeout=10)
+    direct.keys = keys
     direct.connect()
     return direct
 
 
+def sqlcipher_keys(config: Config) -> tuple[str, ...]:
+    """The PRAGMA key values of the box's database (none on a plain box)."""
+    key = box_key(config)
+    return () if key is None else key.sqlcipher_keys
+
+
+def plain_copy(config: Config, target: Path) -> Path:
+    """A plain SQLite copy of an encrypted box's database (`sqlcipher_export`), for the plain FTS5 baseline."""
+    conn = sqlcipher3.connect(str(config.database_path))
+    try:
+        conn.execute(f'PRAGMA key = "{sqlcipher_keys(config)[0]}"')
+        conn.execute("ATTACH DATABASE ? AS plaintext KEY ''", (str(target),))
+        conn.execute("SELECT sqlcipher_export('plaintext')")
+        conn.execute("DETACH DATABASE plaintext")
+    finally:
+        conn.close()
+    return target
+
+
 def megabytes(db: pw.SqliteDatabase) -> float:
-    """The database's size in MB (MiB), whether its pages sit in the main file or still in the WAL."""
-    pages, size = (db.execute_sql(f"PRAGMA {name}").fetchone()[0] for name in ("page_count", "page_size"))
+    """The database's size in MB (MiB), whether its pages sit in the main file or still in the WAL.
+
+    (SQLCipher answers `PRAGMA page_size` with a string.)
+    """
+    pages, size = (int(db.execute_sql(f"PRAGMA {name}").fetchone()[0]) for name in ("page_count", "page_size"))
     return pages * size / 2**20
 
 
@@ -931,6 +999,17 @@ def check_endpoint(client, expected: dict[str, int]) -> None:
             raise SystemExit(f"endpoint shows {shown} hits for {query!r}, the baseline found {count}")
 
 
+def pointing_at(config: Config) -> Callable[[], None]:
+    """What an endpoint side does before its block: the app's shared database handle (and the
+    files' sealing) pointed at its own box, as `create_app` leaves them (requests connect)."""
+
+    def before() -> None:
+        open_box(config)
+        database.close()
+
+    return before
+
+
 def machine_busy() -> float:
     """CPU seconds all cores have been busy so far (every process, plus time the hypervisor stole)."""
     t = psutil.cpu_times()
@@ -943,19 +1022,22 @@ def own_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def run_both(direct: pw.SqliteDatabase, client, queries: tuple[str, ...], repeat: int) -> Latencies:
-    """`repeat` rounds of every query directly, then every query through the endpoint."""
-    baseline = {q: [] for q in queries}
-    endpoint = {q: [] for q in queries}
+def run_sides(groups: list[list[Side]], queries: tuple[str, ...], repeat: int) -> Latencies:
+    """`repeat` rounds of every query on every side, one side after another; with several groups
+    (plain box, encrypted box) their order swaps every round, so a changing load weighs on both."""
+    latencies: dict[str, dict[str, list[float]]] = {
+        side.name: {q: [] for q in queries} for group in groups for side in group
+    }
     busy, cpu, start = machine_busy(), own_cpu(), time.perf_counter()
-    for _ in range(repeat):
-        for q in queries:
-            baseline[q].append(timed(lambda q=q: direct_search(direct, q)))
-        for q in queries:
-            endpoint[q].append(timed(lambda q=q: search_once(client, q)))
+    for number in range(repeat):
+        for group in groups if number % 2 == 0 else groups[::-1]:
+            for side in group:
+                side.before()
+                for q in queries:
+                    latencies[side.name][q].append(timed(lambda q=q, side=side: side.run(q)))
     seconds, cores = time.perf_counter() - start, psutil.cpu_count() or 1
     other = (machine_busy() - busy - (own_cpu() - cpu)) / (seconds * cores)
-    return Latencies(baseline, endpoint, max(0.0, other))
+    return Latencies(latencies, max(0.0, other))
 
 
 def percentile(values: list[float], p: int) -> float:
@@ -982,68 +1064,101 @@ def cpu_model() -> str:
 
 
 def machine() -> str:
-    """A generic description of this machine: cores, CPU model, RAM, Python and SQLite versions."""
+    """A generic description of this machine: cores, CPU model, RAM, Python, SQLite and SQLCipher versions."""
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     ram = psutil.virtual_memory().total / 2**30
     return (
         f"{cores}-core {cpu_model()}, {ram:.0f} GiB RAM, Python {platform.python_version()}, "
-        f"SQLite {sqlite3.sqlite_version}"
+        f"SQLite {sqlite3.sqlite_version}, SQLCipher's SQLite {sqlcipher3.sqlite_version}"
     )
 
 
-def per_query_table(latencies: Latencies, hits: dict[str, int]) -> list[str]:
-    """One row per query: hits, and p50 of both sides."""
-    rows = [f"  {'query':28}{'hits':>6}{'direct p50':>12}{'endpoint p50':>14}"]
-    for q in latencies.baseline:
+def per_query_table(sides: list[Side], latencies: Latencies, hits: dict[str, int]) -> list[str]:
+    """One row per query: hits, and p50 of every side."""
+    rows = [f"  {'query':28}{'hits':>6}" + "".join(f"{side.short + ' p50':>19}" for side in sides)]
+    for q in hits:
         hits_shown = f"{hits[q]}" if hits[q] < LIMIT else f"{LIMIT - 1}+"
-        rows.append(
-            f"  {q:28}{hits_shown:>6}{statistics.median(latencies.baseline[q]):>10.2f}ms"
-            f"{statistics.median(latencies.endpoint[q]):>12.2f}ms"
-        )
+        medians = "".join(f"{statistics.median(latencies.sides[side.name][q]):>17.2f}ms" for side in sides)
+        rows.append(f"  {q:28}{hits_shown:>6}{medians}")
     return rows
 
 
-def figures_of(corpus: Corpus, repeat: int, build_seconds: float, database_mb: float, latencies: Latencies) -> Figures:
-    """The run's headline figures from the raw latencies."""
-    b, e = pooled(latencies.baseline), pooled(latencies.endpoint)
-    b50, b95, e50, e95 = percentile(b, 50), percentile(b, 95), percentile(e, 50), percentile(e, 95)
+def side_figures(latencies: Latencies) -> dict[str, dict[str, float]]:
+    """p50 and p95 of every side, over all queries and repetitions."""
+    return {
+        name: {"p50_ms": percentile(pooled(values), 50), "p95_ms": percentile(pooled(values), 95)}
+        for name, values in latencies.sides.items()
+    }
+
+
+def figures_of(
+    corpus: Corpus,
+    repeat: int,
+    build_seconds: float,
+    database_mb: float,
+    latencies: Latencies,
+    box: str,
+    headline: tuple[Side, Side],
+    ratios: dict[str, tuple[str, str]],
+    endpoints: list[str],
+) -> Figures:
+    """The run's figures from the raw latencies: `headline` is the (baseline, endpoint) pair of the
+    box asked for, `ratios` names further ratios as (numerator side, denominator side)."""
+    sides = side_figures(latencies)
+    b, e = sides[headline[0].name], sides[headline[1].name]
+    extra = {
+        f"{name} {p}": round(sides[top][f"{p}_ms"] / sides[bottom][f"{p}_ms"], 2)
+        for name, (top, bottom) in ratios.items()
+        for p in ("p50", "p95")
+    }
     return Figures(
         machine=machine(),
         pages=corpus.pages,
         documents=corpus.documents,
         patients=corpus.patients,
-        queries=len(latencies.baseline),
+        queries=len(next(iter(latencies.sides.values()))),
         repeat=repeat,
         build_seconds=round(build_seconds, 1),
         database_mb=round(database_mb, 1),
-        baseline_p50_ms=b50,
-        baseline_p95_ms=b95,
-        endpoint_p50_ms=e50,
-        endpoint_p95_ms=e95,
+        baseline_p50_ms=b["p50_ms"],
+        baseline_p95_ms=b["p95_ms"],
+        endpoint_p50_ms=e["p50_ms"],
+        endpoint_p95_ms=e["p95_ms"],
         other_load=round(latencies.other_load, 3),
-        ratio_p50=round(e50 / b50, 2),
-        ratio_p95=round(e95 / b95, 2),
+        ratio_p50=round(e["p50_ms"] / b["p50_ms"], 2),
+        ratio_p95=round(e["p95_ms"] / b["p95_ms"], 2),
         target_p95_ms=TARGET_P95_MS,
-        meets_target=e95 <= TARGET_P95_MS,
+        meets_target=all(sides[name]["p95_ms"] <= TARGET_P95_MS for name in endpoints),
+        box=box,
+        baseline=headline[0].name,
+        sides=sides,
+        ratios=extra,
     )
 
 
-def report(f: Figures, details: list[str]) -> str:
+def report(f: Figures, details: list[str], endpoints: list[str]) -> str:
     """The figures as a short table."""
-    verdict = "ok" if f.meets_target else "OVER TARGET"
     rows = [
-        f"Search: {f.pages} pages, {f.documents} documents, {f.patients} patients; "
+        f"Search: {f.pages} pages, {f.documents} documents, {f.patients} patients, {f.box} box; "
         f"{f.queries} queries x {f.repeat} repetitions",
         f"machine: {f.machine}",
         f"build: {f.build_seconds:.1f} s (database {f.database_mb:.0f} MB)",
         *details,
-        f"{'':26}{'p50 ms':>9}{'p95 ms':>9}",
-        f"{'FTS5 direct (baseline)':26}{f.baseline_p50_ms:>9.2f}{f.baseline_p95_ms:>9.2f}",
-        f"{'GET /search (endpoint)':26}{f.endpoint_p50_ms:>9.2f}{f.endpoint_p95_ms:>9.2f}",
-        f"{'ratio endpoint/baseline':26}{f.ratio_p50:>9.2f}{f.ratio_p95:>9.2f}",
-        f"endpoint p95 {f.endpoint_p95_ms:.1f} ms, target <= {TARGET_P95_MS:.0f} ms: {verdict}",
-        f"other programs' share of the machine while measuring: {f.other_load:.0%}",
+        f"{'':40}{'p50 ms':>9}{'p95 ms':>9}",
+        *(f"{name:40}{s['p50_ms']:>9.2f}{s['p95_ms']:>9.2f}" for name, s in f.sides.items()),
+        f"{'ratio endpoint/baseline':40}{f.ratio_p50:>9.2f}{f.ratio_p95:>9.2f}"
+        + ("" if "(baseline)" in f.baseline else f"   (baseline: {f.baseline})"),
+        *(
+            f"{'ratio ' + name[:-4]:40}{f.ratios[name]:>9.2f}{f.ratios[name[:-4] + ' p95']:>9.2f}"
+            for name in f.ratios
+            if name.endswith(" p50")
+        ),
     ]
+    for name in endpoints:
+        p95 = f.sides[name]["p95_ms"]
+        verdict = "ok" if p95 <= TARGET_P95_MS else "OVER TARGET"
+        rows.append(f"{name}: p95 {p95:.1f} ms, target <= {TARGET_P95_MS:.0f} ms: {verdict}")
+    rows.append(f"other programs' share of the machine while measuring: {f.other_load:.0%}")
     if f.other_load > OTHER_LOAD_WARNING:
         rows.append(
             f"warning: other programs used over {OTHER_LOAD_WARNING:.0%} of the machine during the run; "
@@ -1052,30 +1167,125 @@ def report(f: Figures, details: list[str]) -> str:
     return "\n".join(rows)
 
 
-def measure(pages: int, repeat: int, queries: tuple[str, ...] = QUERIES) -> tuple[Figures, list[str]]:
-    """Build the box, then run the queries directly and through the endpoint, round by round."""
+def direct_side(name: str, short: str, direct: pw.SqliteDatabase) -> Side:
+    return Side(name, short, lambda q: direct_search(direct, q))
+
+
+def endpoint_side(name: str, short: str, config: Config) -> Side:
+    """The endpoint of the box in `config`, signed in (its handle is pointed at the box first)."""
+    before = pointing_at(config)
+    before()
+    client = signed_in_client(config)
+    return Side(name, short, lambda q: search_once(client, q), client=client, before=before)
+
+
+def measure(
+    pages: int, repeat: int, box: str = "plain", queries: tuple[str, ...] = QUERIES
+) -> tuple[Figures, list[str], list[str]]:
+    """Build the box(es), then run the queries on every side, round by round.
+
+    "plain": FTS5 direct (baseline) and the endpoint on a plain box. "encrypted": on an encrypted
+    box, FTS5 direct through SQLCipher (baseline), FTS5 direct on a plain copy of the same
+    database (the cipher's own cost) and the endpoint. "both": a plain and an encrypted box built
+    alike, each with its FTS5 direct and its endpoint, the boxes' order swapping every round.
+    Returns the figures, the per-query table and the endpoint sides' names.
+    """
+    connections: list[pw.SqliteDatabase] = []
+    built: dict[bool, tuple[Config, Corpus, float]] = {}
     with tempfile.TemporaryDirectory(prefix="digifort-search-bench-") as tmp:
-        config, corpus, build_seconds = build_box(Path(tmp) / "box", pages)
-        create_user(STAFF_USER, STAFF_PASSWORD, role="staff", actor="bench")
-        direct = direct_database(config)
         try:
-            database_mb = megabytes(direct)
-            hits = {q: len(direct_search(direct, q)) for q in queries}
-            client = signed_in_client(config)
-            check_endpoint(client, hits)
-            latencies = run_both(direct, client, queries, repeat)
+            for encrypted in {"plain": (False,), "encrypted": (True,), "both": (False, True)}[box]:
+                data_dir = Path(tmp) / ("box-encrypted" if encrypted else "box-plain")
+                built[encrypted] = build_box(data_dir, pages, encrypted)
+
+            def direct(config: Config, path: Path | None = None) -> pw.SqliteDatabase:
+                keys = () if path is not None else sqlcipher_keys(config)
+                connections.append(direct_database(path or config.database_path, keys))
+                return connections[-1]
+
+            if box == "plain":
+                config = built[False][0]
+                groups = [
+                    [
+                        direct_side("FTS5 direct (baseline)", "direct", direct(config)),
+                        endpoint_side("GET /search (endpoint)", "endpoint", config),
+                    ]
+                ]
+                ratios: dict[str, tuple[str, str]] = {}
+            elif box == "encrypted":
+                config = built[True][0]
+                copy = plain_copy(config, Path(tmp) / "plain-copy.db")
+                groups = [
+                    [
+                        direct_side("FTS5 direct, SQLCipher (baseline)", "SQLCipher", direct(config)),
+                        direct_side("FTS5 direct, plain SQLite copy", "plain copy", direct(config, copy)),
+                        endpoint_side("GET /search, encrypted (endpoint)", "endpoint", config),
+                    ]
+                ]
+                ratios = {"SQLCipher/plain, FTS5 direct": (groups[0][0].name, groups[0][1].name)}
+            else:
+                plain, sealed = built[False][0], built[True][0]
+                groups = [
+                    [
+                        direct_side("plain: FTS5 direct", "plain direct", direct(plain)),
+                        endpoint_side("plain: GET /search", "plain endpoint", plain),
+                    ],
+                    [
+                        direct_side("encrypted: FTS5 direct, SQLCipher", "enc. direct", direct(sealed)),
+                        endpoint_side("encrypted: GET /search", "enc. endpoint", sealed),
+                    ],
+                ]
+                ratios = {
+                    "plain endpoint/plain direct": (groups[0][1].name, groups[0][0].name),
+                    "encrypted/plain, GET /search": (groups[1][1].name, groups[0][1].name),
+                    "encrypted/plain, FTS5 direct": (groups[1][0].name, groups[0][0].name),
+                }
+            sides = [side for group in groups for side in group]
+            headline = (groups[-1][0], groups[-1][-1])
+            hits = {q: len(direct_search(connections[-1], q)) for q in queries}
+            for side in sides:
+                if side.client is not None:
+                    side.before()
+                    check_endpoint(side.client, hits)
+            database_mb = megabytes(connections[0])
+            latencies = run_sides(groups, queries, repeat)
         finally:
-            direct.close()
+            for connection in connections:
+                connection.close()
             database.close()
-    figures = figures_of(corpus, repeat, build_seconds, database_mb, latencies)
-    return figures, per_query_table(latencies, hits)
+            for config, _, _ in built.values():
+                data_key.forget(config)
+            at_rest.use(None)
+    corpus, build_seconds = built[box != "plain"][1], built[box != "plain"][2]
+    endpoints = [side.name for side in sides if side.client is not None]
+    figures = figures_of(corpus, repeat, build_seconds, database_mb, latencies, box, headline, ratios, endpoints)
+    builds = ", ".join(
+        f"{'encrypted' if sealed else 'plain'} {seconds:.1f} s" for sealed, (_, _, seconds) in built.items()
+    )
+    return figures, [f"builds: {builds}", *per_query_table(sides, latencies, hits)], endpoints
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    """The command line: --pages, --repeat, --json."""
+    """The command line: --pages, --repeat, --encrypted or --both, --json."""
     parser = argparse.ArgumentParser(description="Web search latency against the FTS5 query run directly.")
     parser.add_argument("--pages", type=int, default=100_000, help="pages to generate (default 100000)")
     parser.add_argument("--repeat", type=int, default=10, help="runs of each query on each side (default 10)")
+    boxes = parser.add_mutually_exclusive_group()
+    boxes.add_argument(
+        "--encrypted",
+        action="store_const",
+        dest="box",
+        const="encrypted",
+        default="plain",
+        help="an encrypted box (SQLCipher); baseline FTS5 direct through SQLCipher, and on a plain copy",
+    )
+    boxes.add_argument(
+        "--both",
+        action="store_const",
+        dest="box",
+        const="both",
+        help="a plain and an encrypted box, measured alternately; print encrypted/plain",
+    )
     parser.add_argument("--json", action="store_true", help="also print the figures as one JSON object")
     args = parser.parse_args(argv)
     if args.pages < 1 or args.repeat < 1:
@@ -1086,8 +1296,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark and print its figures."""
     args = parse_args(argv)
-    figures, details = measure(args.pages, args.repeat)
-    print(report(figures, details))
+    figures, details, endpoints = measure(args.pages, args.repeat, args.box)
+    print(report(figures, details, endpoints))
     if args.json:
         print(json.dumps(asdict(figures)))
     return 0

@@ -50,6 +50,9 @@ def create_app(config: Config | None = None) -> Flask:
     limiter.init_app(app)
     unlock_limiter.init_app(app)
 
+    # Each web thread keeps its database connection between requests: SQLCipher keeps the pages
+    # it decrypted (and SQLite its cache) instead of starting cold on every request. A request
+    # that failed drops it, so the next one starts clean.
     @app.before_request
     def _connect():
         if not app.config["BOX_LOCKED"]:
@@ -57,7 +60,7 @@ def create_app(config: Config | None = None) -> Flask:
 
     @app.teardown_request
     def _close(exc):
-        if not database.is_closed():
+        if exc is not None and not database.is_closed():
             database.close()
 
     from . import (
@@ -67,6 +70,7 @@ def create_app(config: Config | None = None) -> Flask:
         audit_log,
         auth,
         bulk,
+        chart_export,
         dashboard,
         documents,
         errors,
@@ -85,6 +89,7 @@ def create_app(config: Config | None = None) -> Flask:
         account,
         dashboard,
         patients,
+        chart_export,
         documents,
         bulk,
         search,

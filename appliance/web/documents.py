@@ -1,10 +1,12 @@
-"""The document viewer: page images with zoom, OCR text, metadata, original download, edits."""
+"""The document viewer: page images with zoom, OCR text, metadata, original and searchable PDF
+downloads, edits."""
 
 from __future__ import annotations
 
 import datetime as dt
+import io
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, send_file, url_for
 
 from appliance.sync.retention import original_path
 
@@ -14,6 +16,7 @@ from ..doc_types import type_names
 from ..documents import DocumentError, document_pages, update_metadata
 from ..history import document_history
 from ..models import Document, Page, Patient
+from ..pdf_export import document_pdf
 from .auth import actor
 from .extensions import client_address
 from .page_images import view_image
@@ -81,6 +84,16 @@ def original(document_id: int):
         "application/octet-stream",
         as_attachment=True,
         download_name=scan.original_name.replace("\n", " ")[-150:],
+    )
+
+
+@bp.get("/documents/<int:document_id>/searchable.pdf")
+def searchable_pdf(document_id: int):
+    """The document as a searchable PDF/A-2b (its text layer from the OCR already done), made in memory."""
+    document = get_document(document_id)
+    body = document_pdf(current_app.config["BOX"], document, actor(), client_address())
+    return send_file(
+        io.BytesIO(body), mimetype="application/pdf", as_attachment=True, download_name=f"document-{document.id}.pdf"
     )
 
 

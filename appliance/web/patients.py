@@ -10,6 +10,7 @@ from ..doc_types import type_names
 from ..documents import document_pages
 from ..models import Patient
 from ..patients import find_patients, patient_documents
+from ..pdf_export import PURPOSES
 from .auth import actor
 from .extensions import client_address
 
@@ -37,6 +38,7 @@ def show(patient_id: int):
         tags=tags_by_document(d.id for d in documents),
         doc_types=type_names(current_app.config["BOX"]),
         bulk_actions=list(bulk.ACTIONS),
+        purposes=PURPOSES,
     )
 
 

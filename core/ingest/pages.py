@@ -15,6 +15,7 @@ from .ocr import OcrTimeout, TesseractNotFound, Word, read_page
 from .ocr import tesseract_version as installed_tesseract
 from .rasterize import Inspection, Limits, Rejected, RenderedPage, inspect, render_page
 from .sandbox import Budget, limit_memory, run
+from .word_boxes import WordBoxes, write_word_boxes
 
 THUMB_SIZE = (320, 453)
 LITTLE_TEXT_CHARS = 300  # a separator or cover sheet has a caption at most
@@ -120,7 +121,7 @@ def is_blank(image: Image.Image) -> bool:
 
 def process_page(path: str, sha256: str, kind: str, index: int, settings: PageSettings) -> PageResult:
     """Pool task: render (in a child within the settings' budget), read barcodes, OCR (unless a
-    good text layer exists or the page is blank), thumbnail."""
+    good text layer exists or the page is blank), thumbnail; the OCR word boxes are kept beside it."""
     number = index + 1
     rendered = run(
         settings.budget,
@@ -141,6 +142,9 @@ def process_page(path: str, sha256: str, kind: str, index: int, settings: PageSe
             result, image = read_page(image, settings.language, settings.timeout)
             text, confidence, rotation, source = result.text, result.confidence, result.rotation, "ocr"
             words = result.words
+            if words:
+                boxes = WordBoxes(size=image.size, rotation=result.rotation, skew=result.skew, words=words)
+                write_word_boxes(settings.data_dir, sha256, number, boxes, settings.sealing)
         except TesseractNotFound:
             raise TesseractMissing(TESSERACT_MISSING) from None
         except OcrTimeout as error:

@@ -10,8 +10,10 @@ import os
 import sqlite3
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
+import pypdf
 import pytest
 import sqlcipher3
 from PIL import Image
@@ -28,7 +30,7 @@ from appliance.search import search_pages
 from appliance.sync import state
 from core.sealed_files import SealBroken, is_sealed_file
 from sync import protocol
-from tests.conftest import sign_in
+from tests.conftest import csrf_from, sign_in
 from tests.factories import record_lines, render_page, save_image, save_pdf, save_tiff, text_layer_pdf
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -118,6 +120,8 @@ def processed(tmp_path_factory):
 
     create_user("alice", "alice-password-1", role="admin")
     pages = [(page.document_id, page.id) for page in Page.select()]
+    document_ids = [document.id for document in Document.select()]
+    roe_id = Patient.get(Patient.mrn == "77702").id
     first = Document.select().first()
     first_sha256 = first.scan.sha256
     client = app.test_client()
@@ -130,11 +134,30 @@ def processed(tmp_path_factory):
             images.append(Image.open(io.BytesIO(answer.data)))
     download = client.get(f"/documents/{first.id}/original")
     assert hashlib.sha256(download.data).hexdigest() == first_sha256
+    # Searchable PDFs and a chart are made in memory: no temporary file, here or in the sandbox.
+    web_temporary = base / "web-tmp"
+    web_temporary.mkdir()
+    tempfile.tempdir = str(web_temporary)
+    try:
+        handed_over = [client.get(f"/documents/{n}/searchable.pdf").data for n in document_ids]
+        token = csrf_from(client.get(f"/patients/{roe_id}").get_data(as_text=True))
+        chart = client.post(f"/patients/{roe_id}/chart.pdf", data={"csrf_token": token, "purpose": "legal"})
+        handed_over.append(chart.data)
+    finally:
+        tempfile.tempdir = None
     database.connect(reuse_if_open=True)
     state.save_key(config, protocol.new_private_key())
     backup_database(config, config.data_dir / "backups" / "box.db")
     database.close()
-    yield {"config": config, "key": key, "run": run, "temporary": temporary, "images": images}
+    yield {
+        "config": config,
+        "key": key,
+        "run": run,
+        "temporary": temporary,
+        "images": images,
+        "handed_over": handed_over,
+        "web_temporary": web_temporary,
+    }
     database.close()
     data_key.forget(config)
 
@@ -184,6 +207,7 @@ def test_originals_views_and_thumbnails_are_age_streams_that_open_with_the_key(p
             assert is_sealed_file(path)
             assert len(at_rest.sealing().read(path)) == scan.size
         assert all(is_sealed_file(path) for path in every_file(config.thumbs_dir))
+        assert any(path.name.endswith(".words.json") for path in every_file(config.thumbs_dir))
         assert [image.format for image in processed["images"]] == ["JPEG"] * len(processed["images"])
     finally:
         database.close()
@@ -200,6 +224,15 @@ def test_the_pipeline_reads_and_files_as_on_a_plain_box_and_search_works(process
         assert "Amoxicillin" in hits[0].snippet
     finally:
         database.close()
+
+
+def test_searchable_pdfs_and_a_chart_hold_the_text_and_left_no_plain_copy(processed):
+    documents = [pypdf.PdfReader(io.BytesIO(data)) for data in processed["handed_over"]]
+    text = [" ".join(page.extract_text() for page in pdf.pages) for pdf in documents]
+    assert len(documents) == 5 and all(text)
+    assert any("Amoxicillin" in t for t in text[:4]) and "persistent cough" in text[4]
+    assert "Amoxicillin" in text[4] and "Cover" in [item.title for item in documents[4].outline]
+    assert every_file(processed["web_temporary"]) == []
 
 
 def test_the_database_and_its_backup_do_not_open_without_the_key(processed):

@@ -161,7 +161,7 @@ def test_bulk_actions_from_the_patient_page(box, staff_client, smith):
     roe = Patient.create(mrn="00999999", last_name="Roe", first_name="Jane", dob=dt.date(1980, 1, 2))
     page = f"/patients/{smith.id}"
     html = staff_client.get(page).get_data(as_text=True)
-    assert html.count('name="document_id"') == 2 and "Select all" in html
+    assert html.count('class="bulk-pick"') == 2 and "Select all" in html
     token = token_of(staff_client, page)
     form = {"csrf_token": token, "next": page, "action": "set_type", "doc_type": "referral"}
     answer = staff_client.post("/documents/bulk", data={**form, "document_id": [str(first.id), str(second.id)]})
