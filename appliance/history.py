@@ -62,6 +62,10 @@ def _details(event: AuditEvent, document_id: int) -> tuple[str, list[str]]:
     what = WORDS.get(event.action) or event.action.split(".")[-1].replace("_", " ").capitalize()
     if event.action == "document.edit":
         return what, _edit_details(detail)
+    if event.action == "document.download" and detail.get("format") == "searchable_pdf":
+        return "Downloaded as a searchable PDF", []
+    if event.action == "patient.export_chart":
+        return "Exported in the patient's chart", [f"purpose: {str(detail.get('purpose', '')).replace('_', ' ')}"]
     if event.action == "document.assign":
         return what, [_patient_name(detail.get("patient"))]
     if event.action == "document.split" and detail.get("new_document") == document_id:
@@ -86,7 +90,18 @@ def document_history(document: Document, limit: int = LIMIT) -> tuple[list[Entry
     split_off = (AuditEvent.action == "document.split") & (
         pw.fn.json_extract(AuditEvent.detail, "$.new_document") == document.id
     )
-    events = list(AuditEvent.select().where(about | split_off).order_by(AuditEvent.id.desc()).limit(limit + 1))
+    listed = pw.NodeList(
+        (
+            pw.SQL("EXISTS (SELECT 1 FROM json_each("),
+            AuditEvent.detail,
+            pw.SQL(", '$.documents') WHERE value = ?)", [document.id]),
+        ),
+        glue="",
+    )
+    in_a_chart = (AuditEvent.action == "patient.export_chart") & listed
+    events = list(
+        AuditEvent.select().where(about | split_off | in_a_chart).order_by(AuditEvent.id.desc()).limit(limit + 1)
+    )
     entries = []
     for event in events[:limit]:
         what, details = _details(event, document.id)

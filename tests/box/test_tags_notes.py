@@ -185,3 +185,19 @@ def test_bulk_actions_from_the_patient_page(box, staff_client, smith):
     assert "choose at least one document" in staff_client.get("/search").get_data(as_text=True)
     assert staff_client.post("/documents/bulk", data={**form, "action": "drop_tables"}).status_code == 400
     assert staff_client.post("/documents/bulk", data={"action": "set_type", "document_id": first.id}).status_code == 400
+
+
+def test_the_history_names_searchable_pdf_downloads_and_chart_exports(box, smith):
+    from appliance import audit
+
+    document, other = make_document(box, patient=smith), make_document(box, patient=smith)
+    audit.record("document.download", actor="bob", obj=document, format="searchable_pdf", pages=1)
+    audit.record(
+        "patient.export_chart", actor="bob", obj=smith, documents=[other.id, document.id], purpose="patient_request"
+    )
+    audit.record("patient.export_chart", actor="bob", obj=smith, documents=[other.id], purpose="patient_request")
+    entries, _ = document_history(document)
+    assert [(e.what, e.details) for e in entries] == [
+        ("Exported in the patient's chart", ["purpose: patient request"]),
+        ("Downloaded as a searchable PDF", []),
+    ]
