@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from core.ingest.extract import DOC_TYPES
 
 from . import audit, outbox
+from .annotations import carry_over
 from .db import database
 from .models import Document, Page, Patient, utcnow
 
@@ -134,6 +135,7 @@ def merge(target: Document, source: Document, actor: str, address: str | None = 
         raise DocumentError("choose a different document to merge")
     with database.atomic():
         Page.update(document=target.id).where(Page.document == source.id).execute()
+        carry_over(target, source)
         Document.delete().where(Document.id == source.id).execute()
         _refresh_page_count(target.id)
         outbox.document_changed(target)

@@ -172,6 +172,21 @@ AUDIT_CHAIN = [
     'CREATE UNIQUE INDEX "audit_event_prev_hash" ON "audit_event" ("prev_hash")',
 ]
 
+TAGS_AND_NOTES = [
+    # Box-local tags and one note per document (sent to the hub with the document), and a full-text
+    # index over them (rowid = document.id) so a tag or a note word finds the document.
+    'CREATE TABLE "document_tag" ("id" INTEGER NOT NULL PRIMARY KEY, "document_id" INTEGER NOT NULL, '
+    '"tag" VARCHAR(40) NOT NULL, "created_at" DATETIME NOT NULL, '
+    'FOREIGN KEY ("document_id") REFERENCES "document" ("id") ON DELETE CASCADE)',
+    'CREATE UNIQUE INDEX "document_tag_document_id_tag" ON "document_tag" ("document_id", "tag")',
+    'CREATE INDEX "document_tag_tag" ON "document_tag" ("tag")',
+    'CREATE TABLE "document_note" ("id" INTEGER NOT NULL PRIMARY KEY, "document_id" INTEGER NOT NULL, '
+    '"text" TEXT NOT NULL, "updated_at" DATETIME NOT NULL, "updated_by" VARCHAR(255) NOT NULL, '
+    'FOREIGN KEY ("document_id") REFERENCES "document" ("id") ON DELETE CASCADE)',
+    'CREATE UNIQUE INDEX "document_note_document_id" ON "document_note" ("document_id")',
+    "CREATE VIRTUAL TABLE annotation_fts USING fts5(tags, note, tokenize = 'unicode61 remove_diacritics 2')",
+]
+
 MIGRATIONS: list[tuple[int, str, list[migrations.Step]]] = [
     (1, "initial schema", INITIAL_SCHEMA),
     (2, "web sessions and rate limits", WEB_SESSIONS_AND_RATE_LIMITS),
@@ -183,6 +198,7 @@ MIGRATIONS: list[tuple[int, str, list[migrations.Step]]] = [
     (8, "patient register and box settings", REGISTER_AND_SETTINGS),
     (9, "two-step sign-in", TWO_STEP_SIGN_IN),
     (10, "hash-chained audit events", AUDIT_CHAIN),
+    (14, "document tags and notes", TAGS_AND_NOTES),
 ]
 
 

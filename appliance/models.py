@@ -111,6 +111,29 @@ class Page(BaseModel):
         indexes = ((("scan", "number"), True),)
 
 
+class DocumentTag(BaseModel):
+    """A box-local tag on a document (staff's own words: "insurance", "to call back")."""
+
+    id = pw.AutoField()
+    # index=False: the unique index on (document, tag) serves lookups by document.
+    document = pw.ForeignKeyField(Document, backref="tags", on_delete="CASCADE", index=False)
+    tag = pw.CharField(max_length=40, index=True)
+    created_at = pw.DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("document", "tag"), True),)
+
+
+class DocumentNote(BaseModel):
+    """The staff note on a document (one per document, edited in place)."""
+
+    id = pw.AutoField()
+    document = pw.ForeignKeyField(Document, backref="notes", unique=True, on_delete="CASCADE")
+    text = pw.TextField()
+    updated_at = pw.DateTimeField(default=utcnow)
+    updated_by = pw.CharField()
+
+
 class Job(BaseModel):
     """Durable work item: OCR and file one scan."""
 

@@ -131,6 +131,29 @@ def check_patient(data) -> PatientData:
     )
 
 
+MAX_TAGS, MAX_TAG_LENGTH, MAX_NOTE_LENGTH = 20, 40, 5000
+
+
+def check_annotations(data: dict) -> dict:
+    """The clinic's tags and note as document fields; only those the item carries (a box before
+    tags and notes sends neither, and what the hub has stays as it is)."""
+    fields: dict = {}
+    if "tags" in data:
+        tags = data["tags"]
+        if (
+            not isinstance(tags, list)
+            or len(tags) > MAX_TAGS
+            or not all(isinstance(t, str) and t.strip() and len(t) <= MAX_TAG_LENGTH for t in tags)
+        ):
+            raise ItemRefused(
+                f"document.tags must be a list of at most {MAX_TAGS} words of at most {MAX_TAG_LENGTH} characters"
+            )
+        fields["tags"] = json.dumps(sorted({t.strip() for t in tags}))
+    if "note" in data:
+        fields["note"] = _text(data["note"], "document.note", required=False, limit=MAX_NOTE_LENGTH)
+    return fields
+
+
 def check_document(commit: Commit, data) -> DocumentData:
     """A document item's data, checked (ItemRefused), with its blob at the hub (else ItemNotReady)."""
     if not isinstance(data, dict):
@@ -163,6 +186,7 @@ def check_document(commit: Commit, data) -> DocumentData:
         "blob_sha256": sha,
         "original_name": _text(data.get("original_name"), "document.original_name", limit=1000),
     }
+    fields.update(check_annotations(data))
     patient = check_patient(data["patient"]) if data.get("patient") else None
     if sha not in commit.stored_blobs:
         raise ItemNotReady("the original's blob has not been uploaded yet")
@@ -303,6 +327,8 @@ def _apply_bulk(commit: Commit, checked: list[tuple[int, PatientData | DocumentD
             "patient": patient_ids[data.patient.mrn] if data.patient else None,
             "created_at": utcnow(),
             "updated_at": utcnow(),
+            "tags": "[]",
+            "note": None,
             **data.fields,
         }
         for _, data in documents

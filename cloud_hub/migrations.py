@@ -335,6 +335,12 @@ ROTATION_TOKENS = [
 # quarantined files themselves never leave the box).
 BOX_QUARANTINE = ['ALTER TABLE "device" ADD COLUMN "reported_quarantine" INTEGER']
 
+# The clinic's own tags (a JSON list) and note on a document, as its box sends them.
+TAGS_AND_NOTES = [
+    'ALTER TABLE "document" ADD COLUMN "tags" TEXT NOT NULL DEFAULT \'[]\'',
+    'ALTER TABLE "document" ADD COLUMN "note" TEXT',
+]
+
 MIGRATIONS: list[tuple[int, str, list[migrations.Step], list[migrations.Step]]] = [
     (1, "initial schema", INITIAL_POSTGRES, INITIAL_SQLITE),
     (2, "page search and append-only audit", SEARCH_AND_AUDIT_POSTGRES, SEARCH_AND_AUDIT_SQLITE),
@@ -350,6 +356,7 @@ MIGRATIONS: list[tuple[int, str, list[migrations.Step], list[migrations.Step]]] 
     (12, "hash-chained audit events", AUDIT_CHAIN_POSTGRES, AUDIT_CHAIN_SQLITE),
     (13, "key rotation tokens", ROTATION_TOKENS, ROTATION_TOKENS),
     (14, "quarantine counts reported by the boxes", BOX_QUARANTINE, BOX_QUARANTINE),
+    (15, "document tags and notes from the boxes", TAGS_AND_NOTES, TAGS_AND_NOTES),
 ]
 
 

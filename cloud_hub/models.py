@@ -7,6 +7,8 @@ match it.
 
 from __future__ import annotations
 
+import json
+
 import peewee as pw
 
 from core.clock import utcnow
@@ -229,9 +231,16 @@ class Document(BaseModel):
     original_name = pw.TextField()
     created_at = pw.DateTimeField(default=utcnow)
     updated_at = pw.DateTimeField(default=utcnow)
+    tags = pw.TextField(default="[]")  # the clinic's tags, a JSON list, as its box sends them
+    note = pw.TextField(null=True)
 
     class Meta:
         indexes = ((("organisation", "uid"), True),)
+
+    @property
+    def tag_list(self) -> list[str]:
+        """The document's tags from its clinic."""
+        return json.loads(self.tags or "[]")
 
 
 class Page(BaseModel):

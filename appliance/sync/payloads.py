@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from appliance.annotations import annotations_of
 from appliance.models import AuditEvent, Document, Page, Patient, Scan
 
 
@@ -20,6 +21,7 @@ def document_item(item_id: str, document: Document, scan: Scan) -> dict:
         .where((Page.document == document) & (Page.text_source != "blank"))
         .order_by(Page.number)
     )
+    annotations = annotations_of(document)
     return {
         "id": item_id,
         "type": "document",
@@ -33,6 +35,8 @@ def document_item(item_id: str, document: Document, scan: Scan) -> dict:
             "blob_sha256": scan.sha256,
             "patient": patient_json(document.patient) if document.patient is not None else None,
             "pages": [{"number": page.number, "text": page.text} for page in pages],
+            "tags": annotations.tags,
+            "note": annotations.note,
         },
     }
 

@@ -11,8 +11,10 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 from appliance.sync.retention import original_path
 
 from .. import audit
+from ..annotations import AnnotationError, annotate, annotations_of, parse_tags
 from ..doc_types import type_names
 from ..documents import DocumentError, document_pages, update_metadata
+from ..history import document_history
 from ..models import Document, Page, Patient
 from ..pdf_export import document_pdf
 from .auth import actor
@@ -42,12 +44,16 @@ def show(document_id: int):
     document = get_document(document_id)
     audit.record("document.view", actor=actor(), obj=document, address=client_address())
     pages = document_pages(document)
+    history, earlier = document_history(document)
     return render_template(
         "document.html",
         document=document,
         pages=pages,
         doc_types=type_names(current_app.config["BOX"]),
         focus=request.args.get("page", type=int),
+        annotations=annotations_of(document),
+        history=history,
+        history_earlier=earlier,
     )
 
 
@@ -112,3 +118,21 @@ def edit(document_id: int):
     else:
         flash("Saved.")
     return redirect(url_for("documents.show", document_id=document.id))
+
+
+@bp.post("/documents/<int:document_id>/annotations")
+def annotations(document_id: int):
+    document = get_document(document_id)
+    try:
+        annotate(
+            document,
+            tags=parse_tags(request.form.get("tags", "")),
+            note=request.form.get("note", ""),
+            actor=actor(),
+            address=client_address(),
+        )
+    except AnnotationError as error:
+        flash(f"Tags and note not saved: {error}", "error")
+    else:
+        flash("Tags and note saved.")
+    return redirect(url_for("documents.show", document_id=document.id) + "#tags-notes")

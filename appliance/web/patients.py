@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, jsonify, render_template, request
 
-from .. import audit
+from .. import audit, bulk
+from ..annotations import tags_by_document
+from ..doc_types import type_names
 from ..documents import document_pages
 from ..models import Patient
 from ..patients import find_patients, patient_documents
@@ -29,7 +31,14 @@ def show(patient_id: int):
     documents = list(patient_documents(patient))
     first_pages = {d.id: pages[0] for d in documents if (pages := document_pages(d))}
     return render_template(
-        "patient.html", patient=patient, documents=documents, first_pages=first_pages, purposes=PURPOSES
+        "patient.html",
+        patient=patient,
+        documents=documents,
+        first_pages=first_pages,
+        tags=tags_by_document(d.id for d in documents),
+        doc_types=type_names(current_app.config["BOX"]),
+        bulk_actions=list(bulk.ACTIONS),
+        purposes=PURPOSES,
     )
 
 

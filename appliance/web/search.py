@@ -6,7 +6,8 @@ from flask import Blueprint, current_app, render_template, request
 
 from core.highlight import highlighted
 
-from .. import audit
+from .. import audit, bulk
+from ..annotation_search import search_annotations
 from ..doc_types import type_names
 from ..search import SearchError, search_pages
 from .auth import actor
@@ -22,7 +23,7 @@ def index():
     query = request.args.get("q", "").strip()[:200]
     doc_type = request.args.get("type") if request.args.get("type") in type_names(current_app.config["BOX"]) else None
     page = max(1, request.args.get("page", 1, type=int))
-    hits, error, more, note = [], None, False, None
+    hits, error, more, note, noted = [], None, False, None, []
     try:
         date_from = parse_iso_date(request.args.get("from"))
         date_to = parse_iso_date(request.args.get("to"))
@@ -41,12 +42,15 @@ def index():
             )
             more, hits = len(results.hits) > PER_PAGE, results.hits[:PER_PAGE]
             note = results.note
+            if page == 1:
+                noted = search_annotations(query, doc_type=doc_type, date_from=date_from, date_to=date_to)
             # The query is patient data (names, dates of birth): the trail keeps only what was done.
             audit.record(
                 "search",
                 actor=actor(),
                 address=client_address(),
                 results=len(hits),
+                noted=len(noted),
                 page=page,
                 filtered=bool(doc_type or date_from or date_to),
             )
@@ -65,4 +69,6 @@ def index():
         date_from=date_from,
         date_to=date_to,
         highlighted=highlighted,
+        noted=noted,
+        bulk_actions=list(bulk.ACTIONS),
     )

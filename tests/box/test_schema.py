@@ -33,6 +33,12 @@ TABLES_WITHOUT_MODELS = {
     "page_fts_data": "FTS5's own shadow table for page_fts",
     "page_fts_docsize": "FTS5's own shadow table for page_fts",
     "page_fts_idx": "FTS5's own shadow table for page_fts",
+    "annotation_fts": "FTS5 index over tags and notes (rowid = document.id), appliance/annotation_search.py",
+    "annotation_fts_config": "FTS5's own shadow table for annotation_fts",
+    "annotation_fts_content": "FTS5's own shadow table for annotation_fts",
+    "annotation_fts_data": "FTS5's own shadow table for annotation_fts",
+    "annotation_fts_docsize": "FTS5's own shadow table for annotation_fts",
+    "annotation_fts_idx": "FTS5's own shadow table for annotation_fts",
 }
 
 
