@@ -48,6 +48,7 @@ class PageResult:
     thumbnail: str
     problem: str | None = None
     words: list[Word] = field(default_factory=list)
+    image_size: tuple[int, int] | None = None  # of the image the words' boxes are on
 
 
 class TesseractMissing(RuntimeError):
@@ -134,13 +135,14 @@ def process_page(path: str, sha256: str, kind: str, index: int, settings: PageSe
     )
     image, problem = rendered.image, None
     words: list[Word] = []
+    image_size = None
     if rendered.text_layer is None and is_blank(image):
         text, confidence, rotation, source = "", None, 0, "blank"
     elif rendered.text_layer is None:
         try:
             result, image = read_page(image, settings.language, settings.timeout)
             text, confidence, rotation, source = result.text, result.confidence, result.rotation, "ocr"
-            words = result.words
+            words, image_size = result.words, image.size
         except TesseractNotFound:
             raise TesseractMissing(TESSERACT_MISSING) from None
         except OcrTimeout as error:
@@ -163,4 +165,5 @@ def process_page(path: str, sha256: str, kind: str, index: int, settings: PageSe
         thumbnail=relative,
         problem=problem,
         words=words,
+        image_size=image_size,
     )
