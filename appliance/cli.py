@@ -137,6 +137,7 @@ def _search(args, config: Config) -> int:
             row = {
                 "document_id": hit.document_id,
                 "page": hit.page_number,
+                "pages": hit.pages,
                 "score": hit.score,
                 "snippet": hit.marked(),
                 "doc_type": hit.doc_type,

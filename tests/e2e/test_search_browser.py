@@ -105,7 +105,7 @@ def filed(box_url, browser):
     tab = signed_in(browser, url, {"width": 1400, "height": 900})
     tab.click("text=Upload")
     tab.set_input_files("#file-input", [str(path) for path in scans(data / "search-scans")])
-    done = "document.querySelectorAll('.uploads .state.filed, .uploads .state.needs_review').length == 2"
+    done = "() => document.querySelectorAll('.uploads .state.filed, .uploads .state.needs_review').length == 2"
     tab.wait_for_function(done, timeout=300_000)
     return url, tab
 
@@ -119,14 +119,15 @@ def test_grouped_results_and_a_hit_on_page_2_open_the_viewer_there_with_the_word
     best = tab.locator(".hit").first
     assert "Best match on page 2 · 2 matching pages (2, 3)" in best.inner_text()
     assert best.locator("mark").first.inner_text().lower() == "ferritin"
-    tab.wait_for_function("[...document.querySelectorAll('.hit-thumb')].every((i) => i.complete && i.naturalWidth > 0)")
+    thumbnails = "() => [...document.querySelectorAll('.hit-thumb')].every((i) => i.complete && i.naturalWidth > 0)"
+    tab.wait_for_function(thumbnails)
     tab.screenshot(path=str(ARTIFACTS / "search.png"), full_page=True)
 
     best.click()
     tab.wait_for_url("**/documents/*?page=2&q=ferritin#page-2")
     figure = tab.locator("figure#page-2")
     tab.wait_for_function(
-        "(() => { const i = document.querySelector('#page-2 img'); return i.complete && i.naturalWidth > 0; })()"
+        "() => { const i = document.querySelector('#page-2 img'); return i.complete && i.naturalWidth > 0; }"
     )
     assert "focus" in figure.get_attribute("class")
     boxes = figure.locator("svg.page-hits rect")
@@ -175,4 +176,5 @@ def test_search_and_the_viewer_fit_a_phone(filed, browser):
     tab.locator(".hit").first.click()
     tab.wait_for_selector("#page-2 svg.page-hits rect")
     assert tab.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    tab.locator("#page-2 svg.page-hits rect").first.scroll_into_view_if_needed()
     tab.screenshot(path=str(ARTIFACTS / "viewer-phone.png"))
