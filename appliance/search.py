@@ -98,19 +98,22 @@ LIMIT ? OFFSET ?
 """
 FILTER_JOINS = "JOIN page p ON p.id = page_fts.rowid JOIN document d ON d.id = p.document_id"
 
-# Documents rank by their best page. Every match in the window is first placed (page -> its
-# document and number) through page_search, a small index of (id, document_id, number) that
-# stays in the cache where the page rows with their text do not: 5,000 pages in a millisecond or
-# two (CROSS JOIN keeps page_fts outermost: FTS5 would run the whole query again for each page
-# handed to it). That gives the counts and each document's matching pages. Pages are then ranked
-# on the FTS5 table alone, in rounds of PAGE_BATCH (FTS5 sorts every match by bm25 anyway, so a
-# longer LIMIT costs next to nothing), until enough documents have been seen.
+# Documents rank by their best page. Pages are ranked on the FTS5 table alone, in rounds of
+# PAGE_BATCH (FTS5 sorts every match by bm25 anyway, so a longer LIMIT costs next to nothing),
+# until enough documents have been seen; only those pages are looked up. Counting documents and
+# finding the matching pages of those shown walk every match through page_search, a small index
+# of (id, document_id, number) that stays in the cache where the page rows with their text do
+# not: 5,000 pages in a millisecond or two. CROSS JOIN keeps page_fts outermost (FTS5 would run
+# the whole query again for each page handed to it) and the unary + keeps SQLite from probing
+# the index once per listed document for every page.
 PAGE_BATCH = 200
-PLACES = """
-SELECT page_fts.rowid, pg.document_id, pg.number
+ALL_MATCHES = """
 FROM page_fts CROSS JOIN page pg INDEXED BY page_search ON pg.id = page_fts.rowid {joins}
 WHERE page_fts MATCH ? AND page_fts.rowid >= ? {filters}
 """
+COUNTS = "SELECT count(*), count(DISTINCT pg.document_id)" + ALL_MATCHES
+MATCHING = "SELECT pg.document_id, pg.number" + ALL_MATCHES + "AND +pg.document_id IN ({{marks}})"
+PLACES = 'SELECT "id", "document_id", "number" FROM "page" INDEXED BY page_search WHERE "id" IN ({marks})'
 
 SHOWN = """
 SELECT snippet(page_fts, 0, ?, ?, '…', 16), p.text, p.thumbnail,
@@ -194,13 +197,19 @@ def window_start(match: str, filters: Filters) -> int | None:
     return row[0] if row else None
 
 
-def best_pages(match: str, since: int, filters: Filters, places: dict[int, tuple[int, int]], wanted: int):
+def _marks(values) -> str:
+    return ", ".join("?" * len(values))
+
+
+def best_pages(match: str, since: int, filters: Filters, wanted: int) -> list[tuple[int, int, int, float]]:
     """(document id, page id, page number, rank) of the best page of each of the first `wanted`
-    documents, best first; `places` has every matching page's document and number."""
+    documents, best first."""
     best: dict[int, tuple[int, int, int, float]] = {}
     batch, seen = PAGE_BATCH, 0
     while True:
         ranked = database.execute_sql(_sql(RANKED, filters), (match, since, *filters.params, batch, seen)).fetchall()
+        ids = [page_id for page_id, _ in ranked]
+        places = {row[0]: row[1:] for row in database.execute_sql(PLACES.format(marks=_marks(ids)), ids)} if ids else {}
         for page_id, rank in ranked:
             document_id, number = places[page_id]
             best.setdefault(document_id, (document_id, page_id, number, rank))
@@ -208,6 +217,16 @@ def best_pages(match: str, since: int, filters: Filters, places: dict[int, tuple
         if len(best) >= wanted or len(ranked) < batch:
             return list(best.values())[:wanted]
         batch *= 2
+
+
+def matching_pages(match: str, since: int, filters: Filters, document_ids: list[int]) -> dict[int, list[int]]:
+    """By document, the numbers of its pages that match (within the ranking window)."""
+    found: dict[int, list[int]] = {}
+    if document_ids:
+        sql = _sql(MATCHING, filters).replace("{marks}", _marks(document_ids))
+        for document_id, number in database.execute_sql(sql, (match, since, *filters.params, *document_ids)):
+            found.setdefault(document_id, []).append(number)
+    return {document_id: sorted(numbers) for document_id, numbers in found.items()}
 
 
 def _hit(row: tuple[int, int, int, float], pages: list[int], match: str) -> Hit | None:
@@ -237,14 +256,10 @@ def _grouped(terms: list[Term], limit: int, offset: int, filters: Filters) -> Re
     with database.atomic():
         start = window_start(match, filters)
         since = start or 0
-        rows = database.execute_sql(_sql(PLACES, filters), (match, since, *filters.params)).fetchall()
-        places = {page_id: (document_id, number) for page_id, document_id, number in rows}
-        numbers: dict[int, list[int]] = {}
-        for document_id, number in places.values():
-            numbers.setdefault(document_id, []).append(number)
-        shown = best_pages(match, since, filters, places, offset + limit)[offset:] if places else []
-        hits = [h for h in (_hit(row, sorted(numbers[row[0]]), match) for row in shown) if h is not None]
-    documents, pages = len(numbers), len(places)
+        pages, documents = database.execute_sql(_sql(COUNTS, filters), (match, since, *filters.params)).fetchone()
+        shown = best_pages(match, since, filters, offset + limit)[offset:] if pages else []
+        numbers = matching_pages(match, since, filters, [row[0] for row in shown])
+        hits = [h for h in (_hit(row, numbers.get(row[0], [row[2]]), match) for row in shown) if h is not None]
     return Results(hits, documents, pages, windowed=start is not None, query=typed_query(terms))
 
 
