@@ -123,11 +123,11 @@ def _process(args, config: Config) -> int:
 
 
 def _search(args, config: Config) -> int:
-    from .search import SearchError, search_pages
+    from .search import SearchError, search_documents
 
     open_unlocked(config)
     try:
-        results = search_pages(args.query, limit=args.limit)
+        results = search_documents(args.query, limit=args.limit)
     except SearchError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
@@ -137,6 +137,7 @@ def _search(args, config: Config) -> int:
             row = {
                 "document_id": hit.document_id,
                 "page": hit.page_number,
+                "pages": hit.pages,
                 "score": hit.score,
                 "snippet": hit.marked(),
                 "doc_type": hit.doc_type,

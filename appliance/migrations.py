@@ -172,6 +172,26 @@ AUDIT_CHAIN = [
     'CREATE UNIQUE INDEX "audit_event_prev_hash" ON "audit_event" ("prev_hash")',
 ]
 
+# The vocabulary filled from the index as it stands (fts5vocab reads every posting list once).
+FILL_SEARCH_TERMS = [
+    "CREATE VIRTUAL TABLE temp.page_vocab USING fts5vocab(main, page_fts, row)",
+    'INSERT INTO "search_term" ("term", "pages") SELECT term, doc FROM temp.page_vocab',
+    "DROP TABLE temp.page_vocab",
+]
+
+SEARCH_TERMS_AND_WORD_BOXES = [
+    # Where each OCR word sits on its page image (appliance.word_boxes), for highlighting hits.
+    'ALTER TABLE "page" ADD COLUMN "word_boxes" BLOB',
+    # Search groups matching pages by document: this small index answers page -> document from
+    # the cache, where the page rows with their text would be read from disk (appliance.search).
+    'CREATE INDEX "page_search" ON "page" ("id", "document_id", "number")',
+    # Every word of the search index with the number of pages it is on: the vocabulary that
+    # search's spelling suggestions are drawn from (fts5vocab itself reads every posting list
+    # on every query: ~150 ms at 20,000 pages).
+    'CREATE TABLE "search_term" ("term" TEXT NOT NULL PRIMARY KEY, "pages" INTEGER NOT NULL) WITHOUT ROWID',
+    *FILL_SEARCH_TERMS,
+]
+
 TAGS_AND_NOTES = [
     # Box-local tags and one note per document (sent to the hub with the document), and a full-text
     # index over them (rowid = document.id) so a tag or a note word finds the document.
@@ -198,6 +218,7 @@ MIGRATIONS: list[tuple[int, str, list[migrations.Step]]] = [
     (8, "patient register and box settings", REGISTER_AND_SETTINGS),
     (9, "two-step sign-in", TWO_STEP_SIGN_IN),
     (10, "hash-chained audit events", AUDIT_CHAIN),
+    (13, "search vocabulary and OCR word boxes", SEARCH_TERMS_AND_WORD_BOXES),
     (14, "document tags and notes", TAGS_AND_NOTES),
 ]
 

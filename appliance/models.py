@@ -106,9 +106,11 @@ class Page(BaseModel):
     is_separator = pw.BooleanField(default=False)
     thumbnail = pw.CharField(null=True)
     problem = pw.TextField(null=True)
+    word_boxes = pw.BlobField(null=True)
 
     class Meta:
-        indexes = ((("scan", "number"), True),)
+        # page_search: page -> document for search without reading the page rows (appliance.search).
+        indexes = ((("scan", "number"), True), (("id", "document", "number"), False))
 
 
 class DocumentTag(BaseModel):

@@ -212,6 +212,7 @@ def make_document(
     from appliance.db import database
     from appliance.ingest.intake import store_path
     from appliance.models import Document, Job, Page, Scan
+    from appliance.search import index_page
 
     if original is None:
         image = render_page([f"{texts[0]}", _uuid.uuid4().hex], noise=0, blur=False)
@@ -239,7 +240,7 @@ def make_document(
         )
         for number, text in enumerate(texts, start=1):
             page = Page.create(scan=scan, document=document, number=number, text=text)
-            database.execute_sql("INSERT INTO page_fts (rowid, text) VALUES (?, ?)", (page.id, text))
+            index_page(page.id, text)
     return document
 
 

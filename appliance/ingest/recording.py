@@ -14,10 +14,11 @@ from core.ingest.filing import Decision, Reading, Rules, decide, read_pages
 from core.ingest.pages import PageResult
 from core.ingest.separators import Segment, Separator, page_separator, split
 
-from .. import audit, box_settings, outbox
+from .. import audit, box_settings, outbox, word_boxes
 from ..config import Config
 from ..db import database
 from ..models import Document, Job, Page, Patient, Quarantine, Scan, utcnow
+from ..search import index_page
 
 log = logging.getLogger(__name__)
 
@@ -140,9 +141,10 @@ def record_scan(scan: Scan, results: list[PageResult], config: Config, rules) ->
                 is_separator=separators[index] is not None and not lone_separators,
                 thumbnail=result.thumbnail,
                 problem=result.problem,
+                word_boxes=word_boxes.pack(result.words, result.image_size),
             )
             if document is not None and result.text.strip():
-                database.execute_sql("INSERT INTO page_fts (rowid, text) VALUES (?, ?)", (page.id, result.text))
+                index_page(page.id, result.text)
         _queue_for_hub(documents)
         Scan.update(status="processed", page_count=len(results)).where(Scan.id == scan.id).execute()
         Job.update(state="done", finished_at=utcnow(), owner=None, pages_done=len(results)).where(

@@ -16,6 +16,7 @@ import datetime as dt
 from appliance import audit
 from appliance.db import database
 from appliance.models import Document, Page, Patient, Scan, utcnow
+from appliance.search import index_page
 
 TEXT_SOURCE = "hub"
 
@@ -75,7 +76,7 @@ def apply_hub_document(payload: dict) -> str:
                 scan=scan, document=document, number=sent["number"], text=sent["text"], text_source=TEXT_SOURCE
             )
             if sent["text"].strip():
-                database.execute_sql("INSERT INTO page_fts (rowid, text) VALUES (?, ?)", (page.id, sent["text"]))
+                index_page(page.id, sent["text"])
         audit.record(
             "document.from_hub",
             actor="head office",

@@ -9,6 +9,7 @@ import io
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, send_file, url_for
 
 from appliance.sync.retention import original_path
+from core.highlight import highlighted
 
 from .. import audit
 from ..annotations import AnnotationError, annotate, annotations_of, parse_tags
@@ -17,12 +18,17 @@ from ..documents import DocumentError, document_pages, update_metadata
 from ..history import document_history
 from ..models import Document, Page, Patient
 from ..pdf_export import document_pdf
+from ..search import page_hits
+from ..word_boxes import image_size
 from .auth import actor
 from .extensions import client_address
 from .page_images import view_image
 from .stored_files import send_stored
 
 bp = Blueprint("documents", __name__)
+# The shape a page image is given before it has loaded when its own is not known (A4), so that
+# the page a search hit points at is where the viewer scrolled to once the images above it load.
+A4_VIEW = (1240, 1754)
 
 
 def get_document(document_id: int) -> Document:
@@ -45,6 +51,7 @@ def show(document_id: int):
     audit.record("document.view", actor=actor(), obj=document, address=client_address())
     pages = document_pages(document)
     history, earlier = document_history(document)
+    query = request.args.get("q", "").strip()[:200]
     return render_template(
         "document.html",
         document=document,
@@ -54,6 +61,10 @@ def show(document_id: int):
         annotations=annotations_of(document),
         history=history,
         history_earlier=earlier,
+        query=query,
+        hits=page_hits(query, pages) if query else {},
+        sizes={page.id: image_size(page.word_boxes) or A4_VIEW for page in pages},
+        highlighted=highlighted,
     )
 
 

@@ -1,4 +1,5 @@
-"""Full-text search: ranked, highlighted, filtered by type and date, paginated."""
+"""Full-text search: documents ranked by their best page, highlighted, filtered by type and date,
+paginated, with a spelling suggestion when nothing matches."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from core.highlight import highlighted
 from .. import audit, bulk
 from ..annotation_search import search_annotations
 from ..doc_types import type_names
-from ..search import SearchError, search_pages
+from ..search import SearchError, search_documents
 from .auth import actor
 from .documents import parse_iso_date
 from .extensions import client_address
@@ -23,7 +24,7 @@ def index():
     query = request.args.get("q", "").strip()[:200]
     doc_type = request.args.get("type") if request.args.get("type") in type_names(current_app.config["BOX"]) else None
     page = max(1, request.args.get("page", 1, type=int))
-    hits, error, more, note, noted = [], None, False, None, []
+    hits, error, more, results, noted = [], None, False, None, []
     try:
         date_from = parse_iso_date(request.args.get("from"))
         date_to = parse_iso_date(request.args.get("to"))
@@ -32,7 +33,7 @@ def index():
         error = "Dates must look like 2024-03-14."
     if query and error is None:
         try:
-            results = search_pages(
+            results = search_documents(
                 query,
                 limit=PER_PAGE + 1,
                 offset=(page - 1) * PER_PAGE,
@@ -41,7 +42,6 @@ def index():
                 date_to=date_to,
             )
             more, hits = len(results.hits) > PER_PAGE, results.hits[:PER_PAGE]
-            note = results.note
             if page == 1:
                 noted = search_annotations(query, doc_type=doc_type, date_from=date_from, date_to=date_to)
             # The query is patient data (names, dates of birth): the trail keeps only what was done.
@@ -51,8 +51,10 @@ def index():
                 address=client_address(),
                 results=len(hits),
                 noted=len(noted),
+                documents=results.documents,
                 page=page,
                 filtered=bool(doc_type or date_from or date_to),
+                respelled=results.suggested_for is not None,
             )
         except SearchError as problem:
             error = str(problem)
@@ -60,8 +62,8 @@ def index():
         "search.html",
         query=query,
         hits=hits,
+        results=results,
         error=error,
-        note=note,
         page=page,
         more=more,
         doc_type=doc_type,

@@ -49,6 +49,7 @@ class PageResult:
     thumbnail: str
     problem: str | None = None
     words: list[Word] = field(default_factory=list)
+    image_size: tuple[int, int] | None = None  # of the image the words' boxes are on
 
 
 class TesseractMissing(RuntimeError):
@@ -135,13 +136,14 @@ def process_page(path: str, sha256: str, kind: str, index: int, settings: PageSe
     )
     image, problem = rendered.image, None
     words: list[Word] = []
+    image_size = None
     if rendered.text_layer is None and is_blank(image):
         text, confidence, rotation, source = "", None, 0, "blank"
     elif rendered.text_layer is None:
         try:
             result, image = read_page(image, settings.language, settings.timeout)
             text, confidence, rotation, source = result.text, result.confidence, result.rotation, "ocr"
-            words = result.words
+            words, image_size = result.words, image.size
             if words:
                 boxes = WordBoxes(size=image.size, rotation=result.rotation, skew=result.skew, words=words)
                 write_word_boxes(settings.data_dir, sha256, number, boxes, settings.sealing)
@@ -167,4 +169,5 @@ def process_page(path: str, sha256: str, kind: str, index: int, settings: PageSe
         thumbnail=relative,
         problem=problem,
         words=words,
+        image_size=image_size,
     )

@@ -52,7 +52,7 @@ def test_a_search_leaves_no_query_words_in_the_audit_trail_or_the_outbox(box, st
     html = staff_client.get("/search?q=Doe+Jane+1975&type=lab_report").get_data(as_text=True)
     assert "<mark>Doe</mark>" in html
     search = AuditEvent.select().where(AuditEvent.action == "search").get()
-    assert search.detail == {"results": 1, "noted": 0, "page": 1, "filtered": True}
+    assert search.detail == {"results": 1, "noted": 0, "documents": 1, "page": 1, "filtered": True, "respelled": False}
     trail = [
         json.dumps(item_for("audit", entry.object_key)[0])
         for entry in Outbox.select().where(Outbox.kind == "audit").order_by(Outbox.id)

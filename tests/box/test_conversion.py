@@ -22,7 +22,7 @@ from appliance.data_key import DataKey
 from appliance.db import database
 from appliance.ingest.intake import store_path
 from appliance.models import Document, Scan
-from appliance.search import search_pages
+from appliance.search import search_documents
 from appliance.sync import state
 from core.sealed_files import is_sealed_file
 from sync import protocol
@@ -71,7 +71,7 @@ def test_the_database_is_exported_to_sqlcipher_and_everything_still_reads(tmp_pa
     open_box(config)
     try:
         assert Document.select().count() == 3
-        assert len(search_pages("Haemoglobin").hits) == 3
+        assert len(search_documents("Haemoglobin").hits) == 3
         for sha256, data in originals.items():  # not sealed yet: read as they are meanwhile
             assert at_rest.sealing().read(store_path(config, sha256)) == data
         assert conversion.convert_files(config, at_rest.sealing()) == 3 + 3 + 1

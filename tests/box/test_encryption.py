@@ -26,7 +26,7 @@ from appliance.data_key import DataKey
 from appliance.db import database
 from appliance.ingest.intake import store_path
 from appliance.models import Document, Page, Patient, Scan
-from appliance.search import search_pages
+from appliance.search import search_documents
 from appliance.sync import state
 from core.sealed_files import SealBroken, is_sealed_file
 from sync import protocol
@@ -219,7 +219,7 @@ def test_the_pipeline_reads_and_files_as_on_a_plain_box_and_search_works(process
     try:
         filed = {document.patient.mrn for document in Document.select() if document.patient}
         assert {"00123456", "77702"} <= filed
-        hits = search_pages("Amoxicillin").hits
+        hits = search_documents("Amoxicillin").hits
         assert "77702" in {hit.patient_mrn for hit in hits}
         assert "Amoxicillin" in hits[0].snippet
     finally:

@@ -28,6 +28,7 @@ TABLES_WITHOUT_MODELS = {
     "schema_migrations": "the migration runner's own bookkeeping (core/migrations.py)",
     "rate_limit": "login rate-limit counters, read and written in SQL by appliance/web/ratelimit.py",
     "page_fts": "the FTS5 full-text index over page text (rowid = page.id), queried in SQL by appliance/search.py",
+    "search_term": "search's vocabulary (indexed words, pages each is on), in SQL by appliance/search.py",
     "page_fts_config": "FTS5's own shadow table for page_fts",
     "page_fts_content": "FTS5's own shadow table for page_fts",
     "page_fts_data": "FTS5's own shadow table for page_fts",

@@ -154,7 +154,7 @@ def test_a_clinic_day_in_the_browser(box_url, page):
     page.click(".hit")
     page.wait_for_selector(".pages figure img")
     page.wait_for_function(
-        "document.querySelector('.pages figure img').complete "
+        "() => document.querySelector('.pages figure img').complete "
         "&& document.querySelector('.pages figure img').naturalWidth > 0"
     )
     assert "MRN 00123456" in page.inner_text(".side")

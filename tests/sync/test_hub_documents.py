@@ -16,7 +16,7 @@ from appliance.models import AuditEvent as BoxAuditEvent
 from appliance.models import Document as BoxDocument
 from appliance.models import Patient as BoxPatient
 from appliance.models import Scan
-from appliance.search import search_pages
+from appliance.search import search_documents
 from appliance.sync import state as sync_state
 from appliance.sync.hub_documents import apply_hub_document
 from appliance.sync.retention import original_path
@@ -70,7 +70,7 @@ def test_a_document_uploaded_at_the_hub_is_pulled_by_its_clinics_box_once(box, s
     assert BoxDocument.select().count() == 1  # not the South clinic's upload
     assert document.status == "filed" and document.patient.mrn == "44556677" and document.patient.source == "hub"
     assert document.doc_type == at_hub.doc_type and document.scan.original_name == "okafor.png"
-    assert [hit.document_id for hit in search_pages("haemoglobin okafor").hits] == [document.id]
+    assert [hit.document_id for hit in search_documents("haemoglobin okafor").hits] == [document.id]
     scan = document.scan
     assert scan.source == "hub" and scan.evicted_at is not None and not store_path(box, scan.sha256).exists()
     assert BoxAuditEvent.select().where(BoxAuditEvent.action == "document.from_hub").count() == 1
