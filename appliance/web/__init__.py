@@ -75,6 +75,7 @@ def create_app(config: Config | None = None) -> Flask:
         review,
         search,
         security,
+        trash,
         unlock,
         upload,
     )
@@ -88,6 +89,7 @@ def create_app(config: Config | None = None) -> Flask:
         search,
         review,
         quarantine,
+        trash,
         upload,
         audit_log,
         admin_users,

@@ -8,10 +8,11 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 
 from appliance.sync.retention import original_path
 
-from .. import audit
+from .. import audit, review
 from ..doc_types import type_names
 from ..documents import DocumentError, document_pages, update_metadata
 from ..models import Document, Page, Patient
+from ..trash import REASON_LABELS, purge_due_at
 from .auth import actor
 from .extensions import client_address
 from .page_images import view_image
@@ -34,17 +35,28 @@ def parse_iso_date(raw: str | None) -> dt.date | None:
     return dt.date.fromisoformat(raw) if raw else None
 
 
+def trashed_for_undo() -> Document | None:
+    """The document just moved to the trash (`?undo=<id>`), for the page's Undo button."""
+    document = Document.get_or_none(Document.id == request.args.get("undo", type=int))
+    return document if document is not None and document.status == "trashed" else None
+
+
 @bp.get("/documents/<int:document_id>")
 def show(document_id: int):
     document = get_document(document_id)
     audit.record("document.view", actor=actor(), obj=document, address=client_address())
     pages = document_pages(document)
+    config = current_app.config["BOX"]
     return render_template(
         "document.html",
         document=document,
         pages=pages,
-        doc_types=type_names(current_app.config["BOX"]),
+        doc_types=type_names(config),
         focus=request.args.get("page", type=int),
+        panel=review.panel(document) if document.status == "needs_review" else None,
+        undo=trashed_for_undo(),
+        trash_reason=REASON_LABELS.get(document.trash_reason or ""),
+        purge_due=purge_due_at(document.trashed_at, config) if document.trashed_at else None,
     )
 
 
