@@ -96,10 +96,9 @@ function startCombobox(combo) {
       highlight((active + step + options.length) % options.length);
     } else if (event.key === "Enter") {
       if (isOpen && active >= 0) { event.preventDefault(); choose(options[active]); return; }
-      if (isOpen) { event.preventDefault(); return; }
-      if (!value.value && (form.hasAttribute("data-needs-patient") || input.value.trim())) {
+      if (isOpen || (!value.value && (form.hasAttribute("data-needs-patient") || input.value.trim()))) {
         event.preventDefault();
-        hint.textContent = "Choose a patient from the list first.";
+        hint.textContent = "Choose a patient from the list first (↓ then Enter).";
       }
     } else if (event.key === "Escape") {
       if (isOpen) { event.preventDefault(); open(false); }
