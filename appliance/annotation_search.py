@@ -19,7 +19,7 @@ SELECT d.id, d.doc_type, d.status, pt.mrn, pt.last_name, pt.first_name,
 FROM annotation_fts
 JOIN document d ON d.id = annotation_fts.rowid
 LEFT JOIN patient pt ON pt.id = d.patient_id
-WHERE annotation_fts MATCH ? {filters}
+WHERE annotation_fts MATCH ? AND d.status <> 'trashed' {filters}
 ORDER BY annotation_fts.rank
 LIMIT ?
 """

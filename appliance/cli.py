@@ -247,6 +247,15 @@ def _audit_verify(args, config: Config) -> int:
     return 0
 
 
+def _trash_purge(args, config: Config) -> int:
+    from .trash import purge_expired
+
+    open_unlocked(config)
+    purged = purge_expired(config)
+    print(f"purged {purged} item(s) trashed more than {config.trash_days} day(s) ago")
+    return 0
+
+
 def _keys_convert(args, config: Config) -> int:
     from . import at_rest
     from .conversion import convert_files, converting
@@ -321,6 +330,11 @@ def build_parser() -> argparse.ArgumentParser:
     audit_commands.add_parser(
         "verify", help="check the hash chain; report the first event edited, removed or out of place"
     ).set_defaults(handler=_audit_verify)
+    trash = sub.add_parser("trash", help="the trash of documents and discarded quarantine files")
+    trash_commands = trash.add_subparsers(dest="trash_command", required=True)
+    trash_commands.add_parser(
+        "purge", help="delete for good what was trashed more than APPLIANCE_TRASH_DAYS ago (the worker does it hourly)"
+    ).set_defaults(handler=_trash_purge)
     keys = sub.add_parser("keys", help="the data key: status, unlock, rebind, convert a plain box, rotate")
     key_commands = keys.add_subparsers(dest="keys_command", required=True)
     keys_cli.add_commands(key_commands)

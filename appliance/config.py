@@ -62,6 +62,7 @@ class Config:
     sync_blob_window: str = ""
     metrics_token: str | None = None
     retention_days: int = 0
+    trash_days: int = 30
     proxy_hops: int = 0
     min_free_mb: int = 200
     new_patients: str = "auto"
@@ -88,6 +89,8 @@ class Config:
             raise ConfigError(f"APPLIANCE_NEW_PATIENTS must be auto, never or confident, got {self.new_patients!r}")
         if self.mrn_check not in MRN_CHECKS:
             raise ConfigError(f"APPLIANCE_MRN_CHECK must be one of {', '.join(MRN_CHECKS)}, got {self.mrn_check!r}")
+        if self.trash_days < 1:
+            raise ConfigError("APPLIANCE_TRASH_DAYS must be at least 1")
         if self.ocr_processes < 1:
             raise ConfigError("APPLIANCE_OCR_PROCESSES must be at least 1")
         if self.render_seconds <= 0 or self.render_memory_mb < 256:
@@ -181,6 +184,7 @@ class Config:
             sync_blob_window=env.get("APPLIANCE_SYNC_BLOB_WINDOW") or defaults.sync_blob_window,
             metrics_token=env.get("APPLIANCE_METRICS_TOKEN") or None,
             retention_days=read_int(env, "APPLIANCE_RETENTION_DAYS", defaults.retention_days),
+            trash_days=read_int(env, "APPLIANCE_TRASH_DAYS", defaults.trash_days),
             proxy_hops=read_int(env, "APPLIANCE_PROXY_HOPS", defaults.proxy_hops),
             min_free_mb=read_int(env, "APPLIANCE_MIN_FREE_MB", defaults.min_free_mb),
             new_patients=(env.get("APPLIANCE_NEW_PATIENTS") or defaults.new_patients).lower(),

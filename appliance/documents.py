@@ -17,6 +17,11 @@ class DocumentError(ValueError):
     """The change cannot be made as asked."""
 
 
+def _not_trashed(*documents: Document) -> None:
+    if any(document.status == "trashed" for document in documents):
+        raise DocumentError("the document is in the trash; restore it first")
+
+
 def document_pages(document: Document) -> list[Page]:
     """The document's pages in reading order; blank pages (duplex backs) are kept but not shown."""
     return list(
@@ -51,6 +56,7 @@ def update_metadata(
 ) -> Document:
     """Correct type, date and patient (`types`: the box's document types); choosing a patient files
     the document."""
+    _not_trashed(document)
     if doc_type not in types:
         raise DocumentError(f"unknown document type {doc_type!r}")
     before = {
@@ -84,6 +90,7 @@ def update_metadata(
 
 def assign(document: Document, patient: Patient, actor: str, address: str | None = None) -> Document:
     """File a document under `patient` (a staff decision resolves the review)."""
+    _not_trashed(document)
     with database.atomic():
         Document.update(patient=patient.id, status="filed", review_reason=None, updated_at=utcnow()).where(
             Document.id == document.id
@@ -103,6 +110,7 @@ def assign(document: Document, patient: Patient, actor: str, address: str | None
 
 def split(document: Document, first_page_of_new: Page, actor: str, address: str | None = None) -> Document:
     """Cut the document before `first_page_of_new`; the pages from there on become a new document."""
+    _not_trashed(document)
     pages = document_pages(document)
     ids = [p.id for p in pages]
     if first_page_of_new.id not in ids or ids.index(first_page_of_new.id) == 0:
@@ -133,6 +141,7 @@ def merge(target: Document, source: Document, actor: str, address: str | None = 
     """Move every page of `source` to the end of `target` and remove `source`."""
     if target.id == source.id:
         raise DocumentError("choose a different document to merge")
+    _not_trashed(target, source)
     with database.atomic():
         Page.update(document=target.id).where(Page.document == source.id).execute()
         carry_over(target, source)

@@ -172,6 +172,15 @@ AUDIT_CHAIN = [
     'CREATE UNIQUE INDEX "audit_event_prev_hash" ON "audit_event" ("prev_hash")',
 ]
 
+TRASH = [
+    # A document staff moved to the trash: when, by whom, why, and the status it goes back to.
+    'ALTER TABLE "document" ADD COLUMN "trashed_at" DATETIME',
+    'ALTER TABLE "document" ADD COLUMN "trashed_by" VARCHAR(255)',
+    'ALTER TABLE "document" ADD COLUMN "trash_reason" VARCHAR(32)',
+    'ALTER TABLE "document" ADD COLUMN "trashed_from" VARCHAR(32)',
+    'CREATE INDEX "document_trashed_at" ON "document" ("trashed_at")',
+]
+
 # The vocabulary filled from the index as it stands (fts5vocab reads every posting list once).
 FILL_SEARCH_TERMS = [
     "CREATE VIRTUAL TABLE temp.page_vocab USING fts5vocab(main, page_fts, row)",
@@ -218,6 +227,7 @@ MIGRATIONS: list[tuple[int, str, list[migrations.Step]]] = [
     (8, "patient register and box settings", REGISTER_AND_SETTINGS),
     (9, "two-step sign-in", TWO_STEP_SIGN_IN),
     (10, "hash-chained audit events", AUDIT_CHAIN),
+    (11, "document trash", TRASH),
     (13, "search vocabulary and OCR word boxes", SEARCH_TERMS_AND_WORD_BOXES),
     (14, "document tags and notes", TAGS_AND_NOTES),
 ]

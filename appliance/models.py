@@ -65,12 +65,17 @@ class Scan(BaseModel):
     received_at = pw.DateTimeField(default=utcnow)
     evicted_at = pw.DateTimeField(null=True)
 
-    STATUSES = ("pending", "processing", "processed", "quarantined", "duplicate")
+    STATUSES = ("pending", "processing", "processed", "quarantined", "duplicate", "purged")
 
     @classmethod
     def original_of(cls, sha256: str):
-        """The first scan recorded with this content, if any."""
-        return cls.select().where(cls.sha256 == sha256, cls.duplicate_of.is_null()).order_by(cls.id).first()
+        """The first scan recorded with this content, if any (a purged one no longer counts)."""
+        return (
+            cls.select()
+            .where(cls.sha256 == sha256, cls.duplicate_of.is_null(), cls.status != "purged")
+            .order_by(cls.id)
+            .first()
+        )
 
 
 class Document(BaseModel):
@@ -90,8 +95,13 @@ class Document(BaseModel):
     extracted = JSONField(null=True)
     created_at = pw.DateTimeField(default=utcnow)
     updated_at = pw.DateTimeField(default=utcnow)
+    trashed_at = pw.DateTimeField(null=True, index=True)
+    trashed_by = pw.CharField(null=True)
+    trash_reason = pw.CharField(max_length=32, null=True)
+    trashed_from = pw.CharField(max_length=32, null=True)
 
-    STATUSES = ("filed", "needs_review")
+    STATUSES = ("filed", "needs_review", "trashed")
+    TRASH_REASONS = ("not_patient_document", "discarded")
 
 
 class Page(BaseModel):

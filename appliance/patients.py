@@ -53,6 +53,6 @@ def patient_documents(patient: Patient):
     """The patient's documents, newest first: the timeline."""
     return (
         Document.select()
-        .where(Document.patient == patient.id)
+        .where((Document.patient == patient.id) & (Document.status != "trashed"))
         .order_by(Document.doc_date.desc(nulls="LAST"), Document.created_at.desc())
     )

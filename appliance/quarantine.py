@@ -1,11 +1,9 @@
-"""Staff actions on quarantined files: retry them through the pipeline, or discard them."""
+"""Staff actions on quarantined files: retry them through the pipeline, or discard them to the trash."""
 
 from __future__ import annotations
 
 from . import audit
-from .config import Config
 from .db import database
-from .ingest.intake import store_path
 from .models import Job, Quarantine, Scan, utcnow
 
 
@@ -34,15 +32,11 @@ def retry(entry: Quarantine, actor: str, address: str | None = None) -> Job:
     return Job.get(Job.scan == entry.scan_id)
 
 
-def discard(entry: Quarantine, config: Config, actor: str, address: str | None = None):
-    """Close the entry for good and delete its stored original (admin only, audited)."""
+def discard(entry: Quarantine, actor: str, address: str | None = None):
+    """Close the entry as discarded (admin only, audited); its original stays restorable in the
+    trash until it is purged (`appliance.trash`)."""
     if entry.resolved_at is not None:
         raise QuarantineError("this entry was already dealt with")
     with database.atomic("IMMEDIATE"):
         Quarantine.update(resolved_at=utcnow(), resolution="discarded").where(Quarantine.id == entry.id).execute()
         audit.record("quarantine.discard", actor=actor, obj=entry, address=address, scan=entry.scan_id)
-    if entry.scan_id is not None:
-        scan = Scan.get_by_id(entry.scan_id)
-        still_used = Scan.select().where((Scan.sha256 == scan.sha256) & (Scan.status != "quarantined")).exists()
-        if not still_used:
-            store_path(config, scan.sha256).unlink(missing_ok=True)

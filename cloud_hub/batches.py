@@ -21,7 +21,9 @@ from .blobs import SHA256_RE
 from .db import database, is_postgres, locked
 from .models import Batch, Blob, Device, Document, Page, Patient, utcnow
 
-DOC_STATUSES = ("filed", "needs_review")
+# `trashed`: staff at the box took the document out of use; it is kept (restorable there) but
+# leaves the hub's lists and search until it comes back, or is purged (a document_removed item).
+DOC_STATUSES = ("filed", "needs_review", "trashed")
 
 
 class BatchError(ValueError):

@@ -44,7 +44,7 @@ def documents_of(patient_row: Patient) -> list[Document]:
     """A patient's documents, newest first."""
     return list(
         Document.select()
-        .where(Document.patient == patient_row)
+        .where((Document.patient == patient_row) & (Document.status != "trashed"))
         .order_by(Document.doc_date.desc(nulls="LAST"), Document.id.desc())
     )
 
@@ -119,7 +119,7 @@ def clinic_overview(organisation_id: int, clinic_ids: list[int]) -> list[dict]:
     clinics = visible_clinics(organisation_id, clinic_ids)
     documents = dict(
         Document.select(Document.clinic, pw.fn.COUNT(Document.id))
-        .where(Document.clinic.in_(clinic_ids))
+        .where(Document.clinic.in_(clinic_ids) & (Document.status != "trashed"))
         .group_by(Document.clinic)
         .tuples()
     )
@@ -132,7 +132,7 @@ def clinic_overview(organisation_id: int, clinic_ids: list[int]) -> list[dict]:
     pages = dict(
         Page.select(Document.clinic, pw.fn.COUNT(Page.id))
         .join(Document)
-        .where(Document.clinic.in_(clinic_ids))
+        .where(Document.clinic.in_(clinic_ids) & (Document.status != "trashed"))
         .group_by(Document.clinic)
         .tuples()
     )

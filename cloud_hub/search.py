@@ -44,7 +44,7 @@ WITH q AS (SELECT to_tsquery('simple', %s) AS query),
 ranked AS (
     SELECT p.id, ts_rank(p.search, q.query) AS rank
     FROM page p JOIN document d ON d.id = p.document_id, q
-    WHERE p.search @@ q.query AND p.organisation_id = %s AND d.clinic_id = ANY(%s)
+    WHERE p.search @@ q.query AND p.organisation_id = %s AND d.clinic_id = ANY(%s) AND d.status <> 'trashed'
     ORDER BY rank DESC, p.id DESC
     LIMIT %s OFFSET %s
 )
@@ -59,7 +59,7 @@ SQLITE_SQL = """
 SELECT p.id, p.document_id, p.number, c.name, d.doc_type, d.doc_date, pt.mrn, pt.last_name, pt.first_name, p.text
 FROM page p JOIN document d ON d.id = p.document_id JOIN clinic c ON c.id = d.clinic_id
 LEFT JOIN patient pt ON pt.id = d.patient_id
-WHERE p.organisation_id = ? AND d.clinic_id IN ({clinics}) {words}
+WHERE p.organisation_id = ? AND d.clinic_id IN ({clinics}) AND d.status <> 'trashed' {words}
 ORDER BY p.id DESC LIMIT ? OFFSET ?
 """
 

@@ -203,9 +203,11 @@ def make_document(
     reason=None,
     name="scan.png",
     original: bytes | None = None,
+    extracted: dict | None = None,
 ):
     """A processed scan with one document, stored like the pipeline stores it (no OCR run); its
-    original is a TIFF of the texts unless `original` gives the file."""
+    original is a TIFF of the texts unless `original` gives the file; `extracted` is what ingest
+    read (see appliance.ingest.recording)."""
     import hashlib
     import uuid as _uuid
 
@@ -237,6 +239,7 @@ def make_document(
             doc_date=doc_date,
             first_page=1,
             page_count=len(texts),
+            extracted=extracted,
         )
         for number, text in enumerate(texts, start=1):
             page = Page.create(scan=scan, document=document, number=number, text=text)

@@ -12,6 +12,7 @@ from ..box import open_box
 from ..config import Config
 from ..conversion import convert_files, converting
 from ..status import disk_low
+from ..trash import purge_expired
 from ..unlock import try_unlock, wait_for_key
 from .intake import FileChanging, accept_file
 from .runner import JobRunner
@@ -19,6 +20,7 @@ from .watcher import InboxWatcher
 
 log = logging.getLogger(__name__)
 DISK_WARNING_SECONDS = 60
+TRASH_PURGE_SECONDS = 3600
 _last_disk_warning = -DISK_WARNING_SECONDS
 
 
@@ -47,6 +49,20 @@ def take_in_ready_files(watcher: InboxWatcher, config: Config) -> int:
         except PermissionError:
             log.error("cannot read an inbox file (permission denied); it stays in the inbox")
     return taken
+
+
+def purge_trash_when_due(config: Config, due: float) -> float:
+    """Purge what has been in the trash longer than APPLIANCE_TRASH_DAYS when `due` (a monotonic
+    time) has come; the next time it is due."""
+    if time.monotonic() < due:
+        return due
+    try:
+        purged = purge_expired(config)
+        if purged:
+            log.info("trash: %d item(s) past %d day(s) deleted for good", purged, config.trash_days)
+    except Exception:
+        log.exception("purging the trash failed; it is tried again in an hour")
+    return time.monotonic() + TRASH_PURGE_SECONDS
 
 
 def run_worker(config: Config, stop: threading.Event | None = None):
@@ -81,9 +97,11 @@ def run_worker(config: Config, stop: threading.Event | None = None):
     watcher = InboxWatcher(config)
     watcher.start()
     log.info("worker watching the inbox with %d OCR process(es), Tesseract %s", config.ocr_processes, version)
+    purge_due = 0.0
     try:
         while not stop.is_set():
             take_in_ready_files(watcher, config)
+            purge_due = purge_trash_when_due(config, purge_due)
             if not runner.step(timeout=0.5):
                 stop.wait(0.5)
     finally:

@@ -80,6 +80,7 @@ def create_app(config: Config | None = None) -> Flask:
         review,
         search,
         security,
+        trash,
         unlock,
         upload,
     )
@@ -95,6 +96,7 @@ def create_app(config: Config | None = None) -> Flask:
         search,
         review,
         quarantine,
+        trash,
         upload,
         audit_log,
         admin_users,

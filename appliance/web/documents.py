@@ -11,7 +11,7 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 from appliance.sync.retention import original_path
 from core.highlight import highlighted
 
-from .. import audit
+from .. import audit, review
 from ..annotations import AnnotationError, annotate, annotations_of, parse_tags
 from ..doc_types import type_names
 from ..documents import DocumentError, document_pages, update_metadata
@@ -19,6 +19,7 @@ from ..history import document_history
 from ..models import Document, Page, Patient
 from ..pdf_export import document_pdf
 from ..search import page_hits
+from ..trash import REASON_LABELS, purge_due_at
 from ..word_boxes import image_size
 from .auth import actor
 from .extensions import client_address
@@ -45,6 +46,12 @@ def parse_iso_date(raw: str | None) -> dt.date | None:
     return dt.date.fromisoformat(raw) if raw else None
 
 
+def trashed_for_undo() -> Document | None:
+    """The document just moved to the trash (`?undo=<id>`), for the page's Undo button."""
+    document = Document.get_or_none(Document.id == request.args.get("undo", type=int))
+    return document if document is not None and document.status == "trashed" else None
+
+
 @bp.get("/documents/<int:document_id>")
 def show(document_id: int):
     document = get_document(document_id)
@@ -52,11 +59,12 @@ def show(document_id: int):
     pages = document_pages(document)
     history, earlier = document_history(document)
     query = request.args.get("q", "").strip()[:200]
+    config = current_app.config["BOX"]
     return render_template(
         "document.html",
         document=document,
         pages=pages,
-        doc_types=type_names(current_app.config["BOX"]),
+        doc_types=type_names(config),
         focus=request.args.get("page", type=int),
         annotations=annotations_of(document),
         history=history,
@@ -65,6 +73,10 @@ def show(document_id: int):
         hits=page_hits(query, pages) if query else {},
         sizes={page.id: image_size(page.word_boxes) or A4_VIEW for page in pages},
         highlighted=highlighted,
+        panel=review.panel(document) if document.status == "needs_review" else None,
+        undo=trashed_for_undo(),
+        trash_reason=REASON_LABELS.get(document.trash_reason or ""),
+        purge_due=purge_due_at(document.trashed_at, config) if document.trashed_at else None,
     )
 
 

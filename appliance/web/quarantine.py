@@ -1,8 +1,8 @@
-"""Quarantine: the reason, the original, retry, and (admins only) discard."""
+"""Quarantine: the reason, the original, retry, and (admins only, after a confirmation) discard to the trash."""
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 
 from .. import audit
 from ..ingest.intake import store_path
@@ -21,7 +21,12 @@ def get_entry(entry_id: int) -> Quarantine:
 
 @bp.get("/quarantine")
 def index():
-    return render_template("quarantine.html", entries=list(open_entries()))
+    undo = Quarantine.get_or_none(Quarantine.id == request.args.get("undo", type=int))
+    return render_template(
+        "quarantine.html",
+        entries=list(open_entries()),
+        undo=undo if undo is not None and undo.resolution == "discarded" else None,
+    )
 
 
 @bp.get("/quarantine/<int:entry_id>/original")
@@ -51,12 +56,23 @@ def retry_entry(entry_id: int):
     return redirect(url_for("quarantine.index"))
 
 
+@bp.get("/quarantine/<int:entry_id>/discard")
+@admin_required
+def confirm_discard(entry_id: int):
+    entry = get_entry(entry_id)
+    if entry.resolved_at is not None:
+        flash("This entry was already dealt with.", "error")
+        return redirect(url_for("quarantine.index"))
+    return render_template("quarantine_discard.html", entry=entry, days=current_app.config["BOX"].trash_days)
+
+
 @bp.post("/quarantine/<int:entry_id>/discard")
 @admin_required
 def discard_entry(entry_id: int):
+    entry = get_entry(entry_id)
     try:
-        discard(get_entry(entry_id), current_app.config["BOX"], actor(), client_address())
-        flash("Discarded.")
+        discard(entry, actor(), client_address())
     except QuarantineError as error:
         flash(str(error), "error")
-    return redirect(url_for("quarantine.index"))
+        return redirect(url_for("quarantine.index"))
+    return redirect(url_for("quarantine.index", undo=entry.id))

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 
+from .. import review
 from ..documents import DocumentError, assign, merge, split
 from ..models import Document, Page, Patient
 from ..patients import PatientError, create_patient
+from ..trash import TrashError, trash_document
 from .auth import actor
-from .documents import get_document, parse_iso_date
+from .documents import get_document, parse_iso_date, trashed_for_undo
 from .extensions import client_address
 
 bp = Blueprint("review", __name__)
@@ -16,12 +18,19 @@ bp = Blueprint("review", __name__)
 
 @bp.get("/review")
 def index():
-    documents = Document.select().where(Document.status == "needs_review").order_by(Document.created_at)
-    return render_template("review.html", documents=list(documents))
+    return render_template("review.html", documents=list(review.queue()), undo=trashed_for_undo())
 
 
 def _back(document_id: int):
     return redirect(url_for("documents.show", document_id=document_id))
+
+
+def _onwards(document: Document, **args):
+    """After a decision: the next document waiting for review, or the list when none is left."""
+    next_id = review.next_after(document)
+    if next_id is None:
+        return redirect(url_for("review.index", **args))
+    return redirect(url_for("documents.show", document_id=next_id, **args))
 
 
 @bp.post("/documents/<int:document_id>/assign")
@@ -31,14 +40,21 @@ def assign_patient(document_id: int):
     if patient is None:
         flash("Choose a patient from the list first.", "error")
         return _back(document.id)
-    assign(document, patient, actor(), client_address())
+    try:
+        assign(document, patient, actor(), client_address())
+    except DocumentError as error:
+        flash(str(error), "error")
+        return _back(document.id)
     flash(f"Filed under {patient.display_name} (MRN {patient.mrn}).")
-    return redirect(url_for("review.index"))
+    return _onwards(document)
 
 
 @bp.post("/documents/<int:document_id>/create-patient")
 def create_and_assign(document_id: int):
     document = get_document(document_id)
+    if document.status == "trashed":
+        flash("The document is in the trash; restore it first.", "error")
+        return _back(document.id)
     try:
         dob = parse_iso_date(request.form.get("dob"))
         if dob is None:
@@ -50,12 +66,25 @@ def create_and_assign(document_id: int):
             dob,
             actor(),
         )
-    except (ValueError, PatientError) as error:
+        assign(document, patient, actor(), client_address())
+    except (ValueError, PatientError, DocumentError) as error:
         flash(f"Patient not created: {error}", "error")
         return _back(document.id)
-    assign(document, patient, actor(), client_address())
     flash(f"Created {patient.display_name} (MRN {patient.mrn}) and filed the document.")
-    return redirect(url_for("review.index"))
+    return _onwards(document)
+
+
+@bp.post("/documents/<int:document_id>/trash")
+def trash(document_id: int):
+    document = get_document(document_id)
+    try:
+        trash_document(document, request.form.get("reason", ""), actor(), client_address())
+    except TrashError as error:
+        flash(str(error), "error")
+        return _back(document.id)
+    if document.status == "needs_review":
+        return _onwards(document, undo=document.id)
+    return redirect(url_for("documents.show", document_id=document.id))
 
 
 @bp.post("/documents/<int:document_id>/split")

@@ -201,3 +201,19 @@ def test_the_history_names_searchable_pdf_downloads_and_chart_exports(box, smith
         ("Exported in the patient's chart", ["purpose: patient request"]),
         ("Downloaded as a searchable PDF", []),
     ]
+
+
+def test_bulk_move_to_trash_trashes_every_chosen_document_and_each_is_audited(box, staff_client, smith):
+    from appliance.models import AuditEvent
+
+    first, second = make_document(box, patient=smith), make_document(box, patient=smith)
+    page = f"/patients/{smith.id}"
+    token = token_of(staff_client, page)
+    answer = staff_client.post(
+        "/documents/bulk",
+        data={"csrf_token": token, "next": page, "action": "trash", "document_id": [str(first.id), str(second.id)]},
+    )
+    assert answer.status_code == 302
+    assert {Document.get_by_id(d.id).status for d in (first, second)} == {"trashed"}
+    assert AuditEvent.select().where(AuditEvent.action == "document.trash").count() == 2
+    assert f"/documents/{first.id}" not in staff_client.get(page).get_data(as_text=True)

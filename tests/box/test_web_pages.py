@@ -235,13 +235,19 @@ def test_quarantine_lists_downloads_and_retries(box, staff_client):
     assert events("quarantine.retry") == 1 and events("quarantine.download") == 1
 
 
-def test_only_admins_discard_and_the_original_goes(box, admin_client):
+def test_only_admins_discard_after_confirming_and_the_original_goes_at_purge(box, admin_client):
     entry = quarantined(box, box)
+    original = store_path(box, Scan.get_by_id(entry.scan_id).sha256)
+    confirm = admin_client.get(f"/quarantine/{entry.id}/discard").get_data(as_text=True)
+    assert "Discard this file?" in confirm and "bad.pdf" in confirm
+    assert Quarantine.get_by_id(entry.id).resolution is None
     token = token_of(admin_client, "/quarantine")
     admin_client.post(f"/quarantine/{entry.id}/discard", data={"csrf_token": token})
-    assert Quarantine.get_by_id(entry.id).resolution == "discarded"
-    assert not store_path(box, Scan.get_by_id(entry.scan_id).sha256).exists()
-    assert events("quarantine.discard") == 1
+    assert Quarantine.get_by_id(entry.id).resolution == "discarded" and original.exists()
+    assert "bad.pdf" in admin_client.get("/trash").get_data(as_text=True)
+    admin_client.post(f"/quarantine/{entry.id}/purge", data={"csrf_token": token})
+    assert Quarantine.get_by_id(entry.id).resolution == "purged" and not original.exists()
+    assert events("quarantine.discard") == 1 and events("quarantine.purge") == 1
 
 
 def test_upload_takes_a_file_into_the_pipeline(box, staff_client):

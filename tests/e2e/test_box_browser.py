@@ -166,7 +166,7 @@ def test_a_clinic_day_in_the_browser(box_url, page):
     assert "no MRN found" in page.inner_text("table.list")
     page.click("a.button:has-text('Review')")
     page.fill("#assign-search", "smi")
-    page.click(".picker-results li:has-text('Smith, John')")
+    page.click("#assign-options li:has-text('Smith, John')")
     page.click("#assign-form button[type=submit]")
     page.wait_for_selector(".flash:has-text('Filed under Smith, John')")
     assert "Nothing is waiting" in page.inner_text("table.list")

@@ -50,43 +50,6 @@ function startSessionMonitor() {
   setInterval(sync, 30000);
 }
 
-// Patient picker: search-as-you-type over /api/patients.
-function startPickers() {
-  document.querySelectorAll(".picker").forEach((picker) => {
-    const input = picker.querySelector("input[type=search]");
-    const value = picker.querySelector(".picker-value");
-    const list = picker.querySelector(".picker-results");
-    let timer = null;
-    input.addEventListener("input", () => {
-      value.value = "";
-      clearTimeout(timer);
-      timer = setTimeout(async () => {
-        const query = input.value.trim();
-        list.replaceChildren();
-        if (query.length < 2) return;
-        const url = picker.dataset.lookupUrl + "?q=" + encodeURIComponent(query);
-        const data = await (await fetch(url, { headers: { Accept: "application/json" } })).json();
-        data.patients.forEach((patient) => {
-          const item = document.createElement("li");
-          item.setAttribute("role", "option");
-          item.textContent = `${patient.name} · MRN ${patient.mrn} · born ${patient.dob}`;
-          item.addEventListener("click", () => {
-            value.value = patient.id;
-            input.value = item.textContent;
-            list.replaceChildren();
-          });
-          list.appendChild(item);
-        });
-        if (!data.patients.length) {
-          const none = document.createElement("li");
-          none.textContent = "No patient matches";
-          list.appendChild(none);
-        }
-      }, 200);
-    });
-  });
-}
-
 // Viewer zoom and jump to the page a search hit pointed at.
 function startViewer() {
   const pages = document.getElementById("pages");
@@ -179,7 +142,6 @@ function startUpload() {
 
 document.addEventListener("DOMContentLoaded", () => {
   startSessionMonitor();
-  startPickers();
   startViewer();
   startUpload();
 });
