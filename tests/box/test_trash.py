@@ -10,7 +10,7 @@ from appliance.documents import DocumentError, assign
 from appliance.ingest.intake import accept_file, store_path
 from appliance.ingest.worker import purge_trash_when_due
 from appliance.models import AuditEvent, Document, Outbox, Page, Patient, Quarantine, Scan, utcnow
-from appliance.search import search_pages
+from appliance.search import search_documents
 from appliance.sync.payloads import item_for
 from tests.conftest import token_of
 from tests.factories import make_document
@@ -33,14 +33,14 @@ def test_a_trashed_document_leaves_review_search_and_the_patients_list_and_comes
     trash.trash_document(in_review, "not_patient_document", "bob")
     trash.trash_document(filed, "discarded", "bob")
     assert Document.select().where(Document.status == "needs_review").count() == 0
-    assert search_pages("zebra").hits == []
+    assert search_documents("zebra").hits == []
     from appliance.patients import patient_documents
 
     assert list(patient_documents(smith)) == []
     assert trash.restore_document(Document.get_by_id(in_review.id), "bob").status == "needs_review"
     restored = trash.restore_document(Document.get_by_id(filed.id), "bob")
     assert restored.status == "filed" and restored.patient_id == smith.id and restored.trashed_at is None
-    assert {hit.document_id for hit in search_pages("zebra").hits} == {in_review.id, filed.id}
+    assert {hit.document_id for hit in search_documents("zebra").hits} == {in_review.id, filed.id}
     assert actions().count("document.trash") == 2 and actions().count("document.restore") == 2
 
 
