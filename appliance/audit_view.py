@@ -4,20 +4,12 @@ patient (the patient and their documents) and dates."""
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
 
 import peewee as pw
 
+from core.audit_details import Filters
+
 from .models import AuditEvent, Document, Patient
-
-
-@dataclass(frozen=True)
-class Filters:
-    actor: str = ""
-    action: str = ""
-    patient_mrn: str = ""
-    start: dt.date | None = None
-    end: dt.date | None = None
 
 
 def patient_named(mrn: str) -> Patient | None:

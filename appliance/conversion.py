@@ -13,8 +13,6 @@ sealed removes it.
 from __future__ import annotations
 
 import fcntl
-import hashlib
-import io
 import logging
 import os
 import sqlite3
@@ -24,7 +22,7 @@ from pathlib import Path
 
 import sqlcipher3
 
-from core.files import write_durably
+from core.files import fsync_dir, write_durably
 from core.sealed_files import AGE_HEADER, Sealing
 
 from .config import Config
@@ -51,14 +49,6 @@ def database_is_plain(config: Config) -> bool:
             return handle.read(len(SQLITE_HEADER)) == SQLITE_HEADER
     except FileNotFoundError:
         return False
-
-
-def _fsync_dir(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _counts(connection, tables: list[str]) -> dict[str, int]:
@@ -102,7 +92,7 @@ def encrypt_database(config: Config, key: DataKey) -> None:
     for suffix in ("-wal", "-shm"):  # the plain database's, emptied by the checkpoint above
         Path(f"{path}{suffix}").unlink(missing_ok=True)
     os.replace(partial, path)
-    _fsync_dir(path.parent)
+    fsync_dir(path.parent)
     log.info("database converted to SQLCipher (%d tables verified)", len(tables))
 
 
@@ -159,18 +149,9 @@ def plain_files(config: Config) -> Iterator[Path]:
 def seal_in_place(path: Path, sealing: Sealing) -> bool:
     """Seal one plain file over itself once the sealed copy is checked; False when it is gone."""
     try:
-        data = path.read_bytes()
-        mode = path.stat().st_mode & 0o777
+        sealing.rewrite(path, path.read_bytes())
     except FileNotFoundError:
         return False
-    partial = path.with_name(f"{path.name}.sealing.part")
-    partial.unlink(missing_ok=True)
-    sealing.write_partial(io.BytesIO(data).read, partial, mode)
-    if hashlib.sha256(sealing.read(partial)).digest() != hashlib.sha256(data).digest():
-        partial.unlink()
-        raise ConversionError(f"the sealed copy of {path.name} does not open to the same bytes; the plain one is kept")
-    os.replace(partial, path)
-    _fsync_dir(path.parent)
     return True
 
 

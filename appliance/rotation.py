@@ -15,10 +15,7 @@ The worker and the sync agent hold a database connection for hours; stop them fo
 
 from __future__ import annotations
 
-import hashlib
-import io
 import logging
-import os
 import secrets
 from collections.abc import Callable
 from pathlib import Path
@@ -67,17 +64,9 @@ def reseal_files(config: Config, key: DataKey) -> int:
         try:
             if _opens_with(path, key.files[0]):
                 continue
-            data = sealing.read(path)
-            mode = path.stat().st_mode & 0o777
+            sealing.rewrite(path, sealing.read(path))
         except FileNotFoundError:
             continue
-        partial = path.with_name(f"{path.name}.rotating.part")
-        partial.unlink(missing_ok=True)
-        sealing.write_partial(io.BytesIO(data).read, partial, mode)
-        if hashlib.sha256(sealing.read(partial)).digest() != hashlib.sha256(data).digest():
-            partial.unlink()
-            raise RuntimeError(f"the resealed copy of {path.name} does not open to the same bytes; kept the old one")
-        os.replace(partial, path)
         resealed += 1
     return resealed
 

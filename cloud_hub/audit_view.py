@@ -5,23 +5,13 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from dataclasses import dataclass
 
 import peewee as pw
 
-from core.audit_details import detail_lines
+from core.audit_details import Filters, detail_lines
 
 from .audit import shown_detail
 from .models import AuditEvent, Document, Patient
-
-
-@dataclass(frozen=True)
-class Filters:
-    actor: str = ""
-    action: str = ""
-    patient_mrn: str = ""
-    start: dt.date | None = None
-    end: dt.date | None = None
 
 
 def patients_named(organisation_id: int, mrn: str) -> list[Patient]:

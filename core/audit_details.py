@@ -1,6 +1,21 @@
-"""An audit event's details as people read them: (what, value) pairs in words, not JSON (box and hub)."""
+"""Reading an audit log, box and hub alike: the filters an admin types, and an event's details as
+(what, value) pairs in words, not JSON."""
 
 from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Filters:
+    """User, any part of an action's name, a patient's MRN, and dates (inclusive)."""
+
+    actor: str = ""
+    action: str = ""
+    patient_mrn: str = ""
+    start: dt.date | None = None
+    end: dt.date | None = None
 
 
 def detail_lines(detail: dict | None) -> list[tuple[str, str]]:

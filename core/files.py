@@ -20,6 +20,15 @@ def write_durably(target: Path, data: bytes, mode: int = 0o644) -> None:
     os.replace(partial, target)
 
 
+def fsync_dir(folder: Path) -> None:
+    """Make a rename or a new file in `folder` survive a power cut."""
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def file_sha256(path: Path) -> str:
     """The SHA-256 of a file's bytes, in hex, read a megabyte at a time."""
     digest = hashlib.sha256()

@@ -20,6 +20,8 @@ from pathlib import Path
 
 import pyrage
 
+from .files import fsync_dir
+
 CHUNK = 1024 * 1024
 AGE_HEADER = b"age-encryption.org/v1\n"
 
@@ -52,14 +54,6 @@ class _Hashing(io.RawIOBase):
         return len(block)
 
 
-def _fsync_dir(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 @dataclass(frozen=True)
 class Sealing:
     """How this box keeps files: sealed to `recipient` (opened with `identities`), or plain."""
@@ -89,7 +83,7 @@ class Sealing:
         partial = target.with_name(f"{target.name}.{uuid.uuid4().hex}.part")  # two writers never share it
         digest = self.write_partial(read, partial, mode)
         os.replace(partial, target)
-        _fsync_dir(target.parent)
+        fsync_dir(target.parent)
         return digest
 
     def write_partial(self, read: Callable[[int], bytes], partial: Path, mode: int = 0o600) -> tuple[str, int]:
@@ -109,6 +103,20 @@ class Sealing:
             partial.unlink(missing_ok=True)
             raise
         return source.digest.hexdigest(), source.size
+
+    def rewrite(self, path: Path, data: bytes) -> None:
+        """Put `data` (the file's plain bytes) back over `path` sealed with this sealing, once the
+        sealed copy is decrypted again and checked against them (converting, rotating): a power
+        cut at any moment leaves the old file or the new one whole. SealBroken if the copy differs."""
+        mode = path.stat().st_mode & 0o777
+        partial = path.with_name(f"{path.name}.rewrite.part")
+        partial.unlink(missing_ok=True)
+        self.write_partial(io.BytesIO(data).read, partial, mode)
+        if hashlib.sha256(self.read(partial)).digest() != hashlib.sha256(data).digest():
+            partial.unlink()
+            raise SealBroken(f"the new copy of {path.name} does not open to the same bytes; the old one is kept")
+        os.replace(partial, path)
+        fsync_dir(path.parent)
 
     def read(self, path: Path) -> bytes:
         """The plain bytes of the file at `path` (raises SealBroken when a sealed file does not open)."""

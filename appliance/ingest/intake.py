@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
+from core.files import fsync_dir
+
 from .. import at_rest, audit
 from ..config import Config
 from ..db import database
@@ -52,14 +54,6 @@ def open_original(config: Config, sha256: str) -> BinaryIO:
     return io.BytesIO(sealing.read(path)) if sealing.sealed else open(path, "rb")
 
 
-def _fsync_dir(folder: Path):
-    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def _copy_into_store(read: Callable[[int], bytes], config: Config) -> tuple[str, int]:
     """Copy what `read(n)` returns into the store (sealed as it is written, on an encrypted box)
     while hashing it; return (sha256, bytes)."""
@@ -72,7 +66,7 @@ def _copy_into_store(read: Callable[[int], bytes], config: Config) -> tuple[str,
             partial.unlink()
         else:
             os.replace(partial, target)
-            _fsync_dir(target.parent)
+            fsync_dir(target.parent)
         return sha256, size
     except BaseException:
         partial.unlink(missing_ok=True)
