@@ -6,13 +6,12 @@ Screenshots of the export form (desktop and phone) go under test-artifacts/scree
 
 import io
 import os
-import subprocess
-import sys
 
 import pypdf
 import pytest
 
-from tests.e2e.test_box_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, ROOT, free_port, wait_healthy
+from tests.e2e.box_server import box_env, chromium, init_box, serving
+from tests.e2e.test_box_browser import ARTIFACTS, CHROMIUM
 from tests.factories import record_lines, render_page, save_tiff
 
 pytestmark = [pytest.mark.ocr, pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="Debian chromium missing")]
@@ -22,49 +21,16 @@ PHONE = {"width": 390, "height": 844}
 @pytest.fixture(scope="module")
 def box_url(tmp_path_factory):
     data = tmp_path_factory.mktemp("box")
-    port = free_port()
-    env = dict(
-        os.environ,
-        APPLIANCE_DATA_DIR=str(data / "data"),
-        APPLIANCE_INBOX=str(data / "inbox"),
-        APPLIANCE_OCR_PROCESSES="2",
-        APPLIANCE_BIND=f"127.0.0.1:{port}",
-    )
-    subprocess.run(
-        [sys.executable, "-m", "appliance", "init", "--admin-password", "browser-test-pass"],
-        cwd=ROOT,
-        env=env,
-        check=True,
-        capture_output=True,
-    )
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    processes = [
-        subprocess.Popen(
-            [sys.executable, "-m", "appliance", command],
-            cwd=ROOT,
-            env=env,
-            stdout=open(ARTIFACTS.parent / f"pdf-box-{command}.log", "w"),
-            stderr=subprocess.STDOUT,
-        )
-        for command in ("serve", "worker")
-    ]
-    try:
-        wait_healthy(f"http://127.0.0.1:{port}")
-        yield f"http://127.0.0.1:{port}", data
-    finally:
-        for process in processes:
-            process.terminate()
-            process.wait(timeout=60)
+    env = box_env(data, APPLIANCE_OCR_PROCESSES="2")
+    init_box(env, "browser-test-pass")
+    with serving(env, "pdf-box") as url:
+        yield url, data
 
 
 @pytest.fixture(scope="module")
 def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
+    with chromium() as browser:
+        yield browser
 
 
 def downloaded(page, click) -> tuple[str, pypdf.PdfReader]:

@@ -3,14 +3,12 @@ Tesseract: results grouped by document with a count, a hit on page 2 opening the
 with the word marked on the page image and in its text, a typo answered with the closest word,
 and search and viewer on a 390 px phone. Screenshots go to test-artifacts/screenshots/."""
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.e2e.test_box_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, ROOT, free_port, wait_healthy
+from tests.e2e.box_server import box_env, chromium, init_box, serving
+from tests.e2e.test_box_browser import ARTIFACTS, CHROMIUM
 from tests.factories import record_lines, render_page, save_pdf
 
 PHONE = {"width": 390, "height": 844}
@@ -19,36 +17,11 @@ pytestmark = [pytest.mark.ocr, pytest.mark.skipif(not Path(CHROMIUM).exists(), r
 
 @pytest.fixture(scope="module")
 def box_url(tmp_path_factory):
-    """A box (gunicorn web UI and a worker with two OCR processes) in a folder of its own."""
-    data = tmp_path_factory.mktemp("search-box")
-    port = free_port()
-    env = dict(
-        os.environ,
-        APPLIANCE_DATA_DIR=str(data / "data"),
-        APPLIANCE_INBOX=str(data / "inbox"),
-        APPLIANCE_OCR_PROCESSES="2",
-        APPLIANCE_BIND=f"127.0.0.1:{port}",
-    )
-    init = [sys.executable, "-m", "appliance", "init", "--admin-password", "browser-test-pass"]
-    subprocess.run(init, cwd=ROOT, env=env, check=True, capture_output=True)
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    processes = [
-        subprocess.Popen(
-            [sys.executable, "-m", "appliance", command],
-            cwd=ROOT,
-            env=env,
-            stdout=open(ARTIFACTS.parent / f"search-box-{command}.log", "w"),
-            stderr=subprocess.STDOUT,
-        )
-        for command in ("serve", "worker")
-    ]
-    try:
-        wait_healthy(f"http://127.0.0.1:{port}")
-        yield f"http://127.0.0.1:{port}", data
-    finally:
-        for process in processes:
-            process.terminate()
-            process.wait(timeout=60)
+    data = tmp_path_factory.mktemp("box")
+    env = box_env(data, APPLIANCE_OCR_PROCESSES="2")
+    init_box(env, "browser-test-pass")
+    with serving(env, "search-box") as url:
+        yield url, data
 
 
 def scans(folder):
@@ -73,13 +46,8 @@ def scans(folder):
 
 @pytest.fixture(scope="module")
 def browser():
-    from playwright.sync_api import sync_playwright
-
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
+    with chromium() as browser:
+        yield browser
 
 
 def signed_in(browser, url, viewport):

@@ -11,7 +11,8 @@ import sys
 
 import pytest
 
-from tests.e2e.test_box_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, ROOT, free_port, wait_healthy
+from tests.e2e.box_server import chromium
+from tests.e2e.test_box_browser import ARTIFACTS, CHROMIUM, ROOT, free_port, wait_healthy
 
 pytestmark = pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="Debian chromium missing")
 PASSWORD = "tags-browser-pass"
@@ -74,12 +75,8 @@ def box(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
+    with chromium() as browser:
+        yield browser
 
 
 def signed_in(browser, url: str, viewport: dict):
